@@ -1,0 +1,128 @@
+"""Small helpers shared by every layer: errors, random states, input checks.
+
+This module imports nothing from recfm, so any layer may use it.
+"""
+from __future__ import annotations
+
+import contextlib
+import numbers
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method that needs a fitted estimator is called before ``fit``."""
+
+
+class DataError(ValueError):
+    """Raised for bad input data; the message names the column, value or file at fault."""
+
+
+def check_random_state(seed: None | int | np.random.Generator | np.random.RandomState) -> np.random.Generator:
+    """Turn ``seed`` into a :class:`numpy.random.Generator`.
+
+    Parameters
+    ----------
+    seed : None, int, numpy.random.Generator or numpy.random.RandomState
+        ``None`` gives fresh OS entropy; an int seeds a new generator; a Generator is
+        returned as is; a legacy RandomState seeds a new Generator from one draw of it.
+    """
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.random.RandomState):
+        return np.random.default_rng(seed.randint(0, 2**31 - 1))
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"random_state must be a non-negative int; got {seed}")
+        return np.random.default_rng(int(seed))
+    raise ValueError(
+        f"random_state must be None, an int, a numpy Generator or RandomState; got {seed!r}"
+    )
+
+
+def check_is_fitted(estimator: object, attribute: str) -> None:
+    """Raise :class:`NotFittedError` unless ``estimator`` has ``attribute`` set."""
+    if getattr(estimator, attribute, None) is None:
+        name = type(estimator).__name__
+        raise NotFittedError(
+            f"This {name} instance is not fitted yet. Call 'fit' with appropriate "
+            "arguments before using this estimator."
+        )
+
+
+def check_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Check that ``df`` is a non-empty DataFrame holding ``columns`` without NaN.
+
+    ``what`` names the frame in the message (e.g. ``"interactions"`` or a file path).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame; got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{what} is missing column(s) {missing}; it has {list(df.columns)}"
+        )
+    if len(df) == 0:
+        raise DataError(f"{what} is empty: it has no rows")
+    for c in columns:
+        isna = df[c].isna().to_numpy()
+        if isna.any():
+            row = int(np.flatnonzero(isna)[0])
+            raise DataError(
+                f"{what} column '{c}' has {int(isna.sum())} missing (NaN) value(s), "
+                f"first at row {row}"
+            )
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return ``value`` as an int, or raise naming ``name`` when it is not an int > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+@contextlib.contextmanager
+def numba_threads(n_threads: int | None) -> Iterator[int]:
+    """Run a block with numba's thread count set to ``n_threads`` (None: all cores).
+
+    The previous setting is restored even when the block raises.
+    """
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    n = limit if n_threads is None or n_threads <= 0 else min(int(n_threads), limit)
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(old)
+
+
+def write_text_atomic(path: str | "os.PathLike[str]", text: str, overwrite: bool = False) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename.
+
+    A half-written file never takes the place of a good one, and an existing file is only
+    replaced when ``overwrite`` is true.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

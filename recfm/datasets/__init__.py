@@ -1,0 +1,55 @@
+"""Data for recfm: MovieLens loaders, a MovieLens-shaped synthetic generator, CSV files.
+
+Main entry points: :func:`load_dataset` (by name or CSV path), :func:`load_movielens`,
+:func:`make_synthetic`, :func:`load_sample`, :func:`dataset_status` and
+:func:`get_data_home` (argument > ``RECFM_DATA`` > user cache directory).
+"""
+from recfm.datasets.dataset import Dataset
+from recfm.datasets.download import ARCHIVES, Archive, DataNotFoundError, fetch_archive, verify_file
+from recfm.datasets.files import (
+    DATASET_NAMES,
+    SAMPLE_DIR,
+    load_dataset,
+    load_sample,
+    read_interactions_csv,
+    write_sample,
+)
+from recfm.datasets.home import get_data_home
+from recfm.datasets.movielens import (
+    SUPPORTED,
+    ChecksumWarning,
+    MovieLensInfo,
+    dataset_status,
+    load_movielens,
+)
+from recfm.datasets.synthetic import (
+    SAMPLE_PARAMS,
+    SYNTHETIC_SIZES,
+    make_synthetic,
+    make_synthetic_like,
+)
+
+__all__ = [
+    "ARCHIVES",
+    "Archive",
+    "ChecksumWarning",
+    "DATASET_NAMES",
+    "DataNotFoundError",
+    "Dataset",
+    "MovieLensInfo",
+    "SAMPLE_DIR",
+    "SAMPLE_PARAMS",
+    "SUPPORTED",
+    "SYNTHETIC_SIZES",
+    "dataset_status",
+    "fetch_archive",
+    "get_data_home",
+    "load_dataset",
+    "load_movielens",
+    "load_sample",
+    "make_synthetic",
+    "make_synthetic_like",
+    "read_interactions_csv",
+    "verify_file",
+    "write_sample",
+]

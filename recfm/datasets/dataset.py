@@ -1,0 +1,100 @@
+"""The :class:`Dataset` container every loader and generator returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from recfm._utils import DataError
+
+INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dataset:
+    """Interactions plus optional user and item side information.
+
+    Parameters
+    ----------
+    name : str
+        Short name such as ``"ml-100k"`` or ``"synthetic"``.
+    interactions : pandas.DataFrame
+        One row per (user, item) event with columns ``user_id, item_id, rating,
+        timestamp`` (``rating`` float32, ``timestamp`` int64 Unix seconds), plus the
+        context columns named in ``context_columns``.
+    users : pandas.DataFrame or None
+        Column ``user_id`` plus attributes (MovieLens 100K/1M: ``age, gender,
+        occupation, zip``).
+    items : pandas.DataFrame or None
+        Column ``item_id`` plus ``title``, ``year`` (nullable Int64) and ``genres``
+        (a list of str per row). May list items that have no interaction.
+    context_columns : tuple of str
+        Names of the context columns of ``interactions`` (e.g. ``("hour", "platform")``).
+
+    Notes
+    -----
+    The dataclass is frozen (fields cannot be rebound) but the frames themselves are
+    ordinary mutable DataFrames: copy them before editing in place.
+    """
+
+    name: str
+    interactions: pd.DataFrame
+    users: pd.DataFrame | None = None
+    items: pd.DataFrame | None = None
+    context_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Only column presence is checked here (O(1)); loaders validate the values,
+        # so building a Dataset around 20M rows costs nothing extra.
+        what = f"dataset {self.name!r} interactions"
+        if not isinstance(self.interactions, pd.DataFrame):
+            raise DataError(
+                f"{what} must be a pandas DataFrame; got {type(self.interactions).__name__}"
+            )
+        ctx = tuple(self.context_columns)
+        object.__setattr__(self, "context_columns", ctx)
+        missing = [c for c in (*INTERACTION_COLUMNS, *ctx) if c not in self.interactions.columns]
+        if missing:
+            raise DataError(
+                f"{what} is missing column(s) {missing}; it has {list(self.interactions.columns)}"
+            )
+        for frame, key, label in ((self.users, "user_id", "users"), (self.items, "item_id", "items")):
+            if frame is not None and key not in getattr(frame, "columns", ()):
+                raise DataError(f"dataset {self.name!r} {label} frame must have a '{key}' column")
+
+    @property
+    def n_interactions(self) -> int:
+        """Number of interaction rows."""
+        return len(self.interactions)
+
+    @property
+    def n_users(self) -> int:
+        """Number of distinct users in the interactions."""
+        return int(self.interactions["user_id"].nunique())
+
+    @property
+    def n_items(self) -> int:
+        """Number of distinct items in the interactions."""
+        return int(self.interactions["item_id"].nunique())
+
+    def summary(self) -> str:
+        """One line of counts, e.g. ``ml-100k: 100,000 interactions, 943 users, ...``."""
+        n, nu, ni = self.n_interactions, self.n_users, self.n_items
+        density = n / (nu * ni) if nu and ni else 0.0
+        parts = [f"{n:,} interactions", f"{nu:,} users", f"{ni:,} items", f"density {density:.2%}"]
+        if n:
+            r = self.interactions["rating"]
+            parts.append(f"ratings {r.min():g}-{r.max():g} (mean {r.mean():.2f})")
+        if self.users is not None:
+            attrs = [c for c in self.users.columns if c != "user_id"]
+            parts.append(f"user attributes {', '.join(attrs) or '-'}")
+        if self.items is not None:
+            attrs = [c for c in self.items.columns if c != "item_id"]
+            parts.append(f"item attributes {', '.join(attrs) or '-'} ({len(self.items):,} items listed)")
+        if self.context_columns:
+            parts.append(f"context {', '.join(self.context_columns)}")
+        return f"{self.name}: " + "; ".join(parts)
+
+    def __repr__(self) -> str:
+        # The default dataclass repr would print whole frames.
+        return f"Dataset({self.summary()})"

@@ -1,0 +1,192 @@
+"""Data sets from plain CSV files: a user's interactions file and the repository's sample.
+
+Also :func:`load_dataset`, the one entry point the CLI uses for ``--dataset``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recfm._utils import DataError, check_columns
+from recfm.datasets.dataset import Dataset
+from recfm.datasets.download import DataNotFoundError
+from recfm.datasets.movielens import SUPPORTED, load_movielens
+from recfm.datasets.synthetic import SAMPLE_PARAMS, make_synthetic
+
+# <repo>/datasets/sample when running from a checkout; absent from an installed wheel,
+# in which case load_sample() regenerates the same data in memory.
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
+CONTEXT_COLUMNS = ("hour", "platform")
+DATASET_NAMES = ("synthetic", "sample", *SUPPORTED)
+
+
+def _numeric(df: pd.DataFrame, col: str, what: str, integer: bool) -> np.ndarray:
+    """Column ``col`` as float64, or a DataError naming the first non-numeric value and its line."""
+    values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
+    bad = np.isnan(values) & df[col].notna().to_numpy()
+    if integer:
+        bad |= ~np.isnan(values) & (values != np.floor(values))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        kind = "an integer (Unix seconds)" if integer else "a number"
+        raise DataError(f"{what}: column '{col}' has value {df[col].iloc[row]!r} at line {row + 2}, "
+                        f"which is not {kind}")
+    return values
+
+
+def read_interactions_csv(path: str | os.PathLike) -> Dataset:
+    """Read an interactions CSV with a header line into a :class:`Dataset`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV with columns ``user_id, item_id`` and optionally ``rating`` (default 1.0) and
+        ``timestamp`` (Unix seconds, default 0). Other columns are kept as they are. Ids
+        keep the type pandas infers (int64 for integer ids).
+
+    Returns
+    -------
+    Dataset
+        Named after the file stem; no users/items frames, no context columns.
+
+    Raises
+    ------
+    DataNotFoundError
+        The file does not exist.
+    DataError
+        Empty file, a missing ``user_id``/``item_id`` column, a NaN id or rating, or a
+        non-numeric rating/timestamp; the message names the file, column and line.
+    """
+    path = Path(path).expanduser()
+    what = str(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{what}: file not found")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{what}: empty file (expected a header with user_id,item_id)") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
+        raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
+    optional = [c for c in ("rating", "timestamp") if c in df.columns]
+    check_columns(df, ["user_id", "item_id", *optional], what)  # names file, column, NaN row
+    if "rating" in df.columns:
+        df["rating"] = _numeric(df, "rating", what, integer=False).astype(np.float32)
+    else:
+        df["rating"] = np.float32(1.0)
+    if "timestamp" in df.columns:
+        df["timestamp"] = _numeric(df, "timestamp", what, integer=True).astype(np.int64)
+    else:
+        df["timestamp"] = np.int64(0)
+    order = ["user_id", "item_id", "rating", "timestamp"]
+    df = df[order + [c for c in df.columns if c not in order]]
+    return Dataset(name=path.stem, interactions=df)
+
+
+def _sample_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
+    items = dataset.items.copy()
+    items["genres"] = items["genres"].map("|".join)
+    return {"interactions": dataset.interactions, "users": dataset.users, "items": items}
+
+
+def write_sample(folder: str | os.PathLike = SAMPLE_DIR) -> list[Path]:
+    """Write the sample (``make_synthetic(**SAMPLE_PARAMS)``) as three CSV files.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Target folder, created if needed (default: the repository's ``datasets/sample``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``interactions.csv``, ``users.csv``, ``items.csv`` (genres ``|``-joined).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in _sample_frames(make_synthetic(**SAMPLE_PARAMS)).items():
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False, float_format="%g", lineterminator="\n")
+        written.append(path)
+    return written
+
+
+def load_sample(folder: str | os.PathLike | None = None) -> Dataset:
+    """The small synthetic sample the examples use (300 users, 400 items, 12,000 interactions).
+
+    Reads ``interactions.csv``, ``users.csv`` and ``items.csv`` from the repository's
+    ``datasets/sample`` folder when it is there; otherwise (e.g. an installed wheel)
+    regenerates the identical data in memory with :data:`SAMPLE_PARAMS`.
+
+    Parameters
+    ----------
+    folder : str or path-like, optional
+        Another folder holding the three files.
+
+    Returns
+    -------
+    Dataset
+        ``name="sample"`` with context columns ``hour, platform``.
+    """
+    folder = Path(folder) if folder is not None else SAMPLE_DIR
+    files = {n: folder / f"{n}.csv" for n in ("interactions", "users", "items")}
+    if not all(p.is_file() for p in files.values()):
+        if folder != SAMPLE_DIR:
+            missing = [str(p) for p in files.values() if not p.is_file()]
+            raise DataNotFoundError(f"sample files not found: {missing}")
+        return dataclasses.replace(make_synthetic(**SAMPLE_PARAMS), name="sample")
+    interactions = pd.read_csv(files["interactions"], dtype={
+        "user_id": np.int64, "item_id": np.int64, "rating": np.float32, "timestamp": np.int64,
+        "hour": np.int64, "platform": "str"})
+    users = pd.read_csv(files["users"], dtype={"user_id": np.int64, "age": np.int64, "gender": "str",
+                                               "occupation": "str", "zip": "str"})
+    items = pd.read_csv(files["items"], dtype={"item_id": np.int64, "title": "str", "year": "Int64",
+                                               "genres": "str"}, keep_default_na=False,
+                        na_values={"year": [""]})
+    items["genres"] = pd.Series([g.split("|") if g else [] for g in items["genres"].tolist()],
+                                dtype=object)
+    for name, frame in (("interactions", interactions), ("users", users), ("items", items)):
+        check_columns(frame, frame.columns[:1], str(files[name]))
+    return Dataset(name="sample", interactions=interactions, users=users, items=items,
+                   context_columns=CONTEXT_COLUMNS)
+
+
+def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike | None = None,
+                 download: bool = True) -> Dataset:
+    """Load a data set by name or from a CSV file.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        ``"synthetic"`` (:func:`make_synthetic` with its defaults), ``"sample"``
+        (:func:`load_sample`), a MovieLens name (:func:`load_movielens`), or a path ending
+        in ``.csv`` (:func:`read_interactions_csv`).
+    data_home : str or path-like, optional
+        Data home for MovieLens (see :func:`get_data_home`).
+    download : bool
+        Allow MovieLens downloads.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataError
+        Unknown name (the message lists the choices) or bad CSV content.
+    """
+    if isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(".csv"):
+        return read_interactions_csv(name_or_path)
+    name = str(name_or_path)
+    if name == "synthetic":
+        return make_synthetic()
+    if name == "sample":
+        return load_sample()
+    if name in SUPPORTED:
+        return load_movielens(name, data_home=data_home, download=download)
+    raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}, "
+                    f"or give a path to a .csv file with columns user_id,item_id[,rating,timestamp]")

@@ -1,0 +1,149 @@
+"""One offline experiment end to end: load, filter, split, fit every model, score.
+
+This is what ``recfm evaluate`` runs; scripts can call :func:`run_experiment` directly.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from .._utils import DataError, check_positive_int
+from ..datasets import Dataset, load_dataset
+from ..recommenders import make_recommender, parse_model_names
+from ..split import cold_start_split, leave_last_out, random_split, temporal_split
+from .evaluate import EvaluationResult, evaluate
+
+log = logging.getLogger("recfm")
+
+SPLITS = ("random", "temporal", "leave-last-out")
+
+
+@dataclass
+class Experiment:
+    """What :func:`run_experiment` produced: the data, the split and the scores."""
+
+    dataset: Dataset
+    train: pd.DataFrame
+    test: pd.DataFrame
+    result: EvaluationResult
+    settings: dict = field(default_factory=dict)
+
+
+def parse_ks(spec: str | int | Sequence[int]) -> tuple[int, ...]:
+    """``"10,20"`` → (10, 20); every k must be a positive integer."""
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.split(",") if p.strip()]
+        try:
+            values = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"k must be positive integers separated by commas; got '{spec}'") from None
+    elif isinstance(spec, int):
+        values = [spec]
+    else:
+        values = list(spec)
+    if not values:
+        raise ValueError("k must name at least one cut-off, e.g. 10")
+    return tuple(sorted(set(check_positive_int(v, "k") for v in values)))
+
+
+def split_data(
+    interactions: pd.DataFrame,
+    split: str = "random",
+    test_size: float = 0.2,
+    seed: int = 0,
+    cold_start: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the named split protocol (or a cold-start split of whole users)."""
+    if cold_start:
+        return cold_start_split(interactions, test_users=test_size, seed=seed)
+    if split == "random":
+        return random_split(interactions, test_size=test_size, seed=seed)
+    if split == "temporal":
+        return temporal_split(interactions, test_size=test_size)
+    if split == "leave-last-out":
+        return leave_last_out(interactions, n=1)
+    raise ValueError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
+
+
+def run_experiment(
+    dataset: str | Dataset = "synthetic",
+    models: str | Sequence[str] = ("pop", "als", "bpr"),
+    split: str = "random",
+    k: str | Sequence[int] = (10,),
+    min_rating: float | None = None,
+    seed: int = 0,
+    test_size: float = 0.2,
+    cold_start: bool = False,
+    data_home: str | Path | None = None,
+    download: bool = True,
+    n_threads: int | None = None,
+    progress: bool = False,
+) -> Experiment:
+    """Load ``dataset``, split it and evaluate ``models`` side by side on the same split.
+
+    Every argument is checked before any data is loaded or any model is trained.
+
+    Parameters
+    ----------
+    dataset : str or Dataset
+        ``"synthetic"`` (default), a MovieLens name (``"ml-100k"``, ...) or a CSV path.
+    models : str or sequence of str
+        Model names from :func:`recfm.recommenders.model_names` (``"all"`` for every one).
+    split : {"random", "temporal", "leave-last-out"}
+        Split protocol (ignored when ``cold_start``).
+    k : str or sequence of int
+        Cut-offs, e.g. ``"10,20"``.
+    min_rating : float or None
+        Only interactions rated at least this count as positives (train and test alike).
+    seed : int
+        Seed of the split and of every model.
+    cold_start : bool
+        Hold out whole users; models that cannot serve new users are reported, not scored.
+    """
+    names = parse_model_names(models)
+    ks = parse_ks(k)
+    if not cold_start and split not in SPLITS:
+        raise ValueError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(
+        dataset, data_home=data_home, download=download
+    )
+    interactions = data.interactions
+    if min_rating is not None:
+        if "rating" not in interactions.columns:
+            raise DataError(f"min_rating={min_rating} given but {data.name} has no 'rating' column")
+        interactions = interactions[interactions["rating"] >= min_rating]
+        if len(interactions) == 0:
+            raise DataError(f"no interaction of {data.name} has rating >= {min_rating}")
+    train, test = split_data(interactions, split, test_size, seed, cold_start)
+    log.info("%s: %d train / %d test interactions", data.name, len(train), len(test))
+
+    recommenders = {name: make_recommender(name, seed=seed, n_threads=n_threads) for name in names}
+    result = evaluate(
+        recommenders,
+        train,
+        test,
+        k=ks,
+        users=data.users,
+        items=data.items,
+        cold_start=cold_start,
+        progress=progress,
+    )
+    settings = dict(
+        dataset=data.name,
+        models=names,
+        split="cold-start" if cold_start else split,
+        k=list(ks),
+        min_rating=min_rating,
+        seed=seed,
+        test_size=test_size,
+        n_train=len(train),
+        n_test=len(test),
+    )
+    return Experiment(data, train, test, result, settings)

@@ -1,0 +1,265 @@
+"""The FM design: sparse matrices a :class:`FactorizationMachine` trains on.
+
+One column space of ``n_features`` columns is shared by both sides of the FM:
+
+* the **query side** q of a sample = ``user_features[u]`` (+ ``context[s]`` when present),
+* the **item side** t of a sample = ``item_features[i]``.
+
+The full FM row of sample ``s`` is ``x_s = q_s + t_s`` (the two sides never share a column).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+#: Samples formatted per block when writing text files (bounds the memory of the writer).
+_WRITE_BLOCK = 131072
+
+
+@dataclass
+class Design:
+    """Sparse FM design matrices for one set of interactions.
+
+    Attributes
+    ----------
+    user_features : csr_matrix of shape (n_users, n_features), float32
+        Query-side columns of each user (id one-hot and/or attributes).
+    item_features : csr_matrix of shape (n_items, n_features), float32
+        Item-side columns of each item (id one-hot and/or attributes).
+    interactions : csr_matrix of shape (n_users, n_items), float32
+        One stored entry per distinct (user, item) pair, sorted column indices; the value is
+        1 for binary feedback or the pair's weight.
+    sample_users, sample_items : ndarray of shape (n_samples,), int32
+        Row of each training sample (one per interaction row given to ``transform``).
+    sample_values : ndarray of shape (n_samples,), float32
+        Target of each sample (the rating for explicit feedback, else 1).
+    context : csr_matrix of shape (n_samples, n_features), float32, or None
+        Query-side context columns of each sample.
+    user_ids, item_ids : ndarray
+        External id of each row (``user_ids[u]`` is the id of row ``u``).
+    space : FeatureSpace or None
+        The fitted feature space (names, fields, vocabularies); None for hand-made designs.
+    """
+
+    user_features: sp.csr_matrix
+    item_features: sp.csr_matrix
+    interactions: sp.csr_matrix
+    sample_users: np.ndarray
+    sample_items: np.ndarray
+    sample_values: np.ndarray
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    context: sp.csr_matrix | None = None
+    space: Any = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.user_features.shape[1])
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_features.shape[0])
+
+    @property
+    def n_items(self) -> int:
+        return int(self.item_features.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.sample_users.shape[0])
+
+    # -- rows of samples -------------------------------------------------------------------
+    def _sample_index(self, sample_idx: Any) -> np.ndarray:
+        if sample_idx is None:
+            return np.arange(self.n_samples)
+        idx = np.asarray(sample_idx)
+        if idx.dtype == bool:
+            if idx.shape != (self.n_samples,):
+                raise ValueError(
+                    f"boolean sample_idx must have shape ({self.n_samples},); got {idx.shape}"
+                )
+            return np.flatnonzero(idx)
+        idx = np.atleast_1d(idx)
+        if idx.size and not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"sample_idx must hold integers or booleans; got dtype {idx.dtype}")
+        if idx.size and (idx.min() < -self.n_samples or idx.max() >= self.n_samples):
+            raise IndexError(
+                f"sample_idx out of range for a design with {self.n_samples} samples"
+            )
+        return idx.astype(np.int64, copy=False)
+
+    def query_rows(self, sample_idx: Any = None) -> sp.csr_matrix:
+        """Query side of samples: ``user_features[u] + context[s]``.
+
+        Parameters
+        ----------
+        sample_idx : None, int array or bool mask
+            Samples to take (all when None).
+
+        Returns
+        -------
+        csr_matrix of shape (n, n_features), float32, sorted indices
+        """
+        idx = self._sample_index(sample_idx)
+        Q = self.user_features[self.sample_users[idx]]
+        if self.context is not None:
+            Q = Q + self.context[idx]
+        Q = sp.csr_matrix(Q, dtype=np.float32)
+        Q.sort_indices()
+        return Q
+
+    def item_side_rows(self, sample_idx: Any = None) -> sp.csr_matrix:
+        """Item side of samples: ``item_features[i]``; shape (n, n_features), float32."""
+        idx = self._sample_index(sample_idx)
+        T = sp.csr_matrix(self.item_features[self.sample_items[idx]], dtype=np.float32)
+        T.sort_indices()
+        return T
+
+    def full_rows(self, sample_idx: Any = None) -> sp.csr_matrix:
+        """Full FM rows of samples, query side + item side (the two never share a column).
+
+        Returns
+        -------
+        csr_matrix of shape (n, n_features), float32, sorted indices
+        """
+        X = sp.csr_matrix(self.query_rows(sample_idx) + self.item_side_rows(sample_idx))
+        X.sort_indices()
+        return X
+
+    # -- text export -------------------------------------------------------------------------
+    def to_libfm(
+        self, path: str | os.PathLike, target: str = "value", overwrite: bool = False
+    ) -> None:
+        """Write every sample in libFM's text format, one line per sample.
+
+        Each line is ``target col:val col:val ...``: the query-side columns (user row plus
+        context row), then the item-side columns, each side in increasing column order;
+        columns are 0-based.
+
+        Parameters
+        ----------
+        path : path-like
+            Output file; written to a temporary file in the same directory and moved into
+            place, so readers never see a partial file.
+        target : {'value', 'binary'}, default 'value'
+            ``'value'`` writes ``sample_values`` (ratings or weights); ``'binary'`` writes
+            1 for samples with a positive value and -1 otherwise (libFM's class labels).
+        overwrite : bool, default False
+            Replace an existing file; otherwise an existing ``path`` raises.
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` exists and ``overwrite`` is False.
+        """
+        if target not in ("value", "binary"):
+            raise ValueError(f"target must be one of 'value', 'binary'; got {target!r}")
+        y = self.sample_values
+        if target == "binary":
+            y = np.where(y > 0, 1.0, -1.0).astype(np.float32)
+        _atomic_write(path, overwrite, self._text_blocks(y, split_sides=True))
+
+    def to_svmlight(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Write every sample in svmlight/libsvm format: ``value col:val ...``.
+
+        Columns are 0-based and increasing over the whole line (query and item columns
+        merged), as svmlight readers require (``sklearn.datasets.load_svmlight_file``
+        with ``zero_based=True`` reads it back). Atomic, and refuses to overwrite unless
+        ``overwrite=True``, like :meth:`to_libfm`.
+        """
+        _atomic_write(path, overwrite, self._text_blocks(self.sample_values, split_sides=False))
+
+    def _text_blocks(self, y: np.ndarray, split_sides: bool) -> Iterator[bytes]:
+        for start in range(0, self.n_samples, _WRITE_BLOCK):
+            idx = np.arange(start, min(start + _WRITE_BLOCK, self.n_samples))
+            if split_sides:
+                sides = [self.query_rows(idx), self.item_side_rows(idx)]
+            else:
+                sides = [self.full_rows(idx)]
+            yield _format_lines(y[idx], sides)
+
+
+def _format_number(v: np.ndarray) -> list[str]:
+    """Shortest text that reads back as the same float32 (``1`` rather than ``1.0``)."""
+    return [np.format_float_positional(np.float32(x), unique=True, trim="-") for x in v]
+
+
+def _format_lines(y: np.ndarray, sides: list[sp.csr_matrix]) -> bytes:
+    """Text lines ``y col:val ...`` for a block of samples, built without a loop over lines.
+
+    Each distinct (column, value) token and each distinct target is formatted once; the
+    bytes of the block are then gathered from that pool with numpy.
+    """
+    n = len(y)
+    counts = [np.diff(S.indptr) for S in sides]
+    per_row = np.sum(counts, axis=0) if counts else np.zeros(n, dtype=np.int64)
+    nnz = int(per_row.sum())
+    # Position of each entry in the line-major token order (sides one after the other).
+    line_ptr = np.concatenate([[0], np.cumsum(per_row)])
+    cols = np.empty(nnz, dtype=np.int64)
+    vals = np.empty(nnz, dtype=np.float32)
+    before = np.zeros(n, dtype=np.int64)
+    for S, c in zip(sides, counts):
+        rows = np.repeat(np.arange(n), c)
+        rank = np.arange(S.nnz) - S.indptr[:-1].astype(np.int64)[rows]
+        pos = line_ptr[rows] + before[rows] + rank
+        cols[pos] = S.indices
+        vals[pos] = S.data
+        before += c
+    # Token pool: targets, then " col:val" tokens, then the newline. Values are formatted
+    # once per distinct value, tokens once per distinct (column, value).
+    key = (cols << 32) | vals.view(np.uint32).astype(np.int64)
+    tok_codes, tok_uniques = pd.factorize(key)
+    u_cols = (tok_uniques >> 32).tolist()
+    v_codes, v_uniques = pd.factorize((tok_uniques & 0xFFFFFFFF).astype(np.uint32))
+    v_text = _format_number(v_uniques.astype(np.uint32).view(np.float32))
+    tokens = [f" {c}:{v_text[v]}" for c, v in zip(u_cols, v_codes.tolist())]
+    y_codes, y_uniques = pd.factorize(np.asarray(y, dtype=np.float32))
+    targets = _format_number(np.asarray(y_uniques, dtype=np.float32))
+    pieces = [t.encode() for t in targets] + [t.encode() for t in tokens] + [b"\n"]
+    # Pad every piece to one width: gathering whole rows of a 2-D byte table and then
+    # dropping the padding is much faster than gathering byte by byte.
+    width = max(len(p) for p in pieces)
+    table = np.frombuffer(b"".join(p.ljust(width, b"\0") for p in pieces), dtype=np.uint8)
+    table = table.reshape(len(pieces), width)
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+    used = np.arange(width) < lengths[:, None]
+    newline = len(pieces) - 1
+    # Sequence of pieces: per line [target, tokens..., newline].
+    seq = np.empty(nnz + 2 * n, dtype=np.int64)
+    line_start = line_ptr[:-1] + 2 * np.arange(n)
+    seq[line_start] = y_codes
+    seq[line_start + per_row + 1] = newline
+    entry_rows = np.repeat(np.arange(n), per_row)
+    seq[line_start[entry_rows] + 1 + (np.arange(nnz) - line_ptr[:-1][entry_rows])] = (
+        len(targets) + tok_codes
+    )
+    return table[seq][used[seq]].tobytes()
+
+
+def _atomic_write(path: str | os.PathLike, overwrite: bool, blocks: Iterator[bytes]) -> None:
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for block in blocks:
+                f.write(block)
+        # mkstemp creates the file private (0600); give it the usual permissions instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
