@@ -11,6 +11,7 @@ from recfm.datasets.files import (
     SAMPLE_DIR,
     load_dataset,
     load_sample,
+    read_attributes_csv,
     read_interactions_csv,
     write_sample,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "load_sample",
     "make_synthetic",
     "make_synthetic_like",
+    "read_attributes_csv",
     "read_interactions_csv",
     "verify_file",
     "write_sample",

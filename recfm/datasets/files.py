@@ -190,3 +190,54 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         return load_movielens(name, data_home=data_home, download=download)
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}, "
                     f"or give a path to a .csv file with columns user_id,item_id[,rating,timestamp]")
+
+
+def read_attributes_csv(
+    path: str | os.PathLike, id_column: str, list_sep: str = "|"
+) -> pd.DataFrame:
+    """Read a user or item attributes CSV (one row per id) for the feature builder.
+
+    Text columns whose values hold ``list_sep`` (e.g. ``Comedy|Drama``) become lists of
+    strings, the multi-valued form the builder expects for genres and tags; an empty cell
+    of such a column is an empty list.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV with a header line and an ``id_column`` column.
+    id_column : str
+        ``"user_id"`` or ``"item_id"``.
+    list_sep : str
+        Separator of multi-valued cells.
+
+    Raises
+    ------
+    DataNotFoundError
+        The file does not exist.
+    DataError
+        No ``id_column``, a missing or duplicated id; the message names the file and id.
+    """
+    path = Path(path).expanduser()
+    what = str(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{what}: file not found")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{what}: empty file (expected a header with {id_column})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
+    check_columns(df, [id_column], what)
+    dup = df[id_column].duplicated()
+    if dup.any():
+        raise DataError(f"{what}: {id_column} {df[id_column][dup].iloc[0]!r} appears more than once")
+    for col in df.columns:
+        if col == id_column or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        text = df[col].astype("string")
+        if text.str.contains(list_sep, regex=False).any():
+            df[col] = pd.Series(
+                [s.split(list_sep) if s else [] for s in text.fillna("").tolist()],
+                index=df.index, dtype=object,
+            )
+    return df

@@ -1,0 +1,243 @@
+"""The ``recfm`` command line: parses arguments, calls the library, prints.
+
+Results go to stdout (or ``--output``), progress and errors to stderr. Any error is one
+line ``recfm: error: ...`` and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("recfm")
+
+
+def _write_text(text: str, output: str | None, overwrite: bool = False) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from ._utils import write_text_atomic
+
+    write_text_atomic(output, text, overwrite=overwrite)
+    print(f"wrote {output}", file=sys.stderr)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from .evaluation.experiment import run_experiment
+    from .evaluation.report import format_table
+
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    if args.save_run and Path(args.save_run).exists() and any(Path(args.save_run).iterdir()):
+        raise FileExistsError(f"--save-run directory {args.save_run} exists and is not empty")
+    if args.plot and Path(args.plot).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.plot} exists; pass --overwrite to replace it")
+    exp = run_experiment(
+        dataset=args.dataset,
+        models=args.models,
+        split=args.split,
+        k=args.k,
+        min_rating=args.min_rating,
+        seed=args.seed,
+        test_size=args.test_size,
+        cold_start=args.cold_start,
+        data_home=args.data_home,
+        download=not args.no_download,
+        n_threads=args.threads,
+        progress=not args.quiet,
+    )
+    _write_text(format_table(exp.result, args.format, settings=exp.settings), args.output, args.overwrite)
+    if args.save_run:
+        from .evaluation.runs import save_run
+
+        save_run(args.save_run, exp.train, exp.test, exp.result.recommendations, exp.result)
+        print(f"saved run to {args.save_run}", file=sys.stderr)
+    if args.plot:
+        from .evaluation.plots import plot_curves
+
+        plot_curves(exp.result, args.plot, overwrite=args.overwrite)
+        print(f"wrote {args.plot}", file=sys.stderr)
+
+
+def _cmd_datasets(args: argparse.Namespace) -> None:
+    from .datasets import dataset_status
+
+    status = dataset_status(args.data_home)
+    _write_text(status.to_string(index=False), None)
+
+
+def _names(spec: str | None) -> list[str] | None:
+    return None if spec is None else [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def _cmd_fit(args: argparse.Namespace) -> None:
+    from .datasets import read_attributes_csv, read_interactions_csv
+    from .features import FeatureBuilder
+    from .model import FactorizationMachine
+    from .recommenders import FMRecommender
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"--out {out} exists; pass --overwrite to replace it")
+    interactions = read_interactions_csv(args.interactions).interactions
+    users = read_attributes_csv(args.users, "user_id") if args.users else None
+    items = read_attributes_csv(args.items, "item_id") if args.items else None
+    explicit = any(x is not None for x in (args.user_features, args.item_features, args.context_features))
+    if explicit:
+        builder = FeatureBuilder(
+            user_features=_names(args.user_features) or (),
+            item_features=_names(args.item_features) or (),
+            context_features=_names(args.context_features) or (),
+        )
+    else:
+        builder = "auto" if (users is not None or items is not None) else None
+    model = FactorizationMachine(
+        n_factors=args.factors,
+        loss=args.loss,
+        n_epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        n_threads=args.threads,
+        random_state=args.seed,
+        verbose=not args.quiet,
+    )
+    rec = FMRecommender(builder=builder, model=model, min_rating=args.min_rating)
+    rec.fit(interactions, users=users, items=items)
+    rec.save(out, overwrite=args.overwrite)
+    print(
+        f"fitted {rec.model_.loss} FM on {len(interactions)} interactions "
+        f"({len(rec.user_ids_)} users, {len(rec.item_ids_)} items, "
+        f"{rec.model_.n_features_} features); saved to {out}",
+        file=sys.stderr,
+    )
+
+
+def _cmd_recommend(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .datasets import read_attributes_csv
+    from .recommenders import FMRecommender
+
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    rec = FMRecommender.load(args.model)
+    users = read_attributes_csv(args.user_attributes, "user_id") if args.user_attributes else None
+    context = pd.read_csv(args.context) if args.context else None
+    if args.all:
+        ids = rec.user_ids_
+    elif args.users:
+        ids = pd.Index(_names(args.users))
+        if pd.api.types.is_integer_dtype(rec.user_ids_.dtype):
+            try:
+                ids = ids.astype(rec.user_ids_.dtype)
+            except ValueError:
+                raise ValueError(f"--users must be integer ids for this model; got {args.users}") from None
+    else:
+        raise ValueError("give --users ID,ID,... or --all")
+    items = _names(args.items)
+    if items is not None and pd.api.types.is_integer_dtype(rec.item_ids_.dtype):
+        items = pd.Index(items).astype(rec.item_ids_.dtype)
+    recs = rec.recommend(ids, n=args.n, exclude_seen=not args.include_seen, items=items,
+                         context=context, users=users)
+    _write_text(recs.to_csv(index=False, lineterminator="\n"), args.output, args.overwrite)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .recommenders import describe_models
+
+    parser = argparse.ArgumentParser(
+        prog="recfm",
+        description="Top-N recommendation with factorization machines.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    models_help = "; ".join(f"{k}: {v}" for k, v in describe_models().items())
+    ev = sub.add_parser(
+        "evaluate",
+        help="fit models on one split and compare them on ranking metrics",
+        description="Fit models on one split and compare them on ranking metrics. "
+        "Models: " + models_help,
+    )
+    ev.add_argument("--dataset", default="synthetic",
+                    help="synthetic (default), ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, "
+                    "ml-latest-small, or a CSV file with user_id,item_id[,rating,timestamp]")
+    ev.add_argument("--data-home", default=None, help="where MovieLens data lives (default: $RECFM_DATA or the user cache)")
+    ev.add_argument("--no-download", action="store_true", help="never download; fail if the data is not local")
+    ev.add_argument("--models", default="pop,als,bpr", help="comma-separated model names, or 'all'")
+    ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
+    ev.add_argument("--cold-start", action="store_true", help="hold out whole users (cold-start protocol)")
+    ev.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
+    ev.add_argument("--min-rating", type=float, default=None, help="ratings below this are not positives")
+    ev.add_argument("--k", default="10", help="cut-offs, e.g. 10,20 (default 10)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--threads", type=int, default=None, help="threads per model (default: all cores)")
+    ev.add_argument("--format", default="table", choices=["table", "markdown", "json"])
+    ev.add_argument("--output", default=None, help="write the report here instead of stdout")
+    ev.add_argument("--save-run", default=None, metavar="DIR",
+                    help="write train.csv, test.csv and recommendations/<model>.csv to DIR")
+    ev.add_argument("--plot", default=None, metavar="FILE.png", help="draw NDCG@k and Recall@k curves")
+    ev.add_argument("--overwrite", action="store_true", help="allow replacing --output/--plot files")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    fit = sub.add_parser("fit", help="train an FM recommender on CSV files and save it")
+    fit.add_argument("--interactions", required=True, help="CSV with user_id,item_id[,rating,timestamp,...]")
+    fit.add_argument("--users", default=None, help="CSV of user attributes (user_id,...)")
+    fit.add_argument("--items", default=None, help="CSV of item attributes (item_id,...; lists as a|b)")
+    fit.add_argument("--user-features", default=None, help="user columns to use (default: all usable ones)")
+    fit.add_argument("--item-features", default=None, help="item columns to use (default: all usable ones)")
+    fit.add_argument("--context-features", default=None, help="interaction columns used as context")
+    fit.add_argument("--out", required=True, help="model directory to write")
+    fit.add_argument("--loss", default="warp", choices=["bpr", "warp", "logistic", "squared"])
+    fit.add_argument("--factors", type=int, default=64)
+    fit.add_argument("--epochs", type=int, default=30)
+    fit.add_argument("--learning-rate", type=float, default=0.05)
+    fit.add_argument("--min-rating", type=float, default=None)
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--threads", type=int, default=None)
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    fit.add_argument("-q", "--quiet", action="store_true")
+    fit.set_defaults(func=_cmd_fit)
+
+    rc = sub.add_parser("recommend", help="top-N lists from a saved model, as CSV")
+    rc.add_argument("--model", required=True, help="directory written by recfm fit")
+    who = rc.add_mutually_exclusive_group(required=True)
+    who.add_argument("--users", default=None, help="comma-separated user ids")
+    who.add_argument("--all", action="store_true", help="every training user")
+    rc.add_argument("--n", type=int, default=10)
+    rc.add_argument("--items", default=None, help="rank only these item ids (comma-separated)")
+    rc.add_argument("--user-attributes", default=None, help="CSV of attributes of new users (cold start)")
+    rc.add_argument("--context", default=None, help="CSV with the context columns (one row, or one per user)")
+    rc.add_argument("--include-seen", action="store_true", help="do not exclude training items")
+    rc.add_argument("--output", default=None, help="write the CSV here instead of stdout")
+    rc.add_argument("--overwrite", action="store_true")
+    rc.set_defaults(func=_cmd_recommend)
+
+    ds = sub.add_parser("datasets", help="supported data sets and whether each is present locally")
+    ds_sub = ds.add_subparsers(dest="datasets_command", required=True)
+    ls = ds_sub.add_parser("list", help="list supported data sets")
+    ls.add_argument("--data-home", default=None)
+    ls.set_defaults(func=_cmd_datasets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        args.func(args)
+    except (ValueError, KeyError, FileExistsError, FileNotFoundError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"recfm: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

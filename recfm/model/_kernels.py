@@ -1,0 +1,839 @@
+"""Numba kernels of the factorization machine.
+
+This module holds numba code only and imports only numpy and numba. Kernels take plain
+arrays (CSR matrices as ``(indptr, indices, data)`` tuples), scalars and preallocated
+outputs; they never see Python objects. Parameters are float32 in the library; every routine
+also compiles for float64 arrays, which the gradient tests use.
+
+Notation (see ARCHITECTURE.md): a sample is a query row q (user row + optional context row)
+and an item row t. ``p = V^T q``, ``e = V^T t``, ``b(t) = w.t + pair(t)`` and
+``pair(z) = 1/2 sum_f [(V^T z)_f^2 - sum_j v_jf^2 z_j^2]``. For any active feature j of a
+row x with cached sum ``S = V^T x``: ``dy/dw_j = x_j`` and ``dy/dv_jf = x_j (S_f - v_jf x_j)``.
+
+Argument bundles (tuples, so that no call passes more than 30 arguments: CPython compiles
+longer calls as ``f(*args)``, which numba cannot inline):
+
+* ``csr = (indptr, indices, data)``; ``pos = (indptr, indices)`` of the sorted
+  interactions matrix (users x items), used to reject positives as negatives;
+* ``params = (w0, w, V, gw0, gw, gV)``: ``w0`` and ``gw0`` have shape (1,); the ``g*`` arrays
+  are the Adagrad sums of squared gradients (ignored, may be dummies, with plain SGD);
+* ``hyper = (learning_rate, reg_linear, reg_factors)`` scalars of the parameters' dtype;
+* ``buf``: per-chunk scratch of shape (3 + n_negatives, k): rows ``P`` (query vector p),
+  ``EP`` (positive item vector), ``QG`` (query gradient), then one row per negative.
+
+Random numbers: xorshift64* streams held in an explicit ``uint64`` state array, one state per
+chunk of the shuffled sample order, seeded ``splitmix64(seed + chunk_id)`` (never by thread id).
+The epoch kernels exist twice, compiled from one Python function: serial and ``parallel=True``
+(Hogwild over ``prange`` across the chunks). The serial one is bit-for-bit reproducible.
+
+Performance notes: helpers are inlined at numba-IR level and hot loops never create array
+views, so no reference counting (atomic, and contended between threads) happens per sample;
+``error_model="numpy"`` lets LLVM vectorise the per-factor Adagrad loops (sqrt, division).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# error_model="numpy": float division by zero gives inf/nan (caught by the divergence check)
+# instead of raising; the hidden ZeroDivisionError branch would stop LLVM from vectorising
+# the per-factor update loops (about 5x slower Adagrad steps).
+_JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+_INL = dict(_JIT, inline="always")
+
+LOSS_BPR = 0
+LOSS_WARP = 1
+LOSS_LOGISTIC = 2
+LOSS_SQUARED = 3
+
+#: Samples per chunk of the shuffled order. Chunks are the unit of RNG seeding and of
+#: parallel work; results (even serial ones) depend on this value, so it is a constant.
+CHUNK_SIZE = 4096
+#: Draws allowed to find a negative that is not one of the user's positives (BPR, logistic).
+MAX_NEGATIVE_TRIES = 64
+#: Cap of the WARP rank weight (as in LightFM), for numerical stability.
+MAX_WARP_WEIGHT = 10.0
+
+# rows of the per-chunk scratch buffer
+P = 0
+EP = 1
+QG = 2
+EN = 3
+
+# float32 constants keep float32 arithmetic float32 (a Python float literal would promote to
+# float64); with float64 arrays they promote exactly.
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+_HALF = np.float32(0.5)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SM1 = np.uint64(0xBF58476D1CE4E5B9)
+_SM2 = np.uint64(0x94D049BB133111EB)
+_XSM = np.uint64(0x2545F4914F6CDD1D)
+_S12 = np.uint64(12)
+_S25 = np.uint64(25)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+_S32 = np.uint64(32)
+_U1 = np.uint64(1)
+
+
+# --------------------------------------------------------------------------------------
+# random numbers
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def splitmix64(x):
+    """splitmix64 output for counter ``x`` (uint64), forced odd: a non-zero xorshift state."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _S30)) * _SM1
+    z = (z ^ (z >> _S27)) * _SM2
+    return (z ^ (z >> _S31)) | _U1
+
+
+@njit(**_JIT)
+def seed_states(seed, n_states):
+    """State array of ``n_states`` xorshift64* streams: state c = splitmix64(seed + c)."""
+    states = np.empty(n_states, np.uint64)
+    for c in range(n_states):
+        states[c] = splitmix64(np.uint64(seed) + np.uint64(c))
+    return states
+
+
+@njit(**_INL)
+def rng_next(states, c):
+    """Next 32 random bits (as uint64) of stream ``c`` (xorshift64*)."""
+    x = states[c]
+    x ^= x >> _S12
+    x ^= x << _S25
+    x ^= x >> _S27
+    states[c] = x
+    return (x * _XSM) >> _S32
+
+
+@njit(**_INL)
+def rng_below(states, c, n):
+    """Random int in ``[0, n)`` from stream ``c`` (multiply-shift; needs n < 2**32)."""
+    return np.int64((rng_next(states, c) * np.uint64(n)) >> _S32)
+
+
+@njit(**_INL)
+def shuffle_range(order, start, end, states, c):
+    """Fisher-Yates shuffle of ``order[start:end]`` with stream ``c``."""
+    for a in range(end - 1, start, -1):
+        b = start + rng_below(states, c, a - start + 1)
+        t = order[a]
+        order[a] = order[b]
+        order[b] = t
+
+
+# --------------------------------------------------------------------------------------
+# negative sampling
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def is_positive(indptr, indices, row, col):
+    """Whether ``(row, col)`` is stored in a CSR matrix with sorted indices (binary search)."""
+    lo = indptr[row]
+    hi = indptr[row + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = indices[mid]
+        if v < col:
+            lo = mid + 1
+        elif v > col:
+            hi = mid
+        else:
+            return True
+    return False
+
+
+@njit(**_INL)
+def draw_item(states, c, n_items, pop_items, popularity):
+    """One candidate item: uniform over ``n_items``, or (``popularity``) the item of a random
+    training sample, i.e. drawn in proportion to its number of training samples."""
+    if popularity:
+        return np.int64(pop_items[rng_below(states, c, pop_items.shape[0])])
+    return rng_below(states, c, n_items)
+
+
+@njit(**_INL)
+def draw_negative(states, c, user, pos, n_items, pop_items, popularity, max_tries):
+    """An item that is not one of ``user``'s positives (row ``user`` of ``pos``), or -1 when
+    ``max_tries`` draws all hit positives."""
+    for _ in range(max_tries):
+        j = draw_item(states, c, n_items, pop_items, popularity)
+        if not is_positive(pos[0], pos[1], user, j):
+            return j
+    return -1
+
+
+@njit(**_JIT)
+def draw_negatives(seed, n, user, pos, n_items, pop_items, popularity, max_tries):
+    """``n`` draws of :func:`draw_negative` from stream ``splitmix64(seed)`` (for tests)."""
+    states = seed_states(seed, 1)
+    out = np.empty(n, np.int64)
+    for t in range(n):
+        out[t] = draw_negative(states, 0, user, pos, n_items, pop_items, popularity, max_tries)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# representations (vectors live in rows of 2-D arrays: no per-sample views)
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def dot_rows(A, a, B, b):
+    """<A[a], B[b]> with four partial sums (fixed order: deterministic, no serial add chain)."""
+    k = A.shape[1]
+    s0 = _ZERO
+    s1 = _ZERO
+    s2 = _ZERO
+    s3 = _ZERO
+    f = 0
+    while f + 4 <= k:
+        s0 += A[a, f] * B[b, f]
+        s1 += A[a, f + 1] * B[b, f + 1]
+        s2 += A[a, f + 2] * B[b, f + 2]
+        s3 += A[a, f + 3] * B[b, f + 3]
+        f += 4
+    while f < k:
+        s0 += A[a, f] * B[b, f]
+        f += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_INL)
+def add_row_vector(csr, row, V, out, r):
+    """``out[r] += sum_j x_j v_j`` over the stored entries of ``row``."""
+    indptr, indices, data = csr
+    k = V.shape[1]
+    for jj in range(indptr[row], indptr[row + 1]):
+        j = indices[jj]
+        x = data[jj]
+        for f in range(k):
+            out[r, f] += x * V[j, f]
+
+
+@njit(**_INL)
+def add_row_terms(csr, row, w, V, out, r):
+    """``out[r] += sum_j x_j v_j``; returns ``(sum_j w_j x_j, sum_j x_j^2 |v_j|^2)``."""
+    indptr, indices, data = csr
+    k = V.shape[1]
+    lin = _ZERO
+    sq = _ZERO
+    for jj in range(indptr[row], indptr[row + 1]):
+        j = indices[jj]
+        x = data[jj]
+        lin += w[j] * x
+        s = _ZERO
+        for f in range(k):
+            v = V[j, f]
+            out[r, f] += x * v
+            s += v * v
+        sq += (x * x) * s
+    return lin, sq
+
+
+@njit(**_INL)
+def item_vector(csr, row, w, V, out, r):
+    """Item side of a row: writes ``e = V^T t`` into ``out[r]``; returns ``b(t)``.
+
+    A row with one stored entry has ``pair(t) = 0`` exactly (the ids-only case)."""
+    indptr, indices, data = csr
+    k = V.shape[1]
+    start = indptr[row]
+    end = indptr[row + 1]
+    if end - start == 1:
+        j = indices[start]
+        x = data[start]
+        for f in range(k):
+            out[r, f] = x * V[j, f]
+        return w[j] * x
+    for f in range(k):
+        out[r, f] = _ZERO
+    lin, sq = add_row_terms(csr, row, w, V, out, r)
+    return lin + _HALF * (dot_rows(out, r, out, r) - sq)
+
+
+@njit(**_INL)
+def query_vector(uf, u, cx, s, has_ctx, V, out, r):
+    """Query side of a sample: ``p = V^T (user row u + context row s)`` into ``out[r]``."""
+    k = V.shape[1]
+    start = uf[0][u]
+    if uf[0][u + 1] - start == 1 and not has_ctx:
+        j = uf[1][start]
+        x = uf[2][start]
+        for f in range(k):
+            out[r, f] = x * V[j, f]
+        return
+    for f in range(k):
+        out[r, f] = _ZERO
+    add_row_vector(uf, u, V, out, r)
+    if has_ctx:
+        add_row_vector(cx, s, V, out, r)
+
+
+@njit(**_INL)
+def query_terms(uf, u, cx, s, has_ctx, w, V, out, r):
+    """Query side with its own terms: ``p`` into ``out[r]``; returns ``w.q + pair(q)``."""
+    k = V.shape[1]
+    for f in range(k):
+        out[r, f] = _ZERO
+    lin, sq = add_row_terms(uf, u, w, V, out, r)
+    if has_ctx:
+        lin2, sq2 = add_row_terms(cx, s, w, V, out, r)
+        lin += lin2
+        sq += sq2
+    return lin + _HALF * (dot_rows(out, r, out, r) - sq)
+
+
+# --------------------------------------------------------------------------------------
+# parameter updates (Adagrad or SGD; L2 on the parameters the sample touches)
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def update_full_row(csr, row, g, buf, rp, re, whole_side, params, hyper, adagrad):
+    """Step on every feature j of ``row`` for ``dL/dy = g``, where the row belongs to a sample
+    with cached sum ``S = buf[rp] + buf[re]``: ``dL/dw_j = g x_j + reg_w w_j`` and
+    ``dL/dv_jf = g x_j (S_f - v_jf x_j) + reg_v v_jf``.
+
+    When the row is the whole of its side (``whole_side``) and has one stored entry, its side
+    vector is exactly ``x_j v_j``, so ``S_f - v_jf x_j`` is the other side's vector: pass that
+    one as ``rp`` and the short form ``g x_j buf[rp, f]`` is used."""
+    indptr, indices, data = csr
+    w = params[1]
+    V = params[2]
+    gw = params[4]
+    gV = params[5]
+    lr, reg_w, reg_v = hyper
+    k = V.shape[1]
+    start = indptr[row]
+    end = indptr[row + 1]
+    single = whole_side and end - start == 1
+    for jj in range(start, end):
+        j = indices[jj]
+        x = data[jj]
+        gx = g * x
+        gl = gx + reg_w * w[j]
+        if adagrad:
+            a = gw[j] + gl * gl
+            gw[j] = a
+            w[j] -= lr * gl / math.sqrt(a)
+            if single:
+                for f in range(k):
+                    v = V[j, f]
+                    gv = gx * buf[rp, f] + reg_v * v
+                    a = gV[j, f] + gv * gv
+                    gV[j, f] = a
+                    V[j, f] = v - lr * gv / math.sqrt(a)
+            else:
+                for f in range(k):
+                    v = V[j, f]
+                    gv = gx * (buf[rp, f] + buf[re, f] - v * x) + reg_v * v
+                    a = gV[j, f] + gv * gv
+                    gV[j, f] = a
+                    V[j, f] = v - lr * gv / math.sqrt(a)
+        else:
+            w[j] -= lr * gl
+            if single:
+                for f in range(k):
+                    v = V[j, f]
+                    V[j, f] = v - lr * (gx * buf[rp, f] + reg_v * v)
+            else:
+                for f in range(k):
+                    v = V[j, f]
+                    V[j, f] = v - lr * (gx * (buf[rp, f] + buf[re, f] - v * x) + reg_v * v)
+
+
+@njit(**_INL)
+def update_query_row(csr, row, buf, rq, params, hyper, adagrad):
+    """Pairwise step on the factors of a query row: ``dL/dv_jf = x_j buf[rq, f] + reg_v v_jf``
+    (the query's own terms c(q) cancel in a score difference; its linear weights stay)."""
+    indptr, indices, data = csr
+    V = params[2]
+    gV = params[5]
+    lr = hyper[0]
+    reg_v = hyper[2]
+    k = V.shape[1]
+    for jj in range(indptr[row], indptr[row + 1]):
+        j = indices[jj]
+        x = data[jj]
+        if adagrad:
+            for f in range(k):
+                v = V[j, f]
+                gv = x * buf[rq, f] + reg_v * v
+                a = gV[j, f] + gv * gv
+                gV[j, f] = a
+                V[j, f] = v - lr * gv / math.sqrt(a)
+        else:
+            for f in range(k):
+                v = V[j, f]
+                V[j, f] = v - lr * (x * buf[rq, f] + reg_v * v)
+
+
+@njit(**_INL)
+def softplus(z):
+    """log(1 + exp(z)), stable for large |z|."""
+    if z > 0:
+        return z + math.log1p(math.exp(-z))
+    return math.log1p(math.exp(z))
+
+
+@njit(**_INL)
+def sigmoid(z):
+    if z >= 0:
+        return _ONE / (_ONE + math.exp(-z))
+    ez = math.exp(z)
+    return ez / (_ONE + ez)
+
+
+# --------------------------------------------------------------------------------------
+# per-sample steps (exposed for the gradient tests)
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, params, hyper,
+                      adagrad):
+    """Update for a pairwise loss sum_n L(d_n), d_n = y(q, t+) - y(q, t-_n), given
+    ``gneg[n] = dL/dd_n`` and the forward rows ``buf[P], buf[EP], buf[EN + n]`` (all from the
+    same parameters). ``dd/dtheta`` is the full-FM gradient on t+ minus that on t-; for query
+    factors it is ``x_j (e+ - e-)``; w0 and the query's linear weights get no gradient."""
+    k = buf.shape[1]
+    G = _ZERO
+    for n in range(n_neg):
+        G += gneg[n]
+    for f in range(k):
+        buf[QG, f] = G * buf[EP, f]
+    for n in range(n_neg):
+        gn = gneg[n]
+        for f in range(k):
+            buf[QG, f] -= gn * buf[EN + n, f]
+    update_full_row(itf, i, G, buf, P, EP, True, params, hyper, adagrad)
+    for n in range(n_neg):
+        update_full_row(itf, negs[n], -gneg[n], buf, P, EN + n, True, params, hyper, adagrad)
+    update_query_row(uf, u, buf, QG, params, hyper, adagrad)
+    if has_ctx:
+        update_query_row(cx, s, buf, QG, params, hyper, adagrad)
+
+
+@njit(**_INL)
+def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_weight, weight,
+                  gneg, buf, params, hyper, adagrad):
+    """One step of a pairwise loss on sample (q = user u + context s, t+ = item i) against
+    the negatives ``negs[:n_neg]``; returns the sample's loss before the step.
+
+    Loss per negative, with ``d = y(q, t+) - y(q, t-)``: BPR ``weight * log(1 + exp(-d))``;
+    WARP ``weight * rank_weight * max(0, 1 - d)``; plus ``reg/2 theta^2`` for every parameter
+    occurrence the step touches."""
+    w = params[1]
+    V = params[2]
+    query_vector(uf, u, cx, s, has_ctx, V, buf, P)
+    spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
+    loss = 0.0
+    for n in range(n_neg):
+        sneg = item_vector(itf, negs[n], w, V, buf, EN + n) + dot_rows(buf, P, buf, EN + n)
+        d = spos - sneg
+        if loss_code == LOSS_BPR:
+            loss += weight * softplus(-d)
+            gneg[n] = -weight * sigmoid(-d)
+        elif d < _ONE:
+            loss += weight * rank_weight * (_ONE - d)
+            gneg[n] = -weight * rank_weight
+        else:
+            gneg[n] = _ZERO
+    pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, params, hyper,
+                      adagrad)
+    return loss
+
+
+@njit(**_INL)
+def pointwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, buf, params,
+                   hyper, adagrad):
+    """One step of a pointwise loss on the full FM score y(x), x = q + t; returns the loss
+    before the step. Logistic: ``target`` in {0, 1}, loss ``weight * log(1 + exp(-/+ y))``;
+    squared: ``weight * (y - target)^2 / 2``. ``w0`` is updated without L2."""
+    w0 = params[0]
+    w = params[1]
+    V = params[2]
+    gw0 = params[3]
+    lr = hyper[0]
+    cq = query_terms(uf, u, cx, s, has_ctx, w, V, buf, P)
+    bt = item_vector(itf, i, w, V, buf, EP)
+    y = w0[0] + cq + bt + dot_rows(buf, P, buf, EP)
+    if loss_code == LOSS_LOGISTIC:
+        if target > _ZERO:
+            loss = weight * softplus(-y)
+        else:
+            loss = weight * softplus(y)
+        g = weight * (sigmoid(y) - target)
+    else:
+        r = y - target
+        loss = weight * _HALF * r * r
+        g = weight * r
+    if adagrad:
+        a = gw0[0] + g * g
+        gw0[0] = a
+        w0[0] -= lr * g / math.sqrt(a)
+    else:
+        w0[0] -= lr * g
+    # S = p + e for every row; the user row is the whole query side without context
+    update_full_row(uf, u, g, buf, EP, P, not has_ctx, params, hyper, adagrad)
+    if has_ctx:
+        update_full_row(cx, s, g, buf, EP, P, False, params, hyper, adagrad)
+    update_full_row(itf, i, g, buf, P, EP, True, params, hyper, adagrad)
+    return loss
+
+
+@njit(**_JIT)
+def pairwise_sample(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, rank_weight, weight,
+                    params, hyper, adagrad):
+    """Non-inlined entry to :func:`pairwise_step` for tests (allocates its scratch)."""
+    n_neg = negs.shape[0]
+    buf = np.zeros((EN + n_neg, params[2].shape[1]), params[2].dtype)
+    gneg = np.zeros(n_neg, params[2].dtype)
+    return pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_weight,
+                         weight, gneg, buf, params, hyper, adagrad)
+
+
+@njit(**_JIT)
+def pointwise_sample(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, params, hyper,
+                     adagrad):
+    """Non-inlined entry to :func:`pointwise_step` for tests (allocates its scratch)."""
+    buf = np.zeros((EN, params[2].shape[1]), params[2].dtype)
+    return pointwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, buf,
+                          params, hyper, adagrad)
+
+
+# --------------------------------------------------------------------------------------
+# ids-only fast path: every user and item row is one entry, no context
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
+    """Fused BPR/WARP step for one-entry rows (user column cu with value xu, positive ci/xi,
+    negative cj/xj, distinct columns) and ``g = dL/dd``: the same gradient as
+    :func:`pairwise_backward` (p = xu v_cu, e = x v_c), in one pass over the factors."""
+    w = params[1]
+    V = params[2]
+    gw = params[4]
+    gV = params[5]
+    lr, reg_w, reg_v = hyper
+    k = V.shape[1]
+    gi = g * xi + reg_w * w[ci]
+    gj = -g * xj + reg_w * w[cj]
+    gxu = g * xu
+    if adagrad:
+        a = gw[ci] + gi * gi
+        gw[ci] = a
+        w[ci] -= lr * gi / math.sqrt(a)
+        a = gw[cj] + gj * gj
+        gw[cj] = a
+        w[cj] -= lr * gj / math.sqrt(a)
+        for f in range(k):
+            vu = V[cu, f]
+            vi = V[ci, f]
+            vj = V[cj, f]
+            du = gxu * (xi * vi - xj * vj) + reg_v * vu
+            dp = gxu * xi * vu + reg_v * vi
+            dn = -gxu * xj * vu + reg_v * vj
+            a = gV[cu, f] + du * du
+            gV[cu, f] = a
+            V[cu, f] = vu - lr * du / math.sqrt(a)
+            a = gV[ci, f] + dp * dp
+            gV[ci, f] = a
+            V[ci, f] = vi - lr * dp / math.sqrt(a)
+            a = gV[cj, f] + dn * dn
+            gV[cj, f] = a
+            V[cj, f] = vj - lr * dn / math.sqrt(a)
+    else:
+        w[ci] -= lr * gi
+        w[cj] -= lr * gj
+        for f in range(k):
+            vu = V[cu, f]
+            vi = V[ci, f]
+            vj = V[cj, f]
+            V[cu, f] = vu - lr * (gxu * (xi * vi - xj * vj) + reg_v * vu)
+            V[ci, f] = vi - lr * (gxu * xi * vu + reg_v * vi)
+            V[cj, f] = vj - lr * (-gxu * xj * vu + reg_v * vj)
+
+
+# --------------------------------------------------------------------------------------
+# chunks: the per-sample loops, compiled once and shared by the serial and parallel epochs
+# --------------------------------------------------------------------------------------
+@njit(**_JIT)
+def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, samples, order,
+                   params, hyper, adagrad, popularity, n_negatives, max_sampled, buf, negs,
+                   gneg):
+    """BPR or WARP over ``order[start:end]`` (shuffled first) with RNG stream ``c``;
+    ``samples = (users, items, values, weights, has_weights)``. Returns (summed loss, number
+    of trained samples)."""
+    s_users, s_items, _, s_weights, has_weights = samples
+    n_items = itf[0].shape[0] - 1
+    top = n_items - 1
+    w = params[1]
+    V = params[2]
+    shuffle_range(order, start, end, states, c)
+    loss = 0.0
+    count = 0
+    for t in range(start, end):
+        smp = order[t]
+        u = s_users[smp]
+        i = s_items[smp]
+        wt = s_weights[smp] if has_weights else _ONE
+        if loss_code == LOSS_BPR:
+            n_ok = 0
+            for _ in range(n_negatives):
+                j = draw_negative(states, c, u, pos, n_items, s_items, popularity,
+                                  MAX_NEGATIVE_TRIES)
+                if j >= 0:
+                    negs[n_ok] = j
+                    n_ok += 1
+            if n_ok == 0:
+                continue
+            loss += pairwise_step(LOSS_BPR, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok, _ONE,
+                                  wt, gneg, buf, params, hyper, adagrad)
+            count += 1
+        else:
+            query_vector(uf, u, cx, smp, has_ctx, V, buf, P)
+            spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
+            for tries in range(1, max_sampled + 1):
+                j = draw_item(states, c, n_items, s_items, popularity)
+                sneg = item_vector(itf, j, w, V, buf, EN) + dot_rows(buf, P, buf, EN)
+                if sneg > spos - _ONE:
+                    if is_positive(pos[0], pos[1], u, j):
+                        continue
+                    rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
+                    if rw > 0.0:
+                        g = -wt * np.float32(rw)
+                        negs[0] = j
+                        gneg[0] = g
+                        loss += -g * (_ONE - (spos - sneg))
+                        pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, 1, gneg, buf,
+                                          params, hyper, adagrad)
+                    break
+            count += 1
+    return loss, count
+
+
+@njit(**_JIT)
+def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival, pos, samples,
+                       order, params, hyper, adagrad, popularity, max_sampled):
+    """``chunk_pairwise`` for ids-only designs: user u is column ``ucol[u]`` with value
+    ``uval[u]``, item i column ``icol[i]`` (all distinct) with value ``ival[i]``; one negative
+    per BPR positive. Same sampling and RNG draws as ``chunk_pairwise``; the parameters
+    differ from it only by float rounding."""
+    s_users, s_items, _, s_weights, has_weights = samples
+    n_items = icol.shape[0]
+    top = n_items - 1
+    w = params[1]
+    V = params[2]
+    k = V.shape[1]
+    shuffle_range(order, start, end, states, c)
+    loss = 0.0
+    count = 0
+    for t in range(start, end):
+        smp = order[t]
+        u = s_users[smp]
+        i = s_items[smp]
+        wt = s_weights[smp] if has_weights else _ONE
+        cu = ucol[u]
+        xu = uval[u]
+        ci = icol[i]
+        xi = ival[i]
+        if loss_code == LOSS_BPR:
+            j = draw_negative(states, c, u, pos, n_items, s_items, popularity,
+                              MAX_NEGATIVE_TRIES)
+            if j < 0:
+                continue
+            cj = icol[j]
+            xj = ival[j]
+            s0 = _ZERO
+            s1 = _ZERO
+            s2 = _ZERO
+            s3 = _ZERO
+            f = 0
+            while f + 4 <= k:
+                s0 += V[cu, f] * (xi * V[ci, f] - xj * V[cj, f])
+                s1 += V[cu, f + 1] * (xi * V[ci, f + 1] - xj * V[cj, f + 1])
+                s2 += V[cu, f + 2] * (xi * V[ci, f + 2] - xj * V[cj, f + 2])
+                s3 += V[cu, f + 3] * (xi * V[ci, f + 3] - xj * V[cj, f + 3])
+                f += 4
+            while f < k:
+                s0 += V[cu, f] * (xi * V[ci, f] - xj * V[cj, f])
+                f += 1
+            d = w[ci] * xi - w[cj] * xj + xu * ((s0 + s1) + (s2 + s3))
+            loss += wt * softplus(-d)
+            ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sigmoid(-d), params, hyper, adagrad)
+            count += 1
+        else:
+            spos = w[ci] * xi + xu * xi * dot_rows(V, cu, V, ci)
+            for tries in range(1, max_sampled + 1):
+                j = draw_item(states, c, n_items, s_items, popularity)
+                cj = icol[j]
+                xj = ival[j]
+                sneg = w[cj] * xj + xu * xj * dot_rows(V, cu, V, cj)
+                if sneg > spos - _ONE:
+                    if is_positive(pos[0], pos[1], u, j):
+                        continue
+                    rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
+                    if rw > 0.0:
+                        g = -wt * np.float32(rw)
+                        loss += -g * (_ONE - (spos - sneg))
+                        ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad)
+                    break
+            count += 1
+    return loss, count
+
+
+@njit(**_JIT)
+def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, samples,
+                    order, params, hyper, adagrad, popularity, n_negatives, buf):
+    """Logistic (each positive label 1, plus ``n_negatives`` sampled label-0 items) or squared
+    (target = sample value) over ``order[start:end]``. Returns (summed loss, number of steps)."""
+    s_users, s_items, s_values, s_weights, has_weights = samples
+    n_items = itf[0].shape[0] - 1
+    shuffle_range(order, start, end, states, c)
+    loss = 0.0
+    count = 0
+    for t in range(start, end):
+        smp = order[t]
+        u = s_users[smp]
+        i = s_items[smp]
+        wt = s_weights[smp] if has_weights else _ONE
+        target = s_values[smp] if loss_code == LOSS_SQUARED else _ONE
+        loss += pointwise_step(loss_code, uf, u, cx, smp, has_ctx, itf, i, target, wt, buf,
+                               params, hyper, adagrad)
+        count += 1
+        if loss_code == LOSS_LOGISTIC:
+            for _ in range(n_negatives):
+                j = draw_negative(states, c, u, pos, n_items, s_items, popularity,
+                                  MAX_NEGATIVE_TRIES)
+                if j < 0:
+                    break
+                loss += pointwise_step(loss_code, uf, u, cx, smp, has_ctx, itf, j, _ZERO, wt,
+                                       buf, params, hyper, adagrad)
+                count += 1
+    return loss, count
+
+
+# --------------------------------------------------------------------------------------
+# epochs: one Python function, compiled serial and parallel (Hogwild over the chunks)
+# --------------------------------------------------------------------------------------
+def _make_epoch(parallel):
+    flavour = 1 if parallel else 0  # captured: gives the two compilations distinct cache keys
+
+    def epoch(kind, loss_code, uf, itf, cx, has_ctx, pos, samples, order, chunk_order, seed,
+              params, hyper, adagrad, popularity, n_negatives, max_sampled, out_loss,
+              out_count):
+        """One epoch over ``order``, cut into chunks of ``CHUNK_SIZE`` samples; chunk c has
+        its own RNG stream seeded ``seed + c`` and is shuffled in place before it is trained;
+        chunks are visited in ``chunk_order``. ``kind``: 0 pairwise (BPR/WARP), 1 pairwise
+        ids-only (reads column ``indices[u]`` of one-entry rows), 2 pointwise. Writes each
+        chunk's summed loss and count into ``out_loss[c]``, ``out_count[c]``."""
+        n_chunks = chunk_order.shape[0]
+        n_samples = order.shape[0]
+        V = params[2]
+        nn = max(n_negatives, 1)
+        BUF = np.zeros((n_chunks, EN + nn, V.shape[1]), V.dtype)
+        NEG = np.zeros((n_chunks, nn), np.int64)
+        GN = np.zeros((n_chunks, nn), V.dtype)
+        states = seed_states(seed, n_chunks)
+        for cc in prange(n_chunks):
+            c = chunk_order[cc]
+            start = c * CHUNK_SIZE
+            end = min(start + CHUNK_SIZE, n_samples)
+            if kind == 0:
+                loss, count = chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx,
+                                             has_ctx, pos, samples, order, params, hyper,
+                                             adagrad, popularity, n_negatives, max_sampled,
+                                             BUF[c], NEG[c], GN[c])
+            elif kind == 1:
+                loss, count = chunk_pairwise_ids(loss_code, c, start, end, states, uf[1],
+                                                 uf[2], itf[1], itf[2], pos, samples, order,
+                                                 params, hyper, adagrad, popularity,
+                                                 max_sampled)
+            else:
+                loss, count = chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx,
+                                              has_ctx, pos, samples, order, params, hyper,
+                                              adagrad, popularity, n_negatives, BUF[c])
+            out_loss[c] = loss
+            out_count[c] = count
+        return flavour
+
+    return epoch
+
+
+epoch_serial = njit(**_JIT)(_make_epoch(False))
+epoch_parallel = njit(parallel=True, **_JIT)(_make_epoch(True))
+KIND_PAIRWISE = 0
+KIND_PAIRWISE_IDS = 1
+KIND_POINTWISE = 2
+
+
+# --------------------------------------------------------------------------------------
+# scoring and evaluation
+# --------------------------------------------------------------------------------------
+@njit(**_JIT)
+def predict_rows(indptr, indices, data, w0, w, V, out):
+    """Full FM score of each CSR row in O(k nnz), accumulated in float64, into ``out``."""
+    n = indptr.shape[0] - 1
+    k = V.shape[1]
+    S = np.zeros(k, np.float64)
+    for r in range(n):
+        for f in range(k):
+            S[f] = 0.0
+        lin = 0.0
+        sq = 0.0
+        for jj in range(indptr[r], indptr[r + 1]):
+            j = indices[jj]
+            x = np.float64(data[jj])
+            lin += np.float64(w[j]) * x
+            for f in range(k):
+                v = np.float64(V[j, f])
+                S[f] += v * x
+                sq += v * v * x * x
+        ss = 0.0
+        for f in range(k):
+            ss += S[f] * S[f]
+        out[r] = w0 + lin + 0.5 * (ss - sq)
+
+
+@njit(**_JIT)
+def ndcg_block(scores, row0, ex_indptr, ex_indices, te_indptr, te_indices, top, out):
+    """NDCG@top of each row of ``scores`` (users ``row0 + r``; overwritten: excluded items
+    become -inf) against the sorted CSR of held-out items; rows without held-out items get
+    NaN. Ties go to the lower item index. Binary relevance, log2 discount."""
+    b, n_items = scores.shape
+    disc = np.empty(top, np.float64)
+    for r in range(top):
+        disc[r] = 1.0 / math.log2(r + 2.0)
+    best_i = np.empty(top, np.int64)
+    best_s = np.empty(top, scores.dtype)
+    for r in range(b):
+        u = row0 + r
+        n_test = te_indptr[u + 1] - te_indptr[u]
+        if n_test == 0:
+            out[r] = np.nan
+            continue
+        for jj in range(ex_indptr[u], ex_indptr[u + 1]):
+            scores[r, ex_indices[jj]] = -np.inf
+        m = 0
+        for item in range(n_items):
+            sc = scores[r, item]
+            if sc == -np.inf or (m == top and not sc > best_s[top - 1]):
+                continue
+            q = m if m < top else top - 1
+            while q > 0 and best_s[q - 1] < sc:
+                best_s[q] = best_s[q - 1]
+                best_i[q] = best_i[q - 1]
+                q -= 1
+            best_s[q] = sc
+            best_i[q] = item
+            if m < top:
+                m += 1
+        dcg = 0.0
+        for q in range(m):
+            if is_positive(te_indptr, te_indices, u, best_i[q]):
+                dcg += disc[q]
+        idcg = 0.0
+        for q in range(min(top, n_test)):
+            idcg += disc[q]
+        out[r] = dcg / idcg

@@ -1,0 +1,685 @@
+"""The factorization machine estimator (scikit-learn conventions, numba kernels)."""
+from __future__ import annotations
+
+import inspect
+import logging
+import numbers
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recfm._utils import (
+    DataError,
+    NotFittedError,
+    check_is_fitted,
+    check_random_state,
+    numba_threads,
+)
+from recfm.model import _kernels as K
+
+log = logging.getLogger("recfm")
+
+_LOSSES = ("bpr", "warp", "logistic", "squared")
+_LOSS_CODES = {
+    "bpr": K.LOSS_BPR,
+    "warp": K.LOSS_WARP,
+    "logistic": K.LOSS_LOGISTIC,
+    "squared": K.LOSS_SQUARED,
+}
+_SCHEDULES = ("adagrad", "sgd")
+_NEGATIVES = ("uniform", "popularity")
+#: Initial value of the Adagrad accumulators (sums of squared gradients): the first steps
+#: are then plain SGD steps of size ``learning_rate`` rather than ``learning_rate * sign(g)``.
+ADAGRAD_INIT = 1.0
+#: NDCG cut-off of the validation metric.
+VALIDATION_K = 10
+
+
+class DivergenceError(FloatingPointError):
+    """Raised when training produced non-finite parameters or loss."""
+
+
+def _fmt_choices(choices: tuple[str, ...]) -> str:
+    return ", ".join(repr(c) for c in choices)
+
+
+class FactorizationMachine:
+    """Factorization machine for top-N recommendation and rating prediction.
+
+    Scores a sparse feature row x with
+    ``y(x) = w0 + sum_j w_j x_j + sum_{j<l} <v_j, v_l> x_j x_l`` in O(k nnz(x)). A training
+    sample joins a query side q (user row of the design + its context row) and an item side t
+    (item row): with ids only, ``y = w0 + w_u + w_i + <v_u, v_i>`` is biased matrix
+    factorization. Trained by Hogwild SGD/Adagrad in numba over shuffled positive samples.
+
+    Parameters
+    ----------
+    n_factors : int, default 64
+        Dimension k of the latent vectors.
+    loss : {'bpr', 'warp', 'logistic', 'squared'}, default 'bpr'
+        'bpr' (``-log sigmoid(y(q,t+) - y(q,t-))`` over ``n_negatives`` sampled negatives)
+        and 'warp' (rank-weighted hinge, sampling up to ``max_sampled`` items until one
+        violates the margin 1) train only the item side and the query-item cross term;
+        'logistic' (positives label 1, ``n_negatives`` sampled negatives label 0) and
+        'squared' (regression on ``design.sample_values``) train the full y(x).
+    learning_rate : float, default 0.05
+        Step size (Adagrad: base step size, divided by the root of the running sum of squared
+        gradients, which starts at 1).
+    learning_schedule : {'adagrad', 'sgd'}, default 'adagrad'
+    reg_linear, reg_factors : float, default 0.0 and 1e-4
+        L2 penalties on the linear weights w and the factors V, applied to the parameters a
+        sample touches (``reg/2 * theta^2`` is added to that sample's loss).
+    n_epochs : int, default 30
+    negatives : {'uniform', 'popularity'}, default 'uniform'
+        How negative items are drawn: uniformly over the catalogue, or in proportion to their
+        number of training samples (the item of a random training sample), as implicit's BPR
+        does. Negatives are never the user's own positives (``design.interactions``).
+    n_negatives : int, default 1
+        Negatives per positive for 'bpr' and 'logistic'.
+    max_sampled : int, default 10
+        Draws per positive for 'warp'; the update weight is ``log(floor((n_items-1)/n))``
+        where n is the number of draws it took to find a violating negative.
+    init_std : float, default 0.1
+        Standard deviation of the normal initialisation of V (w and w0 start at 0; 'squared'
+        starts w0 at the mean target).
+    n_threads : int or None, default None
+        Threads of the training epochs (None: all cores). With ``n_threads=1`` and an int
+        ``random_state``, training is **bit-for-bit reproducible** (same parameters on every
+        run). With more threads the lock-free (Hogwild) updates race, so runs differ slightly
+        even with a seed; the random streams themselves never depend on the thread count.
+    random_state : None, int, numpy Generator or RandomState
+        Seeds the initialisation, the sample order and the negative sampling.
+    verbose : bool, default False
+        Show a tqdm progress bar over the epochs.
+
+    Attributes
+    ----------
+    w0_ : float
+    w_ : ndarray of shape (n_features,), float32
+    V_ : ndarray of shape (n_features, n_factors), float32, C-contiguous
+    grad_sq_w0_, grad_sq_w_, grad_sq_V_ : Adagrad accumulators (same shapes), or None for SGD
+    history_ : dict of lists
+        ``'loss'``: mean training loss per epoch (measured during the epoch); with
+        ``validation``, ``'ndcg@10'`` per epoch as well.
+    n_features_ : int
+    best_epoch_ : int or None
+        With early stopping, the (0-based) epoch whose parameters were kept.
+    """
+
+    def __init__(
+        self,
+        n_factors: int = 64,
+        loss: str = "bpr",
+        learning_rate: float = 0.05,
+        learning_schedule: str = "adagrad",
+        reg_linear: float = 0.0,
+        reg_factors: float = 1e-4,
+        n_epochs: int = 30,
+        negatives: str = "uniform",
+        n_negatives: int = 1,
+        max_sampled: int = 10,
+        init_std: float = 0.1,
+        n_threads: int | None = None,
+        random_state: Any = None,
+        verbose: bool = False,
+    ):
+        self.n_factors = n_factors
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.learning_schedule = learning_schedule
+        self.reg_linear = reg_linear
+        self.reg_factors = reg_factors
+        self.n_epochs = n_epochs
+        self.negatives = negatives
+        self.n_negatives = n_negatives
+        self.max_sampled = max_sampled
+        self.init_std = init_std
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters as a dict (the ``__init__`` arguments)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "FactorizationMachine":
+        """Set hyper-parameters; unknown names raise ``ValueError``."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    "Check the list of available parameters with estimator.get_params().keys()."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        args = []
+        for name, value in self.get_params().items():
+            d = defaults.get(name)
+            if not (value is d or (type(value) is type(d) and value == d)):
+                args.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    # ------------------------------------------------------------------ validation
+    def _validated_params(self) -> dict[str, Any]:
+        def pos_int(name: str) -> int:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+            return int(v)
+
+        def nonneg_float(name: str, positive: bool = False) -> float:
+            v = getattr(self, name)
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+            if ok and (v > 0 if positive else v >= 0):
+                return float(v)
+            what = "a positive" if positive else "a non-negative"
+            raise ValueError(f"{name} must be {what} finite number; got {v!r}")
+
+        def choice(name: str, choices: tuple[str, ...]) -> str:
+            v = getattr(self, name)
+            if not isinstance(v, str) or v not in choices:
+                raise ValueError(f"{name} must be one of {_fmt_choices(choices)}; got {v!r}")
+            return v
+
+        out = dict(
+            n_factors=pos_int("n_factors"),
+            loss=choice("loss", _LOSSES),
+            learning_rate=nonneg_float("learning_rate", positive=True),
+            learning_schedule=choice("learning_schedule", _SCHEDULES),
+            reg_linear=nonneg_float("reg_linear"),
+            reg_factors=nonneg_float("reg_factors"),
+            n_epochs=pos_int("n_epochs"),
+            negatives=choice("negatives", _NEGATIVES),
+            n_negatives=pos_int("n_negatives"),
+            max_sampled=pos_int("max_sampled"),
+            init_std=nonneg_float("init_std"),
+        )
+        nt = self.n_threads
+        if nt is not None and (
+            isinstance(nt, bool) or not isinstance(nt, numbers.Integral) or nt <= 0
+        ):
+            raise ValueError(f"n_threads must be None (all cores) or a positive integer; got {nt!r}")
+        out["n_threads"] = None if nt is None else int(nt)
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, (np.random.Generator, np.random.RandomState))
+                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0)):
+            raise ValueError(
+                "random_state must be None, a non-negative int, a numpy Generator or "
+                f"RandomState; got {rs!r}"
+            )
+        return out
+
+    @staticmethod
+    def _check_design(design: Any) -> dict[str, Any]:
+        names = ("user_features", "item_features", "interactions", "sample_users",
+                 "sample_items", "sample_values")
+        missing = [n for n in names if not hasattr(design, n)]
+        if missing:
+            raise TypeError(
+                f"design must be a recfm.features.Design; got {type(design).__name__} "
+                f"without {missing}"
+            )
+
+        def csr(name: str, m: Any) -> sp.csr_matrix:
+            if not sp.issparse(m):
+                raise DataError(f"design.{name} must be a scipy sparse matrix; got {type(m).__name__}")
+            m = m.tocsr() if m.format != "csr" else m
+            if m.dtype != np.float32:
+                m = m.astype(np.float32)
+            if not m.has_canonical_format:
+                m = m.copy()
+                m.sum_duplicates()
+            if m.nnz and not np.isfinite(m.data).all():
+                raise DataError(f"design.{name} holds non-finite values (NaN or inf)")
+            return m
+
+        uf = csr("user_features", design.user_features)
+        itf = csr("item_features", design.item_features)
+        n_users, n_features = uf.shape
+        n_items = itf.shape[0]
+        if itf.shape[1] != n_features:
+            raise DataError(
+                f"design.item_features has {itf.shape[1]} columns but design.user_features "
+                f"has {n_features}; both must span the same feature space"
+            )
+        inter = design.interactions
+        if not sp.issparse(inter):
+            raise DataError("design.interactions must be a scipy sparse matrix")
+        inter = inter.tocsr() if inter.format != "csr" else inter
+        if inter.shape != (n_users, n_items):
+            raise DataError(
+                f"design.interactions has shape {inter.shape} but the design has "
+                f"{n_users} users and {n_items} items"
+            )
+        if not inter.has_sorted_indices:
+            inter = inter.copy()
+            inter.sort_indices()
+        su = np.ascontiguousarray(design.sample_users)
+        si = np.ascontiguousarray(design.sample_items)
+        sv = np.ascontiguousarray(design.sample_values, dtype=np.float32)
+        n = su.shape[0]
+        if n == 0:
+            raise DataError("design has no samples (sample_users is empty)")
+        if si.shape != (n,) or sv.shape != (n,) or su.ndim != 1:
+            raise DataError(
+                "design.sample_users, sample_items and sample_values must be 1-D and of "
+                f"equal length; got {su.shape}, {si.shape}, {sv.shape}"
+            )
+        for name, arr, hi in (("sample_users", su, n_users), ("sample_items", si, n_items)):
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise DataError(f"design.{name} must hold integers; got dtype {arr.dtype}")
+            if arr.min() < 0 or arr.max() >= hi:
+                raise DataError(
+                    f"design.{name} holds rows outside [0, {hi}): min {arr.min()}, max {arr.max()}"
+                )
+        if not np.isfinite(sv).all():
+            raise DataError("design.sample_values holds non-finite values (NaN or inf)")
+        su = su.astype(np.int32, copy=False) if n_users < 2**31 else su
+        si = si.astype(np.int32, copy=False) if n_items < 2**31 else si
+        ctx = getattr(design, "context", None)
+        if ctx is not None:
+            ctx = csr("context", ctx)
+            if ctx.shape != (n, n_features):
+                raise DataError(
+                    f"design.context has shape {ctx.shape}; expected (n_samples, n_features) "
+                    f"= ({n}, {n_features})"
+                )
+        return dict(uf=uf, itf=itf, inter=inter, su=su, si=si, sv=sv, ctx=ctx,
+                    n_users=n_users, n_items=n_items, n_features=n_features, n_samples=n)
+
+    @staticmethod
+    def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        sw = np.ascontiguousarray(sample_weight, dtype=np.float32)
+        if sw.shape != (n,):
+            raise ValueError(
+                f"sample_weight must have shape (n_samples,) = ({n},); got {sw.shape}"
+            )
+        if not np.isfinite(sw).all() or (sw < 0).any():
+            raise ValueError("sample_weight must hold finite, non-negative values")
+        return sw
+
+    @staticmethod
+    def _check_validation(validation: Any, data: dict[str, Any]) -> sp.csr_matrix | None:
+        if validation is None:
+            return None
+        if not sp.issparse(validation):
+            raise ValueError(
+                "validation must be a scipy sparse matrix of shape (n_users, n_items) holding "
+                f"held-out positives; got {type(validation).__name__}"
+            )
+        val = validation.tocsr()
+        shape = (data["n_users"], data["n_items"])
+        if val.shape != shape:
+            raise ValueError(
+                f"validation has shape {val.shape}; expected (n_users, n_items) = {shape} "
+                "on the design's index"
+            )
+        if not val.has_sorted_indices:
+            val = val.copy()
+            val.sort_indices()
+        return val
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        design: Any,
+        sample_weight: Any = None,
+        validation: sp.spmatrix | None = None,
+        early_stopping: int | None = None,
+    ) -> "FactorizationMachine":
+        """Learn the parameters from a :class:`~recfm.features.Design`.
+
+        Parameters
+        ----------
+        design : Design
+            Training samples and feature rows (``n_features`` columns).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each sample (scales its loss).
+        validation : csr_matrix of shape (n_users, n_items), optional
+            Held-out positives on the design's user/item index. NDCG@10 over all users with a
+            held-out item, ranking every item but the user's training positives, is recorded
+            in ``history_['ndcg@10']`` after each epoch.
+        early_stopping : int, optional
+            Patience: stop when the validation NDCG@10 has not improved for this many epochs
+            and keep the parameters of the best epoch (needs ``validation``).
+
+        Returns
+        -------
+        self
+        """
+        params = self._validated_params()
+        data = self._check_design(design)
+        sw = self._check_sample_weight(sample_weight, data["n_samples"])
+        val = self._check_validation(validation, data)
+        if early_stopping is not None:
+            if (isinstance(early_stopping, bool) or not isinstance(early_stopping, numbers.Integral)
+                    or early_stopping <= 0):
+                raise ValueError(
+                    f"early_stopping must be None or a positive integer (patience in epochs); "
+                    f"got {early_stopping!r}"
+                )
+            if val is None:
+                raise ValueError("early_stopping needs validation (held-out positives) to monitor")
+
+        rng = check_random_state(self.random_state)
+        self._rng = rng
+        nf, k = data["n_features"], params["n_factors"]
+        self.V_ = self._init_factors(rng, nf, k, params["init_std"])
+        self.w_ = np.zeros(nf, np.float32)
+        w0 = 0.0
+        if params["loss"] == "squared":
+            w0 = float(np.average(data["sv"], weights=sw)) if sw is not None and sw.sum() > 0 \
+                else float(data["sv"].mean())
+        self.w0_ = w0
+        self._reset_accumulators(params)
+        self.n_features_ = nf
+        self.history_ = {"loss": []}
+        if val is not None:
+            self.history_["ndcg@10"] = []
+        self.best_epoch_ = None
+        self.n_epochs_ = 0
+        self._train(params, data, sw, params["n_epochs"], val, early_stopping)
+        return self
+
+    def partial_fit(self, design: Any, sample_weight: Any = None,
+                    n_epochs: int | None = None) -> "FactorizationMachine":
+        """Continue training on ``design`` for ``n_epochs`` (default ``self.n_epochs``).
+
+        The model **grows** when ``design.n_features`` exceeds ``n_features_`` (the feature
+        space is append-only): new rows of ``w_``, ``V_`` and of the Adagrad state are
+        initialised as ``fit`` does, existing columns keep their values and meaning. An
+        unfitted model is fitted.
+        """
+        if getattr(self, "V_", None) is None:
+            if n_epochs is not None:
+                self.n_epochs = n_epochs
+            return self.fit(design, sample_weight=sample_weight)
+        params = self._validated_params()
+        if n_epochs is not None:
+            if isinstance(n_epochs, bool) or not isinstance(n_epochs, numbers.Integral) \
+                    or n_epochs <= 0:
+                raise ValueError(f"n_epochs must be a positive integer; got {n_epochs!r}")
+            params["n_epochs"] = int(n_epochs)
+        if params["n_factors"] != self.V_.shape[1]:
+            raise ValueError(
+                f"n_factors is {params['n_factors']} but the fitted model has "
+                f"{self.V_.shape[1]} factors; call fit to start afresh"
+            )
+        data = self._check_design(design)
+        sw = self._check_sample_weight(sample_weight, data["n_samples"])
+        nf = data["n_features"]
+        if nf > self.n_features_:
+            self._grow(nf, params)
+        if params["learning_schedule"] == "adagrad" and self.grad_sq_V_ is None:
+            self._reset_accumulators(params)
+        self.history_.pop("ndcg@10", None)
+        self._train(params, data, sw, params["n_epochs"], None, None)
+        return self
+
+    @staticmethod
+    def _init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.ndarray:
+        V = rng.standard_normal((n, k), dtype=np.float32)
+        V *= np.float32(std)
+        return np.ascontiguousarray(V)
+
+    def _reset_accumulators(self, params: dict[str, Any]) -> None:
+        if params["learning_schedule"] == "adagrad":
+            self.grad_sq_w0_ = ADAGRAD_INIT
+            self.grad_sq_w_ = np.full(self.w_.shape, ADAGRAD_INIT, np.float32)
+            self.grad_sq_V_ = np.full(self.V_.shape, ADAGRAD_INIT, np.float32)
+        else:
+            self.grad_sq_w0_ = self.grad_sq_w_ = self.grad_sq_V_ = None
+
+    def _grow(self, nf: int, params: dict[str, Any]) -> None:
+        old, k = self.V_.shape
+        add = nf - old
+        newV = self._init_factors(self._rng, add, k, params["init_std"])
+        self.V_ = np.ascontiguousarray(np.concatenate([self.V_, newV]))
+        self.w_ = np.concatenate([self.w_, np.zeros(add, np.float32)])
+        if self.grad_sq_V_ is not None:
+            self.grad_sq_V_ = np.ascontiguousarray(np.concatenate(
+                [self.grad_sq_V_, np.full((add, k), ADAGRAD_INIT, np.float32)]))
+            self.grad_sq_w_ = np.concatenate(
+                [self.grad_sq_w_, np.full(add, ADAGRAD_INIT, np.float32)])
+        self.n_features_ = nf
+        log.info("FactorizationMachine grew from %d to %d features", old, nf)
+
+    def _train(self, params, data, sw, n_epochs, val, patience) -> None:
+        from tqdm.auto import tqdm
+
+        rng = self._rng
+        loss_code = _LOSS_CODES[params["loss"]]
+        pairwise = loss_code in (K.LOSS_BPR, K.LOSS_WARP)
+        adagrad = params["learning_schedule"] == "adagrad"
+        f32 = np.float32
+        uf, itf, inter, ctx = data["uf"], data["itf"], data["inter"], data["ctx"]
+        n = data["n_samples"]
+        has_ctx = ctx is not None
+        dummy_i = np.zeros(2, np.int32)
+        dummy_f = np.zeros(1, np.float32)
+        uf_t = (uf.indptr, uf.indices, uf.data)
+        itf_t = (itf.indptr, itf.indices, itf.data)
+        cx_t = (ctx.indptr, ctx.indices, ctx.data) if has_ctx else (dummy_i, dummy_i, dummy_f)
+        pos = (inter.indptr, inter.indices)
+        has_w = sw is not None
+        s_w = sw if has_w else dummy_f
+        order = rng.permutation(n).astype(np.int32 if n < 2**31 else np.int64)
+        n_chunks = -(-n // K.CHUNK_SIZE)
+        out_loss = np.zeros(n_chunks, np.float64)
+        out_count = np.zeros(n_chunks, np.int64)
+        w0 = np.array([self.w0_], np.float32)
+        if adagrad:
+            gw0 = np.array([self.grad_sq_w0_], np.float32)
+            acc = (gw0, self.grad_sq_w_, self.grad_sq_V_)
+        else:
+            gw0 = dummy_f
+            acc = (dummy_f, dummy_f, np.zeros((1, 1), np.float32))
+        hyper = (f32(params["learning_rate"]), f32(params["reg_linear"]),
+                 f32(params["reg_factors"]))
+        popularity = params["negatives"] == "popularity"
+        fast = pairwise and self._ids_only(data) and (
+            loss_code == K.LOSS_WARP or params["n_negatives"] == 1)
+        best = None
+        best_score = -np.inf
+        since_best = 0
+        start_epoch = self.n_epochs_
+        kind = (K.KIND_PAIRWISE_IDS if fast else K.KIND_PAIRWISE) if pairwise \
+            else K.KIND_POINTWISE
+        samples = (data["su"], data["si"], data["sv"], s_w, has_w)
+        with numba_threads(params["n_threads"]) as n_thr:
+            kernel = K.epoch_serial if n_thr == 1 else K.epoch_parallel
+            bar = tqdm(range(n_epochs), desc="FM epochs", disable=not self.verbose,
+                       unit="epoch")
+            for epoch in bar:
+                t0 = time.perf_counter()
+                seed = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
+                chunk_order = rng.permutation(n_chunks).astype(np.int64)
+                prm = (w0, self.w_, self.V_) + acc
+                kernel(kind, loss_code, uf_t, itf_t, cx_t, has_ctx, pos, samples, order,
+                       chunk_order, seed, prm, hyper, adagrad, popularity,
+                       params["n_negatives"], params["max_sampled"], out_loss, out_count)
+                if not pairwise:
+                    self.w0_ = float(w0[0])
+                    if adagrad:
+                        self.grad_sq_w0_ = float(gw0[0])
+                cnt = out_count.sum()
+                loss = float(out_loss.sum() / cnt) if cnt else 0.0
+                self.n_epochs_ += 1
+                self._check_finite(loss, start_epoch + epoch, params)
+                self.history_["loss"].append(loss)
+                info = {"loss": f"{loss:.4f}"}
+                log.debug("epoch %d: loss %.5f, %.2fs (%.2fM samples/s)", epoch, loss,
+                          time.perf_counter() - t0,
+                          n / max(time.perf_counter() - t0, 1e-9) / 1e6)
+                if val is not None:
+                    score = self._validation_ndcg(data, val)
+                    self.history_["ndcg@10"].append(score)
+                    info["ndcg@10"] = f"{score:.4f}"
+                    if patience is not None:
+                        if score > best_score:
+                            best_score, since_best = score, 0
+                            self.best_epoch_ = epoch
+                            best = self._snapshot()
+                        else:
+                            since_best += 1
+                            if since_best >= patience:
+                                bar.set_postfix(info)
+                                log.info("early stopping at epoch %d (best %d, ndcg@10 %.4f)",
+                                         epoch, self.best_epoch_, best_score)
+                                break
+                bar.set_postfix(info)
+            bar.close()
+        if best is not None:
+            self._restore(best)
+
+    #: Use the fused ids-only kernel when the design allows it (tests switch it off to compare
+    #: it with the general kernel).
+    _allow_ids_fast_path = True
+
+    def _ids_only(self, data: dict[str, Any]) -> bool:
+        """Every user and item row holds exactly one entry, item columns are distinct, and
+        there is no context: the fused ids-only kernel applies."""
+        if not self._allow_ids_fast_path or data["ctx"] is not None:
+            return False
+        uf, itf = data["uf"], data["itf"]
+        if not (np.all(np.diff(uf.indptr) == 1) and np.all(np.diff(itf.indptr) == 1)):
+            return False
+        return np.unique(itf.indices).size == itf.shape[0]
+
+    def _snapshot(self) -> dict[str, Any]:
+        snap = {"w0_": self.w0_, "w_": self.w_.copy(), "V_": self.V_.copy(),
+                "grad_sq_w0_": self.grad_sq_w0_}
+        for name in ("grad_sq_w_", "grad_sq_V_"):
+            arr = getattr(self, name)
+            snap[name] = None if arr is None else arr.copy()
+        return snap
+
+    def _restore(self, snap: dict[str, Any]) -> None:
+        # copy into the existing arrays so that views held by callers stay valid
+        self.w0_ = snap["w0_"]
+        self.grad_sq_w0_ = snap["grad_sq_w0_"]
+        for name in ("w_", "V_", "grad_sq_w_", "grad_sq_V_"):
+            if snap[name] is not None:
+                getattr(self, name)[...] = snap[name]
+
+    def _check_finite(self, loss: float, epoch: int, params: dict[str, Any]) -> None:
+        bad = [name for name, arr in (("w_", self.w_), ("V_", self.V_))
+               if not np.isfinite(arr).all()]
+        if not np.isfinite(self.w0_):
+            bad.insert(0, "w0_")
+        if not np.isfinite(loss):
+            bad.append("the training loss")
+        if bad:
+            raise DivergenceError(
+                f"parameters diverged at epoch {epoch} (non-finite values in {', '.join(bad)}); "
+                f"try a lower learning_rate (now {params['learning_rate']}), more "
+                "regularisation, or normalize=True feature rows in the FeatureBuilder "
+                "(large feature values or sample weights make steps too big)"
+            )
+
+    def _validation_ndcg(self, data: dict[str, Any], val: sp.csr_matrix) -> float:
+        P = np.ascontiguousarray(data["uf"] @ self.V_, dtype=np.float32)
+        E, b = self.item_repr(data["itf"])
+        E = np.ascontiguousarray(E)
+        inter = data["inter"]
+        n_users, n_items = P.shape[0], E.shape[0]
+        block = max(1, min(n_users, (1 << 23) // max(n_items, 1)))
+        out = np.empty(n_users, np.float64)
+        for r0 in range(0, n_users, block):
+            r1 = min(n_users, r0 + block)
+            if val.indptr[r1] == val.indptr[r0]:
+                out[r0:r1] = np.nan
+                continue
+            scores = P[r0:r1] @ E.T
+            scores += b
+            K.ndcg_block(scores, r0, inter.indptr, inter.indices, val.indptr, val.indices,
+                         VALIDATION_K, out[r0:r1])
+        valid = ~np.isnan(out)
+        return float(out[valid].mean()) if valid.any() else float("nan")
+
+    # ------------------------------------------------------------------ scoring
+    def _check_rows(self, X: Any, name: str) -> sp.csr_matrix:
+        check_is_fitted(self, "V_")
+        if not sp.issparse(X):
+            raise ValueError(f"{name} must be a scipy sparse matrix (csr); got {type(X).__name__}")
+        X = X.tocsr() if X.format != "csr" else X
+        if X.shape[1] > self.n_features_:
+            raise ValueError(
+                f"{name} has {X.shape[1]} columns but the model has n_features_ = "
+                f"{self.n_features_}; call partial_fit with the grown design first"
+            )
+        return X
+
+    def predict(self, X: sp.spmatrix) -> np.ndarray:
+        """Full FM score of each row of a design matrix, in O(k nnz).
+
+        Parameters
+        ----------
+        X : csr_matrix of shape (n, n_features) (fewer columns are allowed: the model's
+            leading columns are used)
+
+        Returns
+        -------
+        ndarray of shape (n,), float64
+        """
+        X = self._check_rows(X, "X")
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        out = np.empty(X.shape[0], np.float64)
+        K.predict_rows(X.indptr, X.indices, X.data, np.float64(self.w0_), self.w_, self.V_, out)
+        return out
+
+    def _side(self, X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        nf = X.shape[1]
+        V = self.V_[:nf]
+        P = np.asarray(X @ V, dtype=np.float32)
+        lin = np.asarray(X @ self.w_[:nf], dtype=np.float64)
+        sq_norms = np.einsum("ij,ij->i", V, V, dtype=np.float64)
+        self_sq = np.asarray(X.multiply(X) @ sq_norms, dtype=np.float64).ravel()
+        pair = 0.5 * (np.einsum("ij,ij->i", P, P, dtype=np.float64) - self_sq)
+        return np.ascontiguousarray(P), lin.ravel(), pair
+
+    def query_repr(self, Xq: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+        """Fold query rows: ``P = Xq @ V`` and ``c = w0 + Xq @ w + pair(Xq)``.
+
+        Returns
+        -------
+        P : ndarray of shape (n, n_factors), float32
+        c : ndarray of shape (n,), float32
+        """
+        X = self._check_rows(Xq, "Xq")
+        P, lin, pair = self._side(X)
+        return P, (self.w0_ + lin + pair).astype(np.float32)
+
+    def item_repr(self, Xt: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+        """Fold item rows: ``E = Xt @ V`` and ``b = Xt @ w + pair(Xt)``, so that
+        ``y(q, t) = c(q) + b(t) + <P_q, E_t>``.
+
+        Returns
+        -------
+        E : ndarray of shape (n, n_factors), float32
+        b : ndarray of shape (n,), float32
+        """
+        X = self._check_rows(Xt, "Xt")
+        E, lin, pair = self._side(X)
+        return E, (lin + pair).astype(np.float32)
+
+
+__all__ = ["FactorizationMachine", "DivergenceError", "NotFittedError"]

@@ -1,0 +1,152 @@
+"""The one protocol every recfm recommender implements.
+
+A recommender is fitted on a DataFrame of interactions with *external* ids
+(``user_id``, ``item_id`` and optionally ``rating``) and answers top-N queries in external
+ids too, as a DataFrame ``[user_id, item_id, rank, score]``. The fitted model keeps the
+users × items CSR of seen items (``seen_``), so ``recommend`` never needs the training
+matrix again.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._utils import DataError, check_columns, check_is_fitted, check_positive_int
+
+RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
+
+
+class Recommender(ABC):
+    """Base class: id bookkeeping, positives, seen items, and the DataFrame face of top-N.
+
+    Subclasses implement :meth:`_fit` (on the binarised users × items CSR) and
+    :meth:`_top_n` (on row indices); the base class handles external ids and validation.
+
+    Parameters
+    ----------
+    min_rating : float or None
+        Interactions with ``rating < min_rating`` are dropped before fitting: only the
+        rest count as positives. ``None`` keeps every interaction.
+    """
+
+    #: Whether the model can score users absent from training (from their attributes).
+    supports_cold_start: bool = False
+
+    def __init__(self, min_rating: float | None = None):
+        self.min_rating = min_rating
+
+    # -- parameters (scikit-learn style) ---------------------------------------------
+    def get_params(self) -> dict:
+        import inspect
+
+        names = [
+            p for p in inspect.signature(type(self).__init__).parameters if p != "self"
+        ]
+        return {name: getattr(self, name) for name in names}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitting -----------------------------------------------------------------------
+    def positives(self, train: pd.DataFrame, what: str = "train") -> pd.DataFrame:
+        """Validate ``train`` and keep the rows that count as positive feedback."""
+        check_columns(train, ["user_id", "item_id"], what)
+        if self.min_rating is not None:
+            check_columns(train, ["rating"], what)
+            train = train[train["rating"].to_numpy() >= self.min_rating]
+            if len(train) == 0:
+                raise DataError(
+                    f"{what} has no interaction with rating >= min_rating={self.min_rating}"
+                )
+        return train
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        users: pd.DataFrame | None = None,
+        items: pd.DataFrame | None = None,
+    ) -> "Recommender":
+        """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``]); returns self."""
+        train = self.positives(train)
+        user_codes, user_ids = pd.factorize(train["user_id"], sort=True)
+        item_codes, item_ids = pd.factorize(train["item_id"], sort=True)
+        seen = sp.csr_matrix(
+            (
+                np.ones(len(train), dtype=np.float32),
+                (user_codes.astype(np.int32), item_codes.astype(np.int32)),
+            ),
+            shape=(len(user_ids), len(item_ids)),
+        )
+        seen.sum_duplicates()
+        seen.data[:] = 1.0  # binarised implicit feedback: repeats do not count twice
+        seen.sort_indices()
+        self.user_ids_ = pd.Index(user_ids)
+        self.item_ids_ = pd.Index(item_ids)
+        self.seen_ = seen
+        self._fit(seen)
+        return self
+
+    @abstractmethod
+    def _fit(self, user_items: sp.csr_matrix) -> None:
+        """Fit on the binary users × items CSR whose rows/columns follow ``user_ids_``/``item_ids_``."""
+
+    @abstractmethod
+    def _top_n(
+        self, rows: np.ndarray, n: int, exclude_seen: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` item indices and scores for user rows ``rows``; pad with -1."""
+
+    # -- recommending ------------------------------------------------------------------
+    def user_rows(self, user_ids: Iterable) -> np.ndarray:
+        """Row index of each external user id; unknown ids raise a KeyError naming them."""
+        check_is_fitted(self, "seen_")
+        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+        rows = self.user_ids_.get_indexer(ids)
+        if (rows < 0).any():
+            unknown = ids[rows < 0]
+            raise KeyError(
+                f"{len(unknown)} user id(s) not seen in training, e.g. {unknown[0]!r}; "
+                f"{type(self).__name__} cannot recommend for unknown users"
+                + ("" if not self.supports_cold_start else " without their attributes (pass users=)")
+            )
+        return rows.astype(np.int64)
+
+    def recommend(
+        self, user_ids: Iterable, n: int = 10, exclude_seen: bool = True
+    ) -> pd.DataFrame:
+        """Top-``n`` items for each user in ``user_ids`` (external ids).
+
+        Returns
+        -------
+        DataFrame with columns ``user_id, item_id, rank, score``; ``rank`` starts at 1.
+        A user with fewer than ``n`` eligible items gets fewer rows.
+        """
+        n = check_positive_int(n, "n")
+        rows = self.user_rows(user_ids)
+        items, scores = self._top_n(rows, n, exclude_seen)
+        return self.to_frame(self.user_ids_.to_numpy()[rows], items, scores)
+
+    def recommend_all(self, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+        """Top-``n`` items for every user seen in training."""
+        check_is_fitted(self, "seen_")
+        return self.recommend(self.user_ids_, n=n, exclude_seen=exclude_seen)
+
+    def to_frame(
+        self, user_ids: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> pd.DataFrame:
+        """Long DataFrame from (n_users, n) item-index and score arrays (-1 = padding)."""
+        n_users, n = items.shape
+        valid = items.ravel() >= 0
+        return pd.DataFrame(
+            {
+                "user_id": np.repeat(np.asarray(user_ids), n)[valid],
+                "item_id": self.item_ids_.to_numpy()[np.maximum(items.ravel(), 0)][valid],
+                "rank": np.tile(np.arange(1, n + 1, dtype=np.int32), n_users)[valid],
+                "score": scores.ravel().astype(np.float64)[valid],
+            }
+        )

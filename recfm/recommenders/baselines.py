@@ -1,0 +1,172 @@
+"""Baselines every FM is judged against: popularity and ``implicit``'s CPU MF models."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..ranking import top_n
+from .base import Recommender
+
+
+class Popularity(Recommender):
+    """Recommend the items with the most training users, the same list for everybody.
+
+    Parameters
+    ----------
+    min_rating : float or None
+        Ratings below it are not positives (see :class:`Recommender`).
+    """
+
+    def _fit(self, user_items: sp.csr_matrix) -> None:
+        counts = np.asarray(user_items.sum(axis=0)).ravel().astype(np.float32)
+        self.item_popularity_ = counts
+
+    def _top_n(self, rows, n, exclude_seen):
+        # Popularity is a rank-1 "factor model": score(u, i) = 1 · count_i.
+        users = np.ones((len(rows), 1), dtype=np.float32)
+        items = self.item_popularity_[:, None]
+        exclude = self.seen_[rows] if exclude_seen else None
+        return top_n(users, items, n, exclude=exclude)
+
+
+class _ImplicitMF(Recommender):
+    """Shared wrapper around an ``implicit`` CPU matrix-factorisation model."""
+
+    def _make_model(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fit(self, user_items: sp.csr_matrix) -> None:
+        from threadpoolctl import threadpool_limits
+
+        # implicit warns that a multi-threaded BLAS slows its own threads down (ALS up to
+        # 10x): pin BLAS to one thread while the model is built and fitted only.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.model_ = self._make_model()
+            self.model_.fit(user_items, show_progress=self.verbose)
+        if not (
+            np.isfinite(self.model_.user_factors).all()
+            and np.isfinite(self.model_.item_factors).all()
+        ):
+            raise FloatingPointError(
+                f"{type(self).__name__} diverged (non-finite factors); "
+                "try a lower learning_rate or a higher regularization"
+            )
+
+    def _top_n(self, rows, n, exclude_seen):
+        n_eff = min(n, self.seen_.shape[1])
+        ids, scores = self.model_.recommend(
+            rows,
+            self.seen_[rows],
+            N=n_eff,
+            filter_already_liked_items=exclude_seen,
+        )
+        ids = np.atleast_2d(ids).astype(np.int32)
+        scores = np.atleast_2d(scores).astype(np.float32)
+        # implicit marks missing slots (fewer eligible items than N) with -inf scores.
+        invalid = ~np.isfinite(scores) | (ids < 0)
+        ids[invalid] = -1
+        if n_eff < n:
+            pad = n - n_eff
+            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return ids, scores
+
+
+class ImplicitALS(_ImplicitMF):
+    """``implicit``'s conjugate-gradient ALS (Hu, Koren & Volinsky) on binary feedback.
+
+    Parameters
+    ----------
+    factors, regularization, alpha, iterations
+        Passed to :class:`implicit.cpu.als.AlternatingLeastSquares`.
+    n_threads : int or None
+        Threads for ``implicit`` (None or 0: all cores).
+    random_state : int or None
+        Seed passed to ``implicit``.
+    min_rating : float or None
+        Ratings below it are not positives.
+    verbose : bool
+        Show implicit's progress bar.
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 2.0,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        n_threads: int | None = None,
+        random_state: int | None = 0,
+        min_rating: float | None = None,
+        verbose: bool = False,
+    ):
+        super().__init__(min_rating=min_rating)
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _make_model(self):
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        return AlternatingLeastSquares(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            num_threads=self.n_threads or 0,
+            random_state=self.random_state,
+        )
+
+
+class ImplicitBPR(_ImplicitMF):
+    """``implicit``'s Bayesian Personalised Ranking (Hogwild SGD, popularity-proportional negatives).
+
+    Parameters
+    ----------
+    factors, learning_rate, regularization, iterations
+        Passed to :class:`implicit.cpu.bpr.BayesianPersonalizedRanking`.
+    n_threads : int or None
+        Threads for ``implicit`` (None or 0: all cores).
+    random_state : int or None
+        Seed passed to ``implicit``.
+    min_rating : float or None
+        Ratings below it are not positives.
+    verbose : bool
+        Show implicit's progress bar.
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.01,
+        regularization: float = 0.001,
+        iterations: int = 50,
+        n_threads: int | None = None,
+        random_state: int | None = 0,
+        min_rating: float | None = None,
+        verbose: bool = False,
+    ):
+        super().__init__(min_rating=min_rating)
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _make_model(self):
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        return BayesianPersonalizedRanking(
+            factors=self.factors,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            num_threads=self.n_threads or 0,
+            random_state=self.random_state,
+        )

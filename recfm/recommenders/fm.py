@@ -1,0 +1,396 @@
+"""FMRecommender: feature builder + factorization machine + folded top-N.
+
+The trained FM is folded into item vectors ``I = [Vᵀt, b(t)]`` once, after ``fit``; a
+query (a known user, a new user described by attributes, either one in a context) becomes
+``U = [Vᵀq, 1]`` at call time, and top-N is the blocked product ``U @ I.T`` with a partial
+sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q, t)``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._utils import DataError, check_is_fitted, check_positive_int
+from ..features import FeatureBuilder, Categorical, MultiValued, Numeric
+from ..model import FactorizationMachine
+from ..ranking import fold, top_n
+from .base import Recommender
+
+AUTO = "auto"
+
+
+def auto_feature_specs(frame: pd.DataFrame | None, id_column: str) -> list:
+    """Attribute columns of ``frame`` worth turning into FM features, with a field each.
+
+    Lists (genres) become :class:`MultiValued`; numbers with many values (age, year) are
+    binned in quantiles; other columns become :class:`Categorical` unless nearly every row
+    has its own value (titles, zip codes), which would only add noise.
+    """
+    if frame is None:
+        return []
+    specs: list = []
+    n = max(len(frame), 1)
+    for col in frame.columns:
+        if col == id_column:
+            continue
+        s = frame[col]
+        first = s.dropna().iloc[0] if s.notna().any() else None
+        if isinstance(first, (list, tuple, np.ndarray)):
+            specs.append(MultiValued(col))
+        elif pd.api.types.is_bool_dtype(s):
+            specs.append(Categorical(col))
+        elif pd.api.types.is_numeric_dtype(s):
+            n_unique = s.nunique()
+            if n_unique > 12:
+                specs.append(Numeric(col, bins=8))
+            else:
+                specs.append(Categorical(col))
+        else:
+            if s.nunique() <= 0.2 * n:
+                specs.append(Categorical(col, min_count=2))
+    return specs
+
+
+class FMRecommender(Recommender):
+    """Top-N recommender built on a factorization machine.
+
+    Parameters
+    ----------
+    builder : FeatureBuilder, "auto" or None
+        How frames become FM rows. ``None``: user and item ids only (the FM is then biased
+        matrix factorisation). ``"auto"``: ids plus every usable attribute column of the
+        ``users`` and ``items`` frames given to ``fit`` (see :func:`auto_feature_specs`).
+        The builder passed in is never modified: ``fit`` works on a copy.
+    model : FactorizationMachine or None
+        Hyper-parameters of the FM (a copy is fitted). ``None``: the defaults.
+    min_rating : float or None
+        Interactions rated below it are not positives.
+    block_size : int or None
+        Users per scoring block in ``recommend`` (caps memory); None: automatic.
+
+    Attributes
+    ----------
+    builder_ : FeatureBuilder
+        The fitted feature builder.
+    model_ : FactorizationMachine
+        The fitted FM.
+    item_vectors_ : ndarray of shape (n_items, n_factors + 1), float32
+        Folded item vectors ``[Vᵀt, b(t)]`` of the catalogue ``item_ids_``.
+    user_ids_, item_ids_ : pandas.Index
+        External ids of the training users and of the catalogue (in row order).
+    seen_ : csr_matrix of shape (n_users, n_items)
+        Training positives, excluded from recommendations by default.
+    """
+
+    def __init__(
+        self,
+        builder: FeatureBuilder | str | None = None,
+        model: FactorizationMachine | None = None,
+        min_rating: float | None = None,
+        block_size: int | None = None,
+    ):
+        super().__init__(min_rating=min_rating)
+        self.builder = builder
+        self.model = model
+        self.block_size = block_size
+
+    @property
+    def supports_cold_start(self) -> bool:  # type: ignore[override]
+        """True when the query side has user attributes, so new users can be served."""
+        b = getattr(self, "builder_", None)
+        if b is not None:
+            return bool(b.user_features)
+        return self.builder == AUTO or (
+            isinstance(self.builder, FeatureBuilder) and bool(self.builder.user_features)
+        )
+
+    # -- fitting -----------------------------------------------------------------------
+    def _new_builder(self, users, items) -> FeatureBuilder:
+        if self.builder is None:
+            return FeatureBuilder()
+        if isinstance(self.builder, str):
+            if self.builder != AUTO:
+                raise ValueError(f"builder must be a FeatureBuilder, 'auto' or None; got {self.builder!r}")
+            return FeatureBuilder(
+                user_features=auto_feature_specs(users, "user_id"),
+                item_features=auto_feature_specs(items, "item_id"),
+            )
+        if not isinstance(self.builder, FeatureBuilder):
+            raise ValueError(
+                f"builder must be a FeatureBuilder, 'auto' or None; got {type(self.builder).__name__}"
+            )
+        return FeatureBuilder(**self.builder.get_params())
+
+    def _new_model(self) -> FactorizationMachine:
+        if self.model is None:
+            return FactorizationMachine()
+        if not isinstance(self.model, FactorizationMachine):
+            raise ValueError(
+                f"model must be a FactorizationMachine or None; got {type(self.model).__name__}"
+            )
+        return FactorizationMachine(**self.model.get_params())
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        users: pd.DataFrame | None = None,
+        items: pd.DataFrame | None = None,
+    ) -> "FMRecommender":
+        """Build the design from ``train`` (+ ``users``/``items`` attributes) and train the FM."""
+        train = self.positives(train)
+        builder = self._new_builder(users, items)
+        model = self._new_model()
+        design = builder.fit_transform(train, users, items)
+        model.fit(design)
+        self._set_fitted(builder, model, design.interactions)
+        return self
+
+    def _set_fitted(self, builder: FeatureBuilder, model: FactorizationMachine, interactions) -> None:
+        seen = sp.csr_matrix(interactions, dtype=np.float32, copy=True)
+        seen.data[:] = 1.0
+        seen.sort_indices()
+        self.builder_ = builder
+        self.model_ = model
+        self.user_ids_ = pd.Index(builder.user_index_)
+        self.item_ids_ = pd.Index(builder.item_index_)
+        self.seen_ = seen
+        _, self.item_vectors_, _ = fold(model, builder.user_rows(self.user_ids_[:0]), builder.item_rows(self.item_ids_))
+
+    def _fit(self, user_items):  # pragma: no cover - fit is overridden
+        raise NotImplementedError
+
+    # -- catalogue ---------------------------------------------------------------------
+    def add_items(self, items: pd.DataFrame) -> "FMRecommender":
+        """Add new items, described by their attributes, to the catalogue without retraining.
+
+        Parameters
+        ----------
+        items : DataFrame
+            ``item_id`` plus the item attribute columns the builder was fitted with. Ids
+            already in the catalogue are refused (their vectors come from training).
+        """
+        check_is_fitted(self, "seen_")
+        if not isinstance(items, pd.DataFrame) or "item_id" not in items.columns:
+            raise DataError("items must be a DataFrame with an 'item_id' column")
+        ids = pd.Index(items["item_id"])
+        known = ids[self.item_ids_.get_indexer(ids) >= 0]
+        if len(known):
+            raise DataError(f"item id {known[0]!r} is already in the catalogue; add only new items")
+        rows = self.builder_.item_rows(ids, items=items)
+        if rows.nnz == 0:
+            raise DataError(
+                "the new items have no usable attributes: an ids-only model cannot score "
+                "items it was not trained on"
+            )
+        _, new_vectors, _ = fold(self.model_, rows[:0], rows)
+        self.item_vectors_ = np.ascontiguousarray(np.vstack([self.item_vectors_, new_vectors]))
+        self.item_ids_ = self.item_ids_.append(ids)
+        self.seen_ = sp.hstack(
+            [self.seen_, sp.csr_matrix((self.seen_.shape[0], len(ids)), dtype=np.float32)],
+            format="csr",
+        )
+        return self
+
+    # -- queries -----------------------------------------------------------------------
+    def query_rows(
+        self,
+        user_ids: Iterable,
+        users: pd.DataFrame | None = None,
+        context: pd.DataFrame | None = None,
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """FM query rows (user features + context) and training row of each user (-1: new).
+
+        ``context`` has one row (applied to every user) or one row per user, holding the
+        context columns the builder was fitted with.
+        """
+        check_is_fitted(self, "seen_")
+        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+        known = self.user_ids_.get_indexer(ids)
+        if users is None and (known < 0).any():
+            unknown = ids[known < 0]
+            hint = (
+                " (pass users= with their attributes for cold start)"
+                if self.supports_cold_start
+                else "; this model has no user attributes, so it cannot serve new users"
+            )
+            raise KeyError(
+                f"{len(unknown)} user id(s) not seen in training, e.g. {unknown[0]!r}{hint}"
+            )
+        Xq = self.builder_.user_rows(ids, users=users)
+        if context is not None:
+            Xc = self.builder_.context_rows(context)
+            if Xc.shape[0] == 1 and len(ids) != 1:
+                Xc = sp.csr_matrix(np.ones((len(ids), 1), dtype=np.float32)) @ Xc
+            elif Xc.shape[0] != len(ids):
+                raise DataError(
+                    f"context has {Xc.shape[0]} rows; give one row for all users or one per "
+                    f"user ({len(ids)})"
+                )
+            Xq = (Xq + Xc).tocsr()
+        return Xq, known
+
+    def _candidate_indices(self, items: Iterable) -> np.ndarray:
+        ids = pd.Index(np.atleast_1d(np.asarray(items)))
+        idx = self.item_ids_.get_indexer(ids)
+        if (idx < 0).any():
+            raise KeyError(
+                f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
+                f"e.g. {ids[idx < 0][0]!r}"
+            )
+        return idx.astype(np.int64)
+
+    def recommend(
+        self,
+        user_ids: Iterable,
+        n: int = 10,
+        exclude_seen: bool = True,
+        items: Sequence | None = None,
+        context: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Top-``n`` items for each user, by full FM score.
+
+        Parameters
+        ----------
+        user_ids : array-like
+            External user ids; new ids need ``users`` (cold start).
+        n : int
+            Items per user.
+        exclude_seen : bool
+            Leave out each known user's training items.
+        items : array-like, optional
+            Rank only these catalogue item ids (candidates).
+        context : DataFrame, optional
+            Context columns (one row for everyone, or one per user).
+        users : DataFrame, optional
+            Attributes of (new) users: ``user_id`` plus the fitted user columns.
+
+        Returns
+        -------
+        DataFrame with columns ``user_id, item_id, rank, score``.
+        """
+        n = check_positive_int(n, "n")
+        Xq, known = self.query_rows(user_ids, users=users, context=context)
+        candidates = None if items is None else self._candidate_indices(items)
+        U, _, c = fold(self.model_, Xq, Xq[:0])
+        exclude = None
+        if exclude_seen:
+            # new users have seen nothing: their rows of the exclusion matrix stay empty
+            rows = np.where(known >= 0, known, 0)
+            exclude = self.seen_[rows]
+            if (known < 0).any():
+                keep = sp.diags((known >= 0).astype(np.float32))
+                exclude = (keep @ exclude).tocsr()
+                exclude.eliminate_zeros()
+        idx, scores = top_n(
+            U, self.item_vectors_, n, exclude=exclude, candidates=candidates,
+            block_size=self.block_size,
+        )
+        scores = scores + c[:, None]
+        ids = np.atleast_1d(np.asarray(user_ids))
+        return self.to_frame(ids, idx, scores)
+
+    def recommend_all(self, n: int = 10, exclude_seen: bool = True, **kwargs: Any) -> pd.DataFrame:
+        """Top-``n`` items for every training user (same options as :meth:`recommend`)."""
+        check_is_fitted(self, "seen_")
+        return self.recommend(self.user_ids_, n=n, exclude_seen=exclude_seen, **kwargs)
+
+    def _top_n(self, rows, n, exclude_seen):  # pragma: no cover - recommend is overridden
+        raise NotImplementedError
+
+    def score(
+        self,
+        user_ids: Iterable,
+        item_ids: Iterable,
+        context: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+    ) -> np.ndarray:
+        """Full FM score of each (user, item) pair, computed by the model's ``predict``."""
+        Xq, _ = self.query_rows(user_ids, users=users, context=context)
+        idx = self._candidate_indices(item_ids)
+        if len(idx) != Xq.shape[0]:
+            raise ValueError(f"user_ids has {Xq.shape[0]} entries but item_ids has {len(idx)}")
+        Xt = self._item_rows(idx)
+        return self.model_.predict((Xq + Xt).tocsr())
+
+    def _item_rows(self, idx: np.ndarray) -> sp.csr_matrix:
+        n_trained = len(self.builder_.item_index_)
+        if (idx >= n_trained).any():
+            raise KeyError(
+                "explain/score for items added with add_items need their attributes: "
+                "pass them through items= of explain"
+            )
+        return self.builder_.item_rows(self.item_ids_[idx])
+
+    # -- explanations --------------------------------------------------------------------
+    def explain(
+        self,
+        user_id: Any,
+        item_id: Any,
+        context: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        items: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Decompose the FM score of one (user, item) pair into its terms.
+
+        The FM score ``y(x) = w0 + Σ_j w_j x_j + Σ_{j<l} <v_j, v_l> x_j x_l`` is split into
+        the global bias, one linear term per active feature, and one interaction per pair of
+        active features. Terms are sorted by absolute value, largest first, and sum to the
+        score (the ``score`` attribute of the returned frame's ``attrs``).
+
+        Returns
+        -------
+        DataFrame with columns ``kind`` (``bias``, ``query``, ``item``, ``query×item``,
+        ``query×query``, ``item×item``), ``feature``, ``other_feature`` and ``value``.
+        """
+        Xq, _ = self.query_rows([user_id], users=users, context=context)
+        if items is not None:
+            Xt = self.builder_.item_rows([item_id], items=items)
+        else:
+            Xt = self._item_rows(self._candidate_indices([item_id]))
+        x = (Xq + Xt).tocsr()
+        cols, vals = x.indices.astype(np.int64), x.data.astype(np.float64)
+        names = np.asarray(self.builder_.feature_names(), dtype=object)
+        n_cols = len(names)
+        if (cols >= n_cols).any():  # pragma: no cover - builder and model share the space
+            raise ValueError("feature rows are wider than the fitted feature space")
+        side = np.where(Xt[:, cols].toarray().ravel() != 0, "item", "query")
+        w = self.model_.w_[cols].astype(np.float64)
+        V = self.model_.V_[cols].astype(np.float64)
+        a, b = np.triu_indices(len(cols), k=1)
+        pair_values = np.einsum("pf,pf->p", V[a], V[b]) * vals[a] * vals[b]
+        kinds = np.array([f"{s}×{t}" for s, t in zip(side[a], side[b])], dtype=object)
+        # name query×item pairs query-first, whichever column index is smaller
+        swap = (side[a] == "item") & (side[b] == "query")
+        first = np.where(swap, b, a)
+        second = np.where(swap, a, b)
+        kinds[swap] = "query×item"
+        frame = pd.DataFrame(
+            {
+                "kind": np.concatenate([["bias"], side, kinds]),
+                "feature": np.concatenate([["(global bias)"], names[cols], names[cols][first]]),
+                "other_feature": np.concatenate([[""], np.full(len(cols), ""), names[cols][second]]),
+                "value": np.concatenate([[float(self.model_.w0_)], w * vals, pair_values]),
+            }
+        )
+        frame = frame.iloc[np.argsort(-np.abs(frame["value"].to_numpy()), kind="stable")]
+        frame = frame.reset_index(drop=True)
+        frame.attrs["score"] = float(frame["value"].sum())
+        return frame
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str, overwrite: bool = False) -> None:
+        """Save to a directory (JSON + ``.npz``, no pickle); see :mod:`recfm.recommenders.persistence`."""
+        from .persistence import save_fm_recommender
+
+        save_fm_recommender(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str) -> "FMRecommender":
+        """Load a recommender written by :meth:`save`."""
+        from .persistence import load_fm_recommender
+
+        return load_fm_recommender(path)

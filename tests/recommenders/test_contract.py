@@ -1,0 +1,148 @@
+"""The contract every recommender keeps, run on each of them the same way."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recfm._utils import DataError, NotFittedError
+from recfm.recommenders import (
+    ImplicitALS,
+    ImplicitBPR,
+    Popularity,
+    make_recommender,
+    model_names,
+    parse_model_names,
+)
+
+from ._factories import PERSONALISED, checkerboard
+
+
+def all_factories():
+    return {name: (lambda name=name: make_recommender(name, seed=0, n_threads=1)) for name in model_names()}
+
+
+@pytest.fixture(scope="module")
+def board():
+    return checkerboard()
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_recommend_frame_shape_and_ranks(name, board):
+    train, _ = board
+    model = make_recommender(name, seed=0, n_threads=1).fit(train)
+    recs = model.recommend([0, 1, 2], n=5)
+    assert list(recs.columns) == ["user_id", "item_id", "rank", "score"]
+    assert len(recs) == 15
+    for _, grp in recs.groupby("user_id"):
+        assert grp["rank"].tolist() == [1, 2, 3, 4, 5]
+        assert (np.diff(grp["score"].to_numpy()) <= 1e-6).all()
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_seen_items_are_excluded(name, board):
+    train, _ = board
+    model = make_recommender(name, seed=0, n_threads=1).fit(train)
+    recs = model.recommend_all(n=10)
+    seen = set(zip(train.user_id, train.item_id))
+    assert not any((u, i) in seen for u, i in zip(recs.user_id, recs.item_id))
+    with_seen = model.recommend([0], n=30, exclude_seen=False)
+    assert any((0, i) in seen for i in with_seen.item_id)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_batch_equals_single(name, board):
+    train, _ = board
+    model = make_recommender(name, seed=0, n_threads=1).fit(train)
+    batch = model.recommend([3, 4, 5], n=4)
+    for u in (3, 4, 5):
+        single = model.recommend([u], n=4)
+        expected = batch[batch.user_id == u].reset_index(drop=True)
+        assert single["item_id"].tolist() == expected["item_id"].tolist()
+        np.testing.assert_allclose(single["score"], expected["score"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_not_fitted_and_unknown_user(name, board):
+    train, _ = board
+    model = make_recommender(name, seed=0, n_threads=1)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        model.recommend([0])
+    model.fit(train)
+    with pytest.raises(KeyError, match="not seen in training.*12345"):
+        model.recommend([0, 12345])
+    with pytest.raises(ValueError, match="n must be a positive integer; got 0"):
+        model.recommend([0], n=0)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_bad_training_frames_fail_before_work(name):
+    model = make_recommender(name, seed=0, n_threads=1)
+    with pytest.raises(DataError, match=r"missing column\(s\) \['item_id'\]"):
+        model.fit(pd.DataFrame({"user_id": [1, 2]}))
+    with pytest.raises(DataError, match="empty"):
+        model.fit(pd.DataFrame({"user_id": [], "item_id": []}))
+    with pytest.raises(DataError, match="column 'user_id' has 1 missing"):
+        model.fit(pd.DataFrame({"user_id": [1, None], "item_id": [1, 2]}))
+    assert not hasattr(model, "seen_")
+
+
+@pytest.mark.parametrize("name", PERSONALISED)
+def test_checkerboard_top1_is_withheld_item(name, board):
+    train, held_out = board
+    model = make_recommender(name, seed=0, n_threads=1).fit(train)
+    top1 = model.recommend(held_out.user_id.to_numpy(), n=1)
+    hits = (top1.set_index("user_id")["item_id"] % 2 == held_out.set_index("user_id")["item_id"] % 2)
+    # Every personalised model must at least learn the parity structure.
+    assert hits.mean() >= 0.95
+
+
+@pytest.mark.parametrize("name", PERSONALISED)
+def test_seeded_runs_are_reproducible(name, board):
+    train, _ = board
+    a = make_recommender(name, seed=3, n_threads=1).fit(train).recommend_all(n=5)
+    b = make_recommender(name, seed=3, n_threads=1).fit(train).recommend_all(n=5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_popularity_orders_by_count():
+    train = pd.DataFrame({"user_id": [1, 2, 3, 1, 2, 1], "item_id": [10, 10, 10, 20, 20, 30]})
+    recs = Popularity().fit(train).recommend([4 - 1], n=3, exclude_seen=False)
+    assert recs.item_id.tolist() == [10, 20, 30]
+    assert recs.score.tolist() == [3.0, 2.0, 1.0]
+    # user 3 saw item 10 only: it is excluded and the rest keep their order
+    assert Popularity().fit(train).recommend([3], n=3).item_id.tolist() == [20, 30]
+
+
+def test_min_rating_selects_positives():
+    train = pd.DataFrame(
+        {"user_id": [1, 2, 3, 1], "item_id": [10, 10, 20, 20], "rating": [1.0, 2.0, 5.0, 5.0]}
+    )
+    model = Popularity(min_rating=4).fit(train)
+    assert list(model.item_ids_) == [20]
+    with pytest.raises(DataError, match="no interaction with rating >= min_rating=6"):
+        Popularity(min_rating=6).fit(train)
+
+
+def test_duplicate_pairs_count_once():
+    train = pd.DataFrame({"user_id": [1, 1, 1, 2], "item_id": [10, 10, 10, 20]})
+    model = Popularity().fit(train)
+    assert model.seen_.nnz == 2
+    assert model.seen_.data.tolist() == [1.0, 1.0]
+
+
+def test_parse_model_names():
+    assert parse_model_names("pop, als") == ["pop", "als"]
+    assert parse_model_names("all") == model_names()
+    with pytest.raises(ValueError, match="unknown model 'svd'; choose from"):
+        parse_model_names("pop,svd")
+
+
+def test_implicit_params_pass_through():
+    als = ImplicitALS(factors=8, iterations=2, regularization=0.3, alpha=4.0, n_threads=1)
+    assert als.get_params()["alpha"] == 4.0
+    train, _ = checkerboard()
+    als.fit(train)
+    assert als.model_.factors == 8 and als.model_.regularization == 0.3
+    bpr = ImplicitBPR(factors=8, iterations=2, learning_rate=0.02, n_threads=1).fit(train)
+    assert bpr.model_.learning_rate == 0.02
