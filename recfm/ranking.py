@@ -46,8 +46,8 @@ _TILE_BYTES = 2**20
 _BLOCK_ROWS = 512
 
 #: Below this candidate density (stored candidates / (n_users * n_items)) a candidate CSR is
-#: scored pair by pair (no GEMM); above it, by the blocked GEMM. A GEMM score costs ~1/20 of a
-#: per-pair dot product here, so the cross-over sits near 5 %.
+#: scored pair by pair (no GEMM); above it, by the tiled GEMM. Measured at ML-1M shape (65
+#: columns): 0.5 % -> direct 4x cheaper, 2 % -> 1.4x, 5 % -> even, 20 % -> GEMM 1.8x cheaper.
 _DIRECT_DENSITY = 0.05
 
 

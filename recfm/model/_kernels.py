@@ -120,13 +120,21 @@ def rng_below(states, c, n):
 
 
 @njit(**_INL)
-def shuffle_range(order, start, end, states, c):
-    """Fisher-Yates shuffle of ``order[start:end]`` with stream ``c``."""
+def shuffle_queue(queue, start, end, states, c):
+    """Fisher-Yates shuffle of ``queue[:][start:end]`` (three arrays permuted together) with
+    stream ``c``."""
+    qu, qi, qs = queue
     for a in range(end - 1, start, -1):
         b = start + rng_below(states, c, a - start + 1)
-        t = order[a]
-        order[a] = order[b]
-        order[b] = t
+        t = qu[a]
+        qu[a] = qu[b]
+        qu[b] = t
+        t = qi[a]
+        qi[a] = qi[b]
+        qi[b] = t
+        t = qs[a]
+        qs[a] = qs[b]
+        qs[b] = t
 
 
 # --------------------------------------------------------------------------------------
@@ -559,29 +567,33 @@ def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
 # chunks: the per-sample loops, compiled once and shared by the serial and parallel epochs
 # --------------------------------------------------------------------------------------
 @njit(**_JIT)
-def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, samples, order,
+def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, queue, samples,
                    params, hyper, adagrad, popularity, n_negatives, max_sampled, buf, negs,
                    gneg):
-    """BPR or WARP over ``order[start:end]`` (shuffled first) with RNG stream ``c``;
-    ``samples = (users, items, values, weights, has_weights)``. Returns (summed loss, number
-    of trained samples)."""
-    s_users, s_items, _, s_weights, has_weights = samples
+    """BPR or WARP over ``queue[:][start:end]`` (shuffled first) with RNG stream ``c``.
+
+    ``queue = (users, items, sample_ids)`` holds the training samples in (chunk-wise)
+    shuffled order, contiguous so that a chunk reads them from cache; ``samples = (values,
+    weights, has_weights)`` is indexed by sample id. Returns (summed loss, number of trained
+    samples)."""
+    q_users, q_items, q_ids = queue
+    _, s_weights, has_weights = samples
     n_items = itf[0].shape[0] - 1
     top = n_items - 1
     w = params[1]
     V = params[2]
-    shuffle_range(order, start, end, states, c)
+    shuffle_queue(queue, start, end, states, c)
     loss = 0.0
     count = 0
     for t in range(start, end):
-        smp = order[t]
-        u = s_users[smp]
-        i = s_items[smp]
+        u = q_users[t]
+        i = q_items[t]
+        smp = q_ids[t]
         wt = s_weights[smp] if has_weights else _ONE
         if loss_code == LOSS_BPR:
             n_ok = 0
             for _ in range(n_negatives):
-                j = draw_negative(states, c, u, pos, n_items, s_items, popularity,
+                j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
                                   MAX_NEGATIVE_TRIES)
                 if j >= 0:
                     negs[n_ok] = j
@@ -595,7 +607,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
             query_vector(uf, u, cx, smp, has_ctx, V, buf, P)
             spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
             for tries in range(1, max_sampled + 1):
-                j = draw_item(states, c, n_items, s_items, popularity)
+                j = draw_item(states, c, n_items, q_items, popularity)
                 sneg = item_vector(itf, j, w, V, buf, EN) + dot_rows(buf, P, buf, EN)
                 if sneg > spos - _ONE:
                     if is_positive(pos[0], pos[1], u, j):
@@ -614,32 +626,33 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
 
 
 @njit(**_JIT)
-def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival, pos, samples,
-                       order, params, hyper, adagrad, popularity, max_sampled):
+def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival, pos, queue,
+                       samples, params, hyper, adagrad, popularity, max_sampled):
     """``chunk_pairwise`` for ids-only designs: user u is column ``ucol[u]`` with value
     ``uval[u]``, item i column ``icol[i]`` (all distinct) with value ``ival[i]``; one negative
     per BPR positive. Same sampling and RNG draws as ``chunk_pairwise``; the parameters
     differ from it only by float rounding."""
-    s_users, s_items, _, s_weights, has_weights = samples
+    q_users, q_items, q_ids = queue
+    _, s_weights, has_weights = samples
     n_items = icol.shape[0]
     top = n_items - 1
     w = params[1]
     V = params[2]
     k = V.shape[1]
-    shuffle_range(order, start, end, states, c)
+    shuffle_queue(queue, start, end, states, c)
     loss = 0.0
     count = 0
     for t in range(start, end):
-        smp = order[t]
-        u = s_users[smp]
-        i = s_items[smp]
+        u = q_users[t]
+        i = q_items[t]
+        smp = q_ids[t]
         wt = s_weights[smp] if has_weights else _ONE
         cu = ucol[u]
         xu = uval[u]
         ci = icol[i]
         xi = ival[i]
         if loss_code == LOSS_BPR:
-            j = draw_negative(states, c, u, pos, n_items, s_items, popularity,
+            j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
                               MAX_NEGATIVE_TRIES)
             if j < 0:
                 continue
@@ -666,7 +679,7 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
         else:
             spos = w[ci] * xi + xu * xi * dot_rows(V, cu, V, ci)
             for tries in range(1, max_sampled + 1):
-                j = draw_item(states, c, n_items, s_items, popularity)
+                j = draw_item(states, c, n_items, q_items, popularity)
                 cj = icol[j]
                 xj = ival[j]
                 sneg = w[cj] * xj + xu * xj * dot_rows(V, cu, V, cj)
@@ -684,19 +697,21 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
 
 
 @njit(**_JIT)
-def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, samples,
-                    order, params, hyper, adagrad, popularity, n_negatives, buf):
+def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, queue,
+                    samples, params, hyper, adagrad, popularity, n_negatives, buf):
     """Logistic (each positive label 1, plus ``n_negatives`` sampled label-0 items) or squared
-    (target = sample value) over ``order[start:end]``. Returns (summed loss, number of steps)."""
-    s_users, s_items, s_values, s_weights, has_weights = samples
+    (target = sample value) over ``queue[:][start:end]``. Returns (summed loss, number of
+    steps)."""
+    q_users, q_items, q_ids = queue
+    s_values, s_weights, has_weights = samples
     n_items = itf[0].shape[0] - 1
-    shuffle_range(order, start, end, states, c)
+    shuffle_queue(queue, start, end, states, c)
     loss = 0.0
     count = 0
     for t in range(start, end):
-        smp = order[t]
-        u = s_users[smp]
-        i = s_items[smp]
+        u = q_users[t]
+        i = q_items[t]
+        smp = q_ids[t]
         wt = s_weights[smp] if has_weights else _ONE
         target = s_values[smp] if loss_code == LOSS_SQUARED else _ONE
         loss += pointwise_step(loss_code, uf, u, cx, smp, has_ctx, itf, i, target, wt, buf,
@@ -704,7 +719,7 @@ def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos,
         count += 1
         if loss_code == LOSS_LOGISTIC:
             for _ in range(n_negatives):
-                j = draw_negative(states, c, u, pos, n_items, s_items, popularity,
+                j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
                                   MAX_NEGATIVE_TRIES)
                 if j < 0:
                     break
@@ -720,16 +735,16 @@ def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos,
 def _make_epoch(parallel):
     flavour = 1 if parallel else 0  # captured: gives the two compilations distinct cache keys
 
-    def epoch(kind, loss_code, uf, itf, cx, has_ctx, pos, samples, order, chunk_order, seed,
+    def epoch(kind, loss_code, uf, itf, cx, has_ctx, pos, queue, samples, chunk_order, seed,
               params, hyper, adagrad, popularity, n_negatives, max_sampled, out_loss,
               out_count):
-        """One epoch over ``order``, cut into chunks of ``CHUNK_SIZE`` samples; chunk c has
-        its own RNG stream seeded ``seed + c`` and is shuffled in place before it is trained;
-        chunks are visited in ``chunk_order``. ``kind``: 0 pairwise (BPR/WARP), 1 pairwise
+        """One epoch over the sample ``queue``, cut into chunks of ``CHUNK_SIZE`` samples;
+        chunk c has its own RNG stream seeded ``seed + c`` and is shuffled in place before it
+        is trained; chunks are visited in ``chunk_order``. ``kind``: 0 pairwise (BPR/WARP), 1 pairwise
         ids-only (reads column ``indices[u]`` of one-entry rows), 2 pointwise. Writes each
         chunk's summed loss and count into ``out_loss[c]``, ``out_count[c]``."""
         n_chunks = chunk_order.shape[0]
-        n_samples = order.shape[0]
+        n_samples = queue[0].shape[0]
         V = params[2]
         nn = max(n_negatives, 1)
         BUF = np.zeros((n_chunks, EN + nn, V.shape[1]), V.dtype)
@@ -742,17 +757,17 @@ def _make_epoch(parallel):
             end = min(start + CHUNK_SIZE, n_samples)
             if kind == 0:
                 loss, count = chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx,
-                                             has_ctx, pos, samples, order, params, hyper,
+                                             has_ctx, pos, queue, samples, params, hyper,
                                              adagrad, popularity, n_negatives, max_sampled,
                                              BUF[c], NEG[c], GN[c])
             elif kind == 1:
                 loss, count = chunk_pairwise_ids(loss_code, c, start, end, states, uf[1],
-                                                 uf[2], itf[1], itf[2], pos, samples, order,
+                                                 uf[2], itf[1], itf[2], pos, queue, samples,
                                                  params, hyper, adagrad, popularity,
                                                  max_sampled)
             else:
                 loss, count = chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx,
-                                              has_ctx, pos, samples, order, params, hyper,
+                                              has_ctx, pos, queue, samples, params, hyper,
                                               adagrad, popularity, n_negatives, BUF[c])
             out_loss[c] = loss
             out_count[c] = count

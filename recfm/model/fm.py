@@ -479,7 +479,10 @@ class FactorizationMachine:
         pos = (inter.indptr, inter.indices)
         has_w = sw is not None
         s_w = sw if has_w else dummy_f
-        order = rng.permutation(n).astype(np.int32 if n < 2**31 else np.int64)
+        # the training queue: samples in shuffled order, contiguous (chunks are reshuffled in
+        # place each epoch and visited in a random order): one copy of the sample arrays
+        ids = rng.permutation(n).astype(np.int32 if n < 2**31 else np.int64)
+        queue = (data["su"][ids], data["si"][ids], ids)
         n_chunks = -(-n // K.CHUNK_SIZE)
         out_loss = np.zeros(n_chunks, np.float64)
         out_count = np.zeros(n_chunks, np.int64)
@@ -501,7 +504,7 @@ class FactorizationMachine:
         start_epoch = self.n_epochs_
         kind = (K.KIND_PAIRWISE_IDS if fast else K.KIND_PAIRWISE) if pairwise \
             else K.KIND_POINTWISE
-        samples = (data["su"], data["si"], data["sv"], s_w, has_w)
+        samples = (data["sv"], s_w, has_w)
         with numba_threads(params["n_threads"]) as n_thr:
             kernel = K.epoch_serial if n_thr == 1 else K.epoch_parallel
             bar = tqdm(range(n_epochs), desc="FM epochs", disable=not self.verbose,
@@ -511,7 +514,7 @@ class FactorizationMachine:
                 seed = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
                 chunk_order = rng.permutation(n_chunks).astype(np.int64)
                 prm = (w0, self.w_, self.V_) + acc
-                kernel(kind, loss_code, uf_t, itf_t, cx_t, has_ctx, pos, samples, order,
+                kernel(kind, loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples,
                        chunk_order, seed, prm, hyper, adagrad, popularity,
                        params["n_negatives"], params["max_sampled"], out_loss, out_count)
                 if not pairwise:

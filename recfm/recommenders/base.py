@@ -117,7 +117,7 @@ class Recommender(ABC):
         return rows.astype(np.int64)
 
     def recommend(
-        self, user_ids: Iterable, n: int = 10, exclude_seen: bool = True
+        self, user_ids: Iterable, n: int = 10, exclude_seen: bool = True, **kwargs
     ) -> pd.DataFrame:
         """Top-``n`` items for each user in ``user_ids`` (external ids).
 
@@ -125,11 +125,14 @@ class Recommender(ABC):
         -------
         DataFrame with columns ``user_id, item_id, rank, score``; ``rank`` starts at 1.
         A user with fewer than ``n`` eligible items gets fewer rows.
+
+        Other keyword arguments (``users=``, ``context=``, ...) belong to models that use
+        them and are ignored here.
         """
         n = check_positive_int(n, "n")
         rows = self.user_rows(user_ids)
         items, scores = self._top_n(rows, n, exclude_seen)
-        return self.to_frame(self.user_ids_.to_numpy()[rows], items, scores)
+        return self.to_frame(np.atleast_1d(np.asarray(user_ids)), items, scores)
 
     def recommend_all(self, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """Top-``n`` items for every user seen in training."""

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+
+from .._utils import check_is_fitted
 
 from ..ranking import top_n
 from .base import Recommender
@@ -11,11 +14,21 @@ from .base import Recommender
 class Popularity(Recommender):
     """Recommend the items with the most training users, the same list for everybody.
 
+    New users (absent from training) get the plain most-popular list, so popularity is the
+    baseline of the cold-start protocol.
+
     Parameters
     ----------
     min_rating : float or None
         Ratings below it are not positives (see :class:`Recommender`).
     """
+
+    supports_cold_start = True
+
+    def user_rows(self, user_ids) -> np.ndarray:
+        """Row of each user; -1 for users unknown to training (they get the global list)."""
+        check_is_fitted(self, "seen_")
+        return self.user_ids_.get_indexer(pd.Index(np.atleast_1d(np.asarray(user_ids)))).astype(np.int64)
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         counts = np.asarray(user_items.sum(axis=0)).ravel().astype(np.float32)
@@ -25,7 +38,12 @@ class Popularity(Recommender):
         # Popularity is a rank-1 "factor model": score(u, i) = 1 · count_i.
         users = np.ones((len(rows), 1), dtype=np.float32)
         items = self.item_popularity_[:, None]
-        exclude = self.seen_[rows] if exclude_seen else None
+        exclude = None
+        if exclude_seen:
+            exclude = self.seen_[np.maximum(rows, 0)]
+            if (rows < 0).any():  # new users have seen nothing
+                exclude = (sp.diags((rows >= 0).astype(np.float32)) @ exclude).tocsr()
+                exclude.eliminate_zeros()
         return top_n(users, items, n, exclude=exclude)
 
 

@@ -66,6 +66,8 @@ def save_fm_recommender(rec: "FMRecommender", path: str | os.PathLike, overwrite
         "user_ids": _json_ids(rec.user_ids_),
         "item_ids": _json_ids(rec.item_ids_),
         "history": {k: [float(x) for x in v] for k, v in getattr(model, "history_", {}).items()},
+        "n_epochs_trained": int(getattr(model, "n_epochs_", 0)),
+        "best_epoch": getattr(model, "best_epoch_", None),
     }
     if not isinstance(meta["model"].get("random_state"), (int, type(None))):
         meta["model"]["random_state"] = None
@@ -150,6 +152,8 @@ def load_fm_recommender(path: str | os.PathLike) -> "FMRecommender":
     model.grad_sq_w0_ = float(arrays["grad_sq_w0"]) if "grad_sq_w0" in arrays else None
     model.grad_sq_w_ = arrays.get("grad_sq_w")
     model.grad_sq_V_ = arrays.get("grad_sq_V")
+    model.n_epochs_ = int(meta.get("n_epochs_trained", 0))
+    model.best_epoch_ = meta.get("best_epoch")
     model._rng = np.random.default_rng(meta["model"].get("random_state"))
 
     builder = FeatureBuilder.from_state(meta["builder"])

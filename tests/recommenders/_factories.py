@@ -8,7 +8,7 @@ import pandas as pd
 PERSONALISED = ["als", "bpr", "fm", "fm-features", "fm-warp"]
 
 
-def checkerboard(n_users: int = 40, n_items: int = 30, seed: int = 0):
+def checkerboard(n_users: int = 100, n_items: int = 30, seed: int = 0):
     """Even users like even items, odd users odd items; one liked item per user withheld.
 
     Returns

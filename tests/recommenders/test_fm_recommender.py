@@ -1,0 +1,232 @@
+"""FMRecommender: folding, top-N against brute force, cold start, context, explanations,
+persistence and bad input."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recfm._utils import DataError
+from recfm.datasets import load_sample
+from recfm.evaluation import evaluate
+from recfm.features import Categorical, FeatureBuilder, MultiValued, Numeric
+from recfm.model import FactorizationMachine
+from recfm.recommenders import FMRecommender, Popularity
+from recfm.split import cold_start_split, random_split
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_sample()
+
+
+def _builder(context: bool = False) -> FeatureBuilder:
+    return FeatureBuilder(
+        user_features=[Numeric("age", bins=[0, 25, 35, 50, 120]), "gender", "occupation"],
+        item_features=[MultiValued("genres")],
+        context_features=[Categorical("hour"), "platform"] if context else (),
+    )
+
+
+def _fm(loss: str = "warp", epochs: int = 5) -> FactorizationMachine:
+    return FactorizationMachine(n_factors=16, loss=loss, n_epochs=epochs, n_threads=1, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(sample):
+    rec = FMRecommender(builder=_builder(context=True), model=_fm())
+    return rec.fit(sample.interactions, users=sample.users, items=sample.items)
+
+
+def _brute_force_scores(rec: FMRecommender, user_id, context=None, users=None) -> np.ndarray:
+    """predict() on the full FM row of (user, item) for every catalogue item."""
+    Xq, _ = rec.query_rows([user_id], users=users, context=context)
+    Xt = rec.builder_.item_rows(rec.item_ids_)
+    rows = sp.vstack([Xq] * Xt.shape[0]) + Xt
+    return rec.model_.predict(rows.tocsr())
+
+
+def test_recommend_equals_brute_force_argsort_of_predict(fitted):
+    ctx = pd.DataFrame({"hour": [22], "platform": ["ios"]})
+    for user in fitted.user_ids_[:5]:
+        scores = _brute_force_scores(fitted, user, context=ctx)
+        expected = np.lexsort((np.arange(len(scores)), -scores))[:10]
+        recs = fitted.recommend([user], n=10, exclude_seen=False, context=ctx)
+        assert recs.item_id.tolist() == fitted.item_ids_[expected].tolist()
+        np.testing.assert_allclose(recs.score, scores[expected], rtol=1e-4, atol=1e-4)
+
+
+def test_seen_items_excluded_and_scores_are_fm_scores(fitted, sample):
+    user = fitted.user_ids_[0]
+    seen = set(sample.interactions.loc[sample.interactions.user_id == user, "item_id"])
+    recs = fitted.recommend([user], n=20)
+    assert not seen & set(recs.item_id)
+    direct = fitted.score([user] * len(recs), recs.item_id)
+    np.testing.assert_allclose(recs.score, direct, rtol=1e-4, atol=1e-4)
+
+
+def test_candidates_restrict_the_ranking(fitted):
+    items = fitted.item_ids_[[3, 7, 11, 19]]
+    recs = fitted.recommend([fitted.user_ids_[1]], n=10, exclude_seen=False, items=items)
+    assert sorted(recs.item_id) == sorted(items)
+
+
+def test_cold_start_users_from_attributes(fitted, sample):
+    new_users = sample.users.head(3).assign(user_id=[90001, 90002, 90003])
+    recs = fitted.recommend(new_users.user_id, n=5, users=new_users)
+    assert recs.groupby("user_id").size().tolist() == [5, 5, 5]
+    scores = _brute_force_scores(fitted, 90001, users=new_users)
+    top = fitted.item_ids_[np.lexsort((np.arange(len(scores)), -scores))[:5]]
+    assert recs[recs.user_id == 90001].item_id.tolist() == top.tolist()
+    with pytest.raises(KeyError, match="not seen in training.*90001.*users="):
+        fitted.recommend([90001], n=5)
+
+
+def test_ids_only_model_cannot_serve_new_users(sample):
+    rec = FMRecommender(model=_fm(epochs=1)).fit(sample.interactions)
+    assert rec.supports_cold_start is False
+    with pytest.raises(KeyError, match="cannot serve new users"):
+        rec.recommend([424242])
+
+
+def test_new_items_enter_the_ranking_without_retraining(fitted, sample):
+    new_items = pd.DataFrame(
+        {"item_id": [50001, 50002], "title": ["a", "b"], "year": [2001, 2002],
+         "genres": [["Horror"], ["Comedy", "Drama"]]}
+    )
+    rec = FMRecommender(builder=_builder(), model=_fm(epochs=2)).fit(
+        sample.interactions, users=sample.users, items=sample.items
+    )
+    n_before = len(rec.item_ids_)
+    rec.add_items(new_items)
+    assert len(rec.item_ids_) == n_before + 2
+    recs = rec.recommend(rec.user_ids_[:50], n=len(rec.item_ids_), exclude_seen=False)
+    assert {50001, 50002} <= set(recs.item_id)
+    Xq, _ = rec.query_rows([rec.user_ids_[0]])
+    Xt = rec.builder_.item_rows([50001], items=new_items)
+    expected = rec.model_.predict((Xq + Xt).tocsr())[0]
+    got = recs[(recs.user_id == rec.user_ids_[0]) & (recs.item_id == 50001)].score.iloc[0]
+    assert got == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    with pytest.raises(DataError, match="already in the catalogue"):
+        rec.add_items(new_items)
+
+
+def test_context_changes_the_ranking(fitted):
+    user = fitted.user_ids_[2]
+    night = fitted.recommend([user], n=10, context=pd.DataFrame({"hour": [23], "platform": ["ios"]}))
+    day = fitted.recommend([user], n=10, context=pd.DataFrame({"hour": [11], "platform": ["web"]}))
+    assert not np.allclose(night.score.to_numpy(), day.score.to_numpy())
+    with pytest.raises(DataError, match="platform"):
+        fitted.recommend([user], context=pd.DataFrame({"hour": [3]}))
+    with pytest.raises(DataError, match="context has 2 rows"):
+        fitted.recommend([user], context=pd.DataFrame({"hour": [3, 4], "platform": ["ios", "web"]}))
+
+
+def test_explain_terms_sum_to_the_score(fitted):
+    ctx = pd.DataFrame({"hour": [21], "platform": ["android"]})
+    user = fitted.user_ids_[4]
+    item = fitted.recommend([user], n=1, context=ctx).item_id.iloc[0]
+    terms = fitted.explain(user, item, context=ctx)
+    score = fitted.score([user], [item], context=ctx)[0]
+    assert terms.value.sum() == pytest.approx(score, rel=1e-4, abs=1e-4)
+    assert terms.attrs["score"] == pytest.approx(score, rel=1e-4, abs=1e-4)
+    assert (np.diff(terms.value.abs().to_numpy()) <= 1e-12).all()
+    kinds = set(terms.kind)
+    assert {"bias", "query", "item", "query×item"} <= kinds
+    qi = terms[terms.kind == "query×item"]
+    assert qi.feature.str.startswith(("user_id=", "age=", "gender=", "occupation=", "hour=", "platform=")).all()
+    assert qi.other_feature.str.startswith(("item_id=", "genres=")).all()
+
+
+def test_save_load_round_trip_and_refusals(fitted, tmp_path):
+    path = tmp_path / "model"
+    fitted.save(path)
+    loaded = FMRecommender.load(path)
+    ctx = pd.DataFrame({"hour": [9], "platform": ["web"]})
+    users = fitted.user_ids_[:20]
+    pd.testing.assert_frame_equal(
+        fitted.recommend(users, n=7, context=ctx), loaded.recommend(users, n=7, context=ctx)
+    )
+    assert loaded.explain(users[0], fitted.item_ids_[0], context=ctx).value.sum() == pytest.approx(
+        fitted.explain(users[0], fitted.item_ids_[0], context=ctx).value.sum(), rel=1e-6
+    )
+    before = (path / "recfm.json").read_bytes()
+    with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
+        fitted.save(path)
+    assert (path / "recfm.json").read_bytes() == before
+    fitted.save(path, overwrite=True)
+    # a directory that is not a model is never replaced, even with overwrite=True
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(FileExistsError, match="not a saved recfm model"):
+        fitted.save(other, overwrite=True)
+    assert (other / "cat.jpg").read_bytes() == b"meow"
+
+
+def test_load_rejects_newer_and_corrupt_files(fitted, tmp_path):
+    path = tmp_path / "model"
+    fitted.save(path)
+    meta = json.loads((path / "recfm.json").read_text())
+    meta["version"] = 99
+    (path / "recfm.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="format version 99, newer than this recfm reads"):
+        FMRecommender.load(path)
+    (path / "recfm.json").write_text("{not json")
+    with pytest.raises(ValueError, match="recfm.json is corrupt"):
+        FMRecommender.load(path)
+    fitted.save(tmp_path / "m2")
+    (tmp_path / "m2" / "arrays.npz").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(ValueError, match="arrays.npz is corrupt"):
+        FMRecommender.load(tmp_path / "m2")
+    with pytest.raises(FileNotFoundError, match="is not a saved recfm model"):
+        FMRecommender.load(tmp_path / "nowhere")
+
+
+def test_loaded_model_can_keep_training(fitted, tmp_path, sample):
+    fitted.save(tmp_path / "m")
+    loaded = FMRecommender.load(tmp_path / "m")
+    design = loaded.builder_.transform(sample.interactions.head(500), sample.users, sample.items)
+    loaded.model_.partial_fit(design)
+    assert loaded.model_.V_.shape == fitted.model_.V_.shape
+
+
+def test_bad_recommend_input(fitted):
+    with pytest.raises(ValueError, match="n must be a positive integer; got 0"):
+        fitted.recommend([fitted.user_ids_[0]], n=0)
+    with pytest.raises(KeyError, match="not in the catalogue.*999999"):
+        fitted.recommend([fitted.user_ids_[0]], items=[fitted.item_ids_[0], 999999])
+    with pytest.raises(KeyError, match="not seen in training"):
+        fitted.recommend([-5])
+
+
+def test_cold_start_evaluation_skips_ids_only_models_and_beats_popularity():
+    from recfm.datasets import make_synthetic
+
+    data = make_synthetic(n_users=1500, n_items=600, seed=3, context=False)
+    train, test = cold_start_split(data.interactions, test_users=0.2, seed=0)
+    models = {
+        "pop": Popularity(),
+        "fm": FMRecommender(model=_fm(epochs=2)),
+        "fm-features": FMRecommender(
+            builder="auto", model=FactorizationMachine(n_factors=32, loss="warp", n_epochs=15,
+                                                       n_threads=1, random_state=0)
+        ),
+    }
+
+    result = evaluate(models, train, test, k=(10,), users=data.users, items=data.items, cold_start=True)
+    table = result.table
+    assert table.loc["fm", "skipped"]  # reported, not scored zero
+    assert np.isnan(table.loc["fm", "ndcg@10"])
+    assert table.loc["fm-features", "ndcg@10"] > 1.1 * table.loc["pop", "ndcg@10"]
+
+
+def test_warm_split_fm_beats_popularity(sample):
+    train, test = random_split(sample.interactions, test_size=0.2, seed=0)
+    result = evaluate(
+        {"pop": Popularity(), "fm": FMRecommender(model=_fm(epochs=10))}, train, test, k=(10,)
+    )
+    assert result.table.loc["fm", "ndcg@10"] > result.table.loc["pop", "ndcg@10"]
