@@ -13,7 +13,7 @@ Run from the repository root::
     python examples/features_genres_demographics.py
 """
 from recfm.datasets import load_sample
-from recfm.evaluation import evaluate, format_table
+from recfm.evaluation import evaluate, format_table, per_k_table
 from recfm.features import Categorical, FeatureBuilder, MultiValued, Numeric
 from recfm.model import FactorizationMachine
 from recfm.recommenders import FMRecommender, Popularity
@@ -47,13 +47,19 @@ models = {
 }
 result = evaluate(models, train, test, k=(5, 10), users=data.users, items=data.items)
 print()
-print(format_table(result, "table"))
+print(format_table(result, "table"))  # one row per model: every metric at every k, timings
+print()
+print(per_k_table(result).to_string(index=False, float_format="%.4f"))  # one row per (model, k)
 
-# What did the features add? The fitted builder names every column.
-fitted = models["fm + genres & demographics"].builder_
-names = fitted.feature_names()
-print(f"\n{len(names)} FM columns, of which attributes:",
-      ", ".join(n for n in names if not n.startswith(("user_id=", "item_id=")))[:300] + " ...")
+# The fitted builder names every FM column: ids, then one column per attribute value.
+names = models["fm + genres & demographics"].builder_.feature_names()
+fields = {}
+for name in names:
+    field, _, value = name.partition("=")
+    fields.setdefault(field, []).append(value)
+print(f"\n{len(names)} FM columns:")
+for field, values in fields.items():
+    print(f"  {field:<11} {len(values):>4}  e.g. {', '.join(values[:4])}")
 
 best = result.table["ndcg@10"].idxmax()
 print(f"\nbest NDCG@10: {best} ({result.table.loc[best, 'ndcg@10']:.4f})")

@@ -14,6 +14,7 @@ eligible items are padded with item ``-1`` and score ``-inf``.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -123,15 +124,17 @@ def _scan_dense(row, c0, n, hs, hi, size):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def topn_gemm(U, I, block, chunk, n_workers, ex_indptr, ex_indices, item_map,
+def topn_gemm(U, I, block, chunk, n_slots, ex_indptr, ex_indices, item_map,
               cand_indptr, cand_indices, n, out_i, out_s):
     """Tiled GEMM + per-row heap selection for every row of ``U``.
 
     U : (n_users, d) float32 C-contiguous; I : (m, d) float32 C-contiguous.
-    Users are cut into blocks of ``block`` rows and items into chunks of ``chunk``; worker t
-    handles blocks t, t + n_workers, ... . For each (block, chunk) tile one BLAS sgemm writes
-    the scores into the worker's own (block * chunk) buffer, small enough to stay in the
-    core's cache while it is scanned; each row's heap carries over from chunk to chunk.
+    Users are cut into blocks of ``block`` rows and items into chunks of ``chunk``. The blocks
+    are a ``prange`` (run it under ``numba.parallel_chunksize(1)`` for dynamic scheduling);
+    each thread works in its own slot (``numba.get_thread_id() < n_slots``) of preallocated
+    state: a (block * chunk) score buffer, small enough to stay in the core's cache, and the
+    block's heaps, which carry over from one item chunk to the next. For each (block, chunk)
+    tile one BLAS sgemm writes the scores, which are then scanned.
     ex_indptr/ex_indices: sorted CSR (n_users + 1,) / (nnz,) of excluded items (global ids);
     item_map: global item id -> row of I, or -1, increasing where >= 0 (length 0: identity);
     cand_indptr/cand_indices: sorted CSR of allowed rows of I per user (length 0: all rows).
@@ -141,60 +144,67 @@ def topn_gemm(U, I, block, chunk, n_workers, ex_indptr, ex_indices, item_map,
     n_blocks = (n_users + block - 1) // block
     use_map = item_map.shape[0] > 0
     use_cand = cand_indptr.shape[0] > 0
-    for t in prange(n_workers):
-        flat = np.empty(block * chunk, np.float32)
-        hs = np.empty((block, n), np.float32)
-        hi = np.empty((block, n), np.int32)
-        size = np.empty(block, np.int64)
-        ex_cur = np.empty(block, np.int64)
-        cand_cur = np.empty(block, np.int64)
-        for b in range(t, n_blocks, n_workers):
-            s0 = b * block
-            e0 = min(n_users, s0 + block)
-            nr = e0 - s0
+    # per-thread state (np.empty: pages of unused slots are never touched)
+    flat_all = np.empty((n_slots, block * chunk), np.float32)
+    hs_all = np.empty((n_slots, block, n), np.float32)
+    hi_all = np.empty((n_slots, block, n), np.int32)
+    size_all = np.empty((n_slots, block), np.int64)
+    ex_all = np.empty((n_slots, block), np.int64)
+    cand_all = np.empty((n_slots, block), np.int64)
+    for b in prange(n_blocks):
+        t = numba.get_thread_id()
+        flat = flat_all[t]
+        hs = hs_all[t]
+        hi = hi_all[t]
+        size = size_all[t]
+        ex_cur = ex_all[t]
+        cand_cur = cand_all[t]
+        s0 = b * block
+        e0 = min(n_users, s0 + block)
+        nr = e0 - s0
+        for r in range(nr):
+            size[r] = 0
+            ex_cur[r] = ex_indptr[s0 + r]
+            if use_cand:
+                cand_cur[r] = cand_indptr[s0 + r]
+        for c0 in range(0, m, chunk):
+            c1 = min(m, c0 + chunk)
+            sc = flat[: nr * (c1 - c0)].reshape((nr, c1 - c0))
+            np.dot(U[s0:e0], I[c0:c1].T, sc)
             for r in range(nr):
-                size[r] = 0
-                ex_cur[r] = ex_indptr[s0 + r]
+                u = s0 + r
+                row = sc[r]
+                # excluded items of this chunk -> -inf (exclusions sorted: a cursor walk)
+                q = ex_cur[r]
+                q_end = ex_indptr[u + 1]
+                while q < q_end:
+                    j = ex_indices[q]
+                    if use_map:
+                        j = item_map[j]
+                        if j < 0:
+                            q += 1
+                            continue
+                    if j >= c1:
+                        break
+                    row[j - c0] = _NINF
+                    q += 1
+                ex_cur[r] = q
                 if use_cand:
-                    cand_cur[r] = cand_indptr[s0 + r]
-            for c0 in range(0, m, chunk):
-                c1 = min(m, c0 + chunk)
-                sc = flat[: nr * (c1 - c0)].reshape((nr, c1 - c0))
-                np.dot(U[s0:e0], I[c0:c1].T, sc)
-                for r in range(nr):
-                    u = s0 + r
-                    row = sc[r]
-                    # excluded items of this chunk -> -inf (exclusions sorted: a cursor walk)
-                    q = ex_cur[r]
-                    q_end = ex_indptr[u + 1]
-                    while q < q_end:
-                        j = ex_indices[q]
-                        if use_map:
-                            j = item_map[j]
-                            if j < 0:
-                                q += 1
-                                continue
-                        if j >= c1:
-                            break
-                        row[j - c0] = _NINF
-                        q += 1
-                    ex_cur[r] = q
-                    if use_cand:
-                        p = cand_cur[r]
-                        p_end = cand_indptr[u + 1]
-                        sz = size[r]
-                        while p < p_end and cand_indices[p] < c1:
-                            j = cand_indices[p]
-                            s = row[j - c0]
-                            if s > _NINF:
-                                sz = _offer(hs[r], hi[r], sz, n, s, j)
-                            p += 1
-                        cand_cur[r] = p
-                        size[r] = sz
-                    else:
-                        size[r] = _scan_dense(row, c0, n, hs[r], hi[r], size[r])
-            for r in range(nr):
-                _drain(hs[r], hi[r], size[r], n, out_i[s0 + r], out_s[s0 + r])
+                    p = cand_cur[r]
+                    p_end = cand_indptr[u + 1]
+                    sz = size[r]
+                    while p < p_end and cand_indices[p] < c1:
+                        j = cand_indices[p]
+                        s = row[j - c0]
+                        if s > _NINF:
+                            sz = _offer(hs[r], hi[r], sz, n, s, j)
+                        p += 1
+                    cand_cur[r] = p
+                    size[r] = sz
+                else:
+                    size[r] = _scan_dense(row, c0, n, hs[r], hi[r], size[r])
+        for r in range(nr):
+            _drain(hs[r], hi[r], size[r], n, out_i[s0 + r], out_s[s0 + r])
 
 
 @njit(cache=True, nogil=True)
@@ -218,19 +228,24 @@ def _dot(U, u, I, j, d):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def topn_direct(U, I, n_workers, ex_indptr, ex_indices, cand_indptr, cand_indices,
-                n, out_i, out_s):
+def topn_direct(U, I, rows_per_task, n_slots, ex_indptr, ex_indices, cand_indptr,
+                cand_indices, n, out_i, out_s):
     """Top-n over per-user candidate lists, scoring only the candidates (no GEMM).
 
     Used when the candidate CSR is sparse. Candidate and exclusion rows must be sorted
-    (canonical CSR): excluded candidates are skipped by a merge walk.
+    (canonical CSR): excluded candidates are skipped by a merge walk. Tasks of
+    ``rows_per_task`` users form the ``prange``; per-thread heaps as in :func:`topn_gemm`.
     """
     n_users = U.shape[0]
     d = U.shape[1]
-    for t in prange(n_workers):
-        hs = np.empty(n, np.float32)
-        hi = np.empty(n, np.int32)
-        for u in range(t, n_users, n_workers):
+    n_tasks = (n_users + rows_per_task - 1) // rows_per_task
+    hs_all = np.empty((n_slots, n), np.float32)
+    hi_all = np.empty((n_slots, n), np.int32)
+    for task in prange(n_tasks):
+        t = numba.get_thread_id()
+        hs = hs_all[t]
+        hi = hi_all[t]
+        for u in range(task * rows_per_task, min(n_users, (task + 1) * rows_per_task)):
             size = 0
             q = ex_indptr[u]
             q_end = ex_indptr[u + 1]

@@ -54,10 +54,14 @@ def check_is_fitted(estimator: object, attribute: str) -> None:
         )
 
 
-def check_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+def check_columns(
+    df: pd.DataFrame, columns: Iterable[str], what: str, first_line: int | None = None
+) -> None:
     """Check that ``df`` is a non-empty DataFrame holding ``columns`` without NaN.
 
-    ``what`` names the frame in the message (e.g. ``"interactions"`` or a file path).
+    ``what`` names the frame in the message (e.g. ``"interactions"`` or a file path). When
+    the frame was read from a text file, ``first_line`` is the file line of its first row
+    (2 after a header), so messages point at the line a user can open.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{what} must be a pandas DataFrame; got {type(df).__name__}")
@@ -72,10 +76,16 @@ def check_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
         isna = df[c].isna().to_numpy()
         if isna.any():
             row = int(np.flatnonzero(isna)[0])
+            where = f"row {row}" if first_line is None else f"line {row + first_line}"
             raise DataError(
                 f"{what} column '{c}' has {int(isna.sum())} missing (NaN) value(s), "
-                f"first at row {row}"
+                f"first at {where}"
             )
+
+
+def plain(value: object) -> object:
+    """A numpy scalar as the Python scalar it holds, so messages read ``99999`` not ``np.int64(99999)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_positive_int(value: object, name: str) -> int:

@@ -33,6 +33,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         raise FileExistsError(f"--save-run directory {args.save_run} exists and is not empty")
     if args.plot and Path(args.plot).exists() and not args.overwrite:
         raise FileExistsError(f"{args.plot} exists; pass --overwrite to replace it")
+    if args.plot:
+        from .evaluation.plots import require_matplotlib
+
+        require_matplotlib()  # fail now, not after every model has trained
     exp = run_experiment(
         dataset=args.dataset,
         models=args.models,
@@ -75,7 +79,7 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     from .datasets import read_attributes_csv, read_interactions_csv
     from .features import FeatureBuilder
     from .model import FactorizationMachine
-    from .recommenders import FMRecommender
+    from .recommenders import FMRecommender, auto_feature_specs
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
@@ -83,15 +87,12 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     interactions = read_interactions_csv(args.interactions).interactions
     users = read_attributes_csv(args.users, "user_id") if args.users else None
     items = read_attributes_csv(args.items, "item_id") if args.items else None
-    explicit = any(x is not None for x in (args.user_features, args.item_features, args.context_features))
-    if explicit:
-        builder = FeatureBuilder(
-            user_features=_names(args.user_features) or (),
-            item_features=_names(args.item_features) or (),
-            context_features=_names(args.context_features) or (),
-        )
-    else:
-        builder = "auto" if (users is not None or items is not None) else None
+    # a side without an explicit column list uses every usable column of its frame
+    builder = FeatureBuilder(
+        user_features=_names(args.user_features) or auto_feature_specs(users, "user_id"),
+        item_features=_names(args.item_features) or auto_feature_specs(items, "item_id"),
+        context_features=_names(args.context_features) or (),
+    )
     model = FactorizationMachine(
         n_factors=args.factors,
         loss=args.loss,
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
-    except (ValueError, KeyError, FileExistsError, FileNotFoundError, OSError) as exc:
+    except (ValueError, KeyError, FileExistsError, FileNotFoundError, OSError, ImportError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"recfm: error: {message}", file=sys.stderr)
         return 2

@@ -30,6 +30,7 @@ import contextlib
 import numbers
 from typing import Iterator
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -49,6 +50,7 @@ _BLOCK_ROWS = 512
 #: scored pair by pair (no GEMM); above it, by the tiled GEMM. Measured at ML-1M shape (65
 #: columns): 0.5 % -> direct 4x cheaper, 2 % -> 1.4x, 5 % -> even, 20 % -> GEMM 1.8x cheaper.
 _DIRECT_DENSITY = 0.05
+_DIRECT_ROWS = 64  # users per task of the pair-by-pair path
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,6 +214,14 @@ def _check_csr_mask(X, name: str, shape: tuple[int, int]) -> sp.csr_matrix:
             f"{name} must have shape (n_users, n_items) = {shape}; got {tuple(X.shape)}"
         )
     X = sp.csr_matrix(X)
+    # The kernels index raw arrays without bounds checks: refuse a malformed CSR here (scipy
+    # does not check index bounds unless asked). O(nnz + n_users).
+    indptr, indices = X.indptr, X.indices
+    if (indptr[0] != 0 or indptr[-1] > indices.shape[0]
+            or (indptr.shape[0] > 1 and np.any(np.diff(indptr) < 0))):
+        raise ValueError(f"{name} is not a valid CSR matrix (bad indptr)")
+    if X.nnz and (indices[: indptr[-1]].min() < 0 or indices[: indptr[-1]].max() >= shape[1]):
+        raise ValueError(f"{name} holds column indices outside [0, {shape[1]})")
     if not X.has_canonical_format:  # sorted, no duplicates (copy; the caller's matrix is kept)
         X = X.copy()
         X.sum_duplicates()
@@ -344,14 +354,15 @@ def top_n(U, I, n, exclude=None, candidates=None, block_size=None, n_threads=Non
         I = np.zeros((I.shape[0], 1), np.float32)
 
     block, chunk = _tiles(n_users, I.shape[0], block_size)
-    with numba_threads(n_threads) as threads, _blas_one_thread():
+    # Dynamic scheduling (chunks of one task): blocks cost unequal time (exclusions,
+    # candidates, a busy core), and a static split would wait for the slowest thread.
+    slots = numba.config.NUMBA_NUM_THREADS  # thread ids are < the active thread count
+    with numba_threads(n_threads), numba.parallel_chunksize(1), _blas_one_thread():
         if direct:
-            workers = max(1, min(threads, n_users))
-            _k.topn_direct(U, I, workers, ex_indptr, ex_indices, cand_indptr, cand_indices,
-                           n, items_out, scores_out)
+            _k.topn_direct(U, I, _DIRECT_ROWS, slots, ex_indptr, ex_indices, cand_indptr,
+                           cand_indices, n, items_out, scores_out)
         else:
-            workers = max(1, min(threads, -(-n_users // block)))
-            _k.topn_gemm(U, I, block, chunk, workers, ex_indptr, ex_indices, item_map,
+            _k.topn_gemm(U, I, block, chunk, slots, ex_indptr, ex_indices, item_map,
                          cand_indptr, cand_indices, n, items_out, scores_out)
     if cand_ids is not None:
         valid = items_out >= 0

@@ -403,3 +403,10 @@ def test_similar_rejects_bad_index_and_shape(rng):
         similar_items(I, [0, 6], 2)
     with pytest.raises(ValueError, match=r"with bias_column=True the last column is dropped"):
         similar_users(I[:, :1], 0, 2)
+
+
+def test_top_n_rejects_malformed_csr(rng):
+    U, I = int_vectors(rng, 2, 2), int_vectors(rng, 4, 2)
+    bad = sp.csr_matrix((np.ones(2), np.array([1, 9]), np.array([0, 1, 2])), shape=(2, 4))
+    with pytest.raises(ValueError, match=r"exclude holds column indices outside \[0, 4\)"):
+        top_n(U, I, 2, exclude=bad)

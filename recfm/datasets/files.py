@@ -72,7 +72,7 @@ def read_interactions_csv(path: str | os.PathLike) -> Dataset:
     except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
     optional = [c for c in ("rating", "timestamp") if c in df.columns]
-    check_columns(df, ["user_id", "item_id", *optional], what)  # names file, column, NaN row
+    check_columns(df, ["user_id", "item_id", *optional], what, first_line=2)
     if "rating" in df.columns:
         df["rating"] = _numeric(df, "rating", what, integer=False).astype(np.float32)
     else:
@@ -227,7 +227,7 @@ def read_attributes_csv(
         raise DataError(f"{what}: empty file (expected a header with {id_column})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
-    check_columns(df, [id_column], what)
+    check_columns(df, [id_column], what, first_line=2)
     dup = df[id_column].duplicated()
     if dup.any():
         raise DataError(f"{what}: {id_column} {df[id_column][dup].iloc[0]!r} appears more than once")

@@ -23,7 +23,8 @@ _LABELS = {
 }
 
 
-def _import_figure():
+def require_matplotlib():
+    """Import matplotlib's Figure, or raise an ImportError saying how to install it."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -74,7 +75,7 @@ def plot_curves(
     missing = [m for m in metrics if m not in long.columns]
     if missing:
         raise ValueError(f"metric(s) {missing} not in the table; it has {list(long.columns)}")
-    Figure = _import_figure()
+    Figure = require_matplotlib()
 
     fig = Figure(figsize=(5.0 * len(metrics), 4.0), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]

@@ -300,14 +300,10 @@ def query_terms(uf, u, cx, s, has_ctx, w, V, out, r):
 # parameter updates (Adagrad or SGD; L2 on the parameters the sample touches)
 # --------------------------------------------------------------------------------------
 @njit(**_INL)
-def update_full_row(csr, row, g, buf, rp, re, whole_side, params, hyper, adagrad):
+def update_full_row(csr, row, g, buf, rp, re, params, hyper, adagrad):
     """Step on every feature j of ``row`` for ``dL/dy = g``, where the row belongs to a sample
     with cached sum ``S = buf[rp] + buf[re]``: ``dL/dw_j = g x_j + reg_w w_j`` and
-    ``dL/dv_jf = g x_j (S_f - v_jf x_j) + reg_v v_jf``.
-
-    When the row is the whole of its side (``whole_side``) and has one stored entry, its side
-    vector is exactly ``x_j v_j``, so ``S_f - v_jf x_j`` is the other side's vector: pass that
-    one as ``rp`` and the short form ``g x_j buf[rp, f]`` is used."""
+    ``dL/dv_jf = g x_j (S_f - v_jf x_j) + reg_v v_jf``."""
     indptr, indices, data = csr
     w = params[1]
     V = params[2]
@@ -315,10 +311,7 @@ def update_full_row(csr, row, g, buf, rp, re, whole_side, params, hyper, adagrad
     gV = params[5]
     lr, reg_w, reg_v = hyper
     k = V.shape[1]
-    start = indptr[row]
-    end = indptr[row + 1]
-    single = whole_side and end - start == 1
-    for jj in range(start, end):
+    for jj in range(indptr[row], indptr[row + 1]):
         j = indices[jj]
         x = data[jj]
         gx = g * x
@@ -327,30 +320,17 @@ def update_full_row(csr, row, g, buf, rp, re, whole_side, params, hyper, adagrad
             a = gw[j] + gl * gl
             gw[j] = a
             w[j] -= lr * gl / math.sqrt(a)
-            if single:
-                for f in range(k):
-                    v = V[j, f]
-                    gv = gx * buf[rp, f] + reg_v * v
-                    a = gV[j, f] + gv * gv
-                    gV[j, f] = a
-                    V[j, f] = v - lr * gv / math.sqrt(a)
-            else:
-                for f in range(k):
-                    v = V[j, f]
-                    gv = gx * (buf[rp, f] + buf[re, f] - v * x) + reg_v * v
-                    a = gV[j, f] + gv * gv
-                    gV[j, f] = a
-                    V[j, f] = v - lr * gv / math.sqrt(a)
+            for f in range(k):
+                v = V[j, f]
+                gv = gx * (buf[rp, f] + buf[re, f] - v * x) + reg_v * v
+                a = gV[j, f] + gv * gv
+                gV[j, f] = a
+                V[j, f] = v - lr * gv / math.sqrt(a)
         else:
             w[j] -= lr * gl
-            if single:
-                for f in range(k):
-                    v = V[j, f]
-                    V[j, f] = v - lr * (gx * buf[rp, f] + reg_v * v)
-            else:
-                for f in range(k):
-                    v = V[j, f]
-                    V[j, f] = v - lr * (gx * (buf[rp, f] + buf[re, f] - v * x) + reg_v * v)
+            for f in range(k):
+                v = V[j, f]
+                V[j, f] = v - lr * (gx * (buf[rp, f] + buf[re, f] - v * x) + reg_v * v)
 
 
 @njit(**_INL)
@@ -415,9 +395,9 @@ def pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, par
         gn = gneg[n]
         for f in range(k):
             buf[QG, f] -= gn * buf[EN + n, f]
-    update_full_row(itf, i, G, buf, P, EP, True, params, hyper, adagrad)
+    update_full_row(itf, i, G, buf, P, EP, params, hyper, adagrad)
     for n in range(n_neg):
-        update_full_row(itf, negs[n], -gneg[n], buf, P, EN + n, True, params, hyper, adagrad)
+        update_full_row(itf, negs[n], -gneg[n], buf, P, EN + n, params, hyper, adagrad)
     update_query_row(uf, u, buf, QG, params, hyper, adagrad)
     if has_ctx:
         update_query_row(cx, s, buf, QG, params, hyper, adagrad)
@@ -483,11 +463,11 @@ def pointwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, buf
         w0[0] -= lr * g / math.sqrt(a)
     else:
         w0[0] -= lr * g
-    # S = p + e for every row; the user row is the whole query side without context
-    update_full_row(uf, u, g, buf, EP, P, not has_ctx, params, hyper, adagrad)
+    # S = p + e for every row of the sample
+    update_full_row(uf, u, g, buf, P, EP, params, hyper, adagrad)
     if has_ctx:
-        update_full_row(cx, s, g, buf, EP, P, False, params, hyper, adagrad)
-    update_full_row(itf, i, g, buf, P, EP, True, params, hyper, adagrad)
+        update_full_row(cx, s, g, buf, P, EP, params, hyper, adagrad)
+    update_full_row(itf, i, g, buf, P, EP, params, hyper, adagrad)
     return loss
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, check_columns, check_is_fitted, check_positive_int
+from .._utils import DataError, check_columns, check_is_fitted, check_positive_int, plain
 
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
 
@@ -110,7 +110,7 @@ class Recommender(ABC):
         if (rows < 0).any():
             unknown = ids[rows < 0]
             raise KeyError(
-                f"{len(unknown)} user id(s) not seen in training, e.g. {unknown[0]!r}; "
+                f"{len(unknown)} user id(s) not seen in training, e.g. {plain(unknown[0])!r}; "
                 f"{type(self).__name__} cannot recommend for unknown users"
                 + ("" if not self.supports_cold_start else " without their attributes (pass users=)")
             )

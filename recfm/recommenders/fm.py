@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, check_is_fitted, check_positive_int
+from .._utils import DataError, check_is_fitted, check_positive_int, plain
 from ..features import FeatureBuilder, Categorical, MultiValued, Numeric
 from ..model import FactorizationMachine
 from ..ranking import fold, top_n
@@ -44,6 +44,8 @@ def auto_feature_specs(frame: pd.DataFrame | None, id_column: str) -> list:
             specs.append(Categorical(col))
         elif pd.api.types.is_numeric_dtype(s):
             n_unique = s.nunique()
+            if n_unique > 0.5 * n:  # an identifier or a zip code, not a quantity
+                continue
             if n_unique > 12:
                 specs.append(Numeric(col, bins=8))
             else:
@@ -178,7 +180,7 @@ class FMRecommender(Recommender):
         ids = pd.Index(items["item_id"])
         known = ids[self.item_ids_.get_indexer(ids) >= 0]
         if len(known):
-            raise DataError(f"item id {known[0]!r} is already in the catalogue; add only new items")
+            raise DataError(f"item id {plain(known[0])!r} is already in the catalogue; add only new items")
         rows = self.builder_.item_rows(ids, items=items)
         if rows.nnz == 0:
             raise DataError(
@@ -217,9 +219,14 @@ class FMRecommender(Recommender):
                 else "; this model has no user attributes, so it cannot serve new users"
             )
             raise KeyError(
-                f"{len(unknown)} user id(s) not seen in training, e.g. {unknown[0]!r}{hint}"
+                f"{len(unknown)} user id(s) not seen in training, e.g. {plain(unknown[0])!r}{hint}"
             )
         Xq = self.builder_.user_rows(ids, users=users)
+        if context is not None and not self.builder_.context_features:
+            raise DataError(
+                "context given, but this model was fitted without context features "
+                f"(context columns {list(context.columns)} would be ignored)"
+            )
         if context is not None:
             Xc = self.builder_.context_rows(context)
             if Xc.shape[0] == 1 and len(ids) != 1:
@@ -238,7 +245,7 @@ class FMRecommender(Recommender):
         if (idx < 0).any():
             raise KeyError(
                 f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
-                f"e.g. {ids[idx < 0][0]!r}"
+                f"e.g. {plain(ids[idx < 0][0])!r}"
             )
         return idx.astype(np.int64)
 
@@ -264,7 +271,10 @@ class FMRecommender(Recommender):
         items : array-like, optional
             Rank only these catalogue item ids (candidates).
         context : DataFrame, optional
-            Context columns (one row for everyone, or one per user).
+            Context columns (one row for everyone, or one per user). A model fitted with
+            context features and called without a context ranks with every context column
+            off (no hour, no platform): pass the context of the moment for the ranking it
+            learnt. Context given to a model without context features is an error.
         users : DataFrame, optional
             Attributes of (new) users: ``user_id`` plus the fitted user columns.
 
