@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from typing import Iterator
+from typing import Any, Iterator
 
 import numba
 import numpy as np
@@ -90,7 +90,8 @@ def _side(X: sp.csr_matrix, w: np.ndarray, V: np.ndarray, sq: np.ndarray, name: 
     return P, lin + pair
 
 
-def fold(model, query_rows, item_rows=None):
+def fold(model: Any, query_rows: Any, item_rows: Any = None
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fold an FM into query vectors U, item vectors I and per-query constants c.
 
     For every query row q and item row t, ``U[q] @ I[t] + c[q]`` equals the FM prediction on the
@@ -240,7 +241,9 @@ def _tiles(n_users: int, n_items: int, block_size: int | None) -> tuple[int, int
     return block, chunk
 
 
-def top_n(U, I, n, exclude=None, candidates=None, block_size=None, n_threads=None):
+def top_n(U: np.ndarray, I: np.ndarray, n: int, exclude: sp.spmatrix | None = None,
+          candidates: np.ndarray | sp.spmatrix | None = None, block_size: int | None = None,
+          n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-``n`` items of every user by inner product, ``U @ I.T``, excluding/filtering items.
 
     The scores are computed tile by tile -- ``block_size`` users x a chunk of items, one
@@ -260,7 +263,7 @@ def top_n(U, I, n, exclude=None, candidates=None, block_size=None, n_threads=Non
     exclude : sparse matrix of shape (n_users, n_items), optional
         Every *stored* entry (whatever its value, explicit zeros included) marks an item that
         user must not get, e.g. the training interactions (seen items).
-    candidates : 1-D int array of item indices, or sparse matrix of shape (n_users, n_items), optional
+    candidates : 1-D int array, or sparse matrix of shape (n_users, n_items), optional
         Rank only these items: the same list for every user (a 1-D array; duplicates ignored),
         or per user (the stored entries of row u). Items outside it are ineligible. Combined
         with ``exclude``, an item must be a candidate and not excluded.
@@ -302,7 +305,9 @@ def top_n(U, I, n, exclude=None, candidates=None, block_size=None, n_threads=Non
     *Purity*: the result for a set of users depends only on those users' rows of ``U``, the
     item vectors ``I`` and those users' rows of ``exclude``/``candidates``, so the work can be
     split over user partitions (e.g. ``dask.array.map_blocks`` over row chunks of U with the
-    matching rows of the CSR) and the pieces concatenated.
+    matching rows of the CSR) and the pieces concatenated. Under a threaded scheduler pass
+    ``n_threads=1`` to each task: the BLAS thread limit is process-wide, and numba's threading
+    layers are not all safe for parallel regions launched from several threads at once.
 
     *Scores* come from sgemm, whose float32 rounding may differ in the last bit from
     ``U @ I.T`` computed whole. With a per-user ``candidates`` CSR sparser than 5 % of all
@@ -318,7 +323,9 @@ def top_n(U, I, n, exclude=None, candidates=None, block_size=None, n_threads=Non
         )
     if block_size is not None:
         block_size = check_positive_int(block_size, "block_size")
-    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)):
+    if n_threads is not None and (
+        isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
+    ):
         raise TypeError(f"n_threads must be an int or None; got {n_threads!r}")
     n_users, n_items = U.shape[0], I.shape[0]
     shape = (n_users, n_items)
@@ -408,7 +415,8 @@ def _similar(vectors, idx, n, exclude_self, bias_column, candidates, n_threads, 
     n_rows = X.shape[0]
     scalar = np.ndim(idx) == 0
     ids = np.atleast_1d(np.asarray(idx))
-    if ids.ndim != 1 or (ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.dtype == np.bool_)):
+    bad_dtype = not np.issubdtype(ids.dtype, np.integer) or ids.dtype == np.bool_
+    if ids.ndim != 1 or (ids.size and bad_dtype):
         raise TypeError(f"{what}_idx must be an int or a 1-D array of ints; got {idx!r}")
     ids = ids.astype(np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= n_rows):
@@ -431,8 +439,10 @@ def _similar(vectors, idx, n, exclude_self, bias_column, candidates, n_threads, 
     return out_i, out_s
 
 
-def similar_items(I_vectors, item_idx, n, exclude_self=True, *, bias_column=True,
-                  candidates=None, n_threads=None):
+def similar_items(I_vectors: np.ndarray, item_idx: int | np.ndarray, n: int,
+                  exclude_self: bool = True, *, bias_column: bool = True,
+                  candidates: np.ndarray | None = None, n_threads: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` items most cosine-similar to each of ``item_idx``.
 
     Parameters
@@ -468,8 +478,10 @@ def similar_items(I_vectors, item_idx, n, exclude_self=True, *, bias_column=True
                     "item")
 
 
-def similar_users(U_vectors, user_idx, n, exclude_self=True, *, bias_column=True,
-                  candidates=None, n_threads=None):
+def similar_users(U_vectors: np.ndarray, user_idx: int | np.ndarray, n: int,
+                  exclude_self: bool = True, *, bias_column: bool = True,
+                  candidates: np.ndarray | None = None, n_threads: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` users most cosine-similar to each of ``user_idx``.
 
     Same as :func:`similar_items` on user vectors. With ``bias_column=True`` (default, the

@@ -42,6 +42,7 @@ from numba import njit, prange
 # the per-factor update loops (about 5x slower Adagrad steps).
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 _INL = dict(_JIT, inline="always")
+_NONRT = dict(_JIT, _nrt=False)
 
 LOSS_BPR = 0
 LOSS_WARP = 1
@@ -211,7 +212,7 @@ def dot_rows(A, a, B, b):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def add_row_vector(csr, row, V, out, r):
     """``out[r] += sum_j x_j v_j`` over the stored entries of ``row``."""
     indptr, indices, data = csr
@@ -223,7 +224,7 @@ def add_row_vector(csr, row, V, out, r):
             out[r, f] += x * V[j, f]
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def add_row_terms(csr, row, w, V, out, r):
     """``out[r] += sum_j x_j v_j``; returns ``(sum_j w_j x_j, sum_j x_j^2 |v_j|^2)``."""
     indptr, indices, data = csr
@@ -243,7 +244,7 @@ def add_row_terms(csr, row, w, V, out, r):
     return lin, sq
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def item_vector(csr, row, w, V, out, r):
     """Item side of a row: writes ``e = V^T t`` into ``out[r]``; returns ``b(t)``.
 
@@ -264,7 +265,7 @@ def item_vector(csr, row, w, V, out, r):
     return lin + _HALF * (dot_rows(out, r, out, r) - sq)
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def query_vector(uf, u, cx, s, has_ctx, V, out, r):
     """Query side of a sample: ``p = V^T (user row u + context row s)`` into ``out[r]``."""
     k = V.shape[1]
@@ -282,7 +283,7 @@ def query_vector(uf, u, cx, s, has_ctx, V, out, r):
         add_row_vector(cx, s, V, out, r)
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def query_terms(uf, u, cx, s, has_ctx, w, V, out, r):
     """Query side with its own terms: ``p`` into ``out[r]``; returns ``w.q + pair(q)``."""
     k = V.shape[1]
@@ -299,7 +300,7 @@ def query_terms(uf, u, cx, s, has_ctx, w, V, out, r):
 # --------------------------------------------------------------------------------------
 # parameter updates (Adagrad or SGD; L2 on the parameters the sample touches)
 # --------------------------------------------------------------------------------------
-@njit(**_INL)
+@njit(**_NONRT)
 def update_full_row(csr, row, g, buf, rp, re, params, hyper, adagrad):
     """Step on every feature j of ``row`` for ``dL/dy = g``, where the row belongs to a sample
     with cached sum ``S = buf[rp] + buf[re]``: ``dL/dw_j = g x_j + reg_w w_j`` and
@@ -333,7 +334,7 @@ def update_full_row(csr, row, g, buf, rp, re, params, hyper, adagrad):
                 V[j, f] = v - lr * (gx * (buf[rp, f] + buf[re, f] - v * x) + reg_v * v)
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def update_query_row(csr, row, buf, rq, params, hyper, adagrad):
     """Pairwise step on the factors of a query row: ``dL/dv_jf = x_j buf[rq, f] + reg_v v_jf``
     (the query's own terms c(q) cancel in a score difference; its linear weights stay)."""
@@ -378,7 +379,7 @@ def sigmoid(z):
 # --------------------------------------------------------------------------------------
 # per-sample steps (exposed for the gradient tests)
 # --------------------------------------------------------------------------------------
-@njit(**_INL)
+@njit(**_NONRT)
 def pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, params, hyper,
                       adagrad):
     """Update for a pairwise loss sum_n L(d_n), d_n = y(q, t+) - y(q, t-_n), given
@@ -403,7 +404,7 @@ def pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, par
         update_query_row(cx, s, buf, QG, params, hyper, adagrad)
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_weight, weight,
                   gneg, buf, params, hyper, adagrad):
     """One step of a pairwise loss on sample (q = user u + context s, t+ = item i) against
@@ -433,7 +434,7 @@ def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_we
     return loss
 
 
-@njit(**_INL)
+@njit(**_NONRT)
 def pointwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, buf, params,
                    hyper, adagrad):
     """One step of a pointwise loss on the full FM score y(x), x = q + t; returns the loss
@@ -546,7 +547,7 @@ def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
 # --------------------------------------------------------------------------------------
 # chunks: the per-sample loops, compiled once and shared by the serial and parallel epochs
 # --------------------------------------------------------------------------------------
-@njit(**_JIT)
+@njit(**_NONRT)
 def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, queue, samples,
                    params, hyper, adagrad, popularity, n_negatives, max_sampled, buf, negs,
                    gneg):
@@ -605,7 +606,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
     return loss, count
 
 
-@njit(**_JIT)
+@njit(**_NONRT)
 def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival, pos, queue,
                        samples, params, hyper, adagrad, popularity, max_sampled):
     """``chunk_pairwise`` for ids-only designs: user u is column ``ucol[u]`` with value
@@ -676,7 +677,7 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
     return loss, count
 
 
-@njit(**_JIT)
+@njit(**_NONRT)
 def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, queue,
                     samples, params, hyper, adagrad, popularity, n_negatives, buf):
     """Logistic (each positive label 1, plus ``n_negatives`` sampled label-0 items) or squared

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from .._utils import DataError, check_is_fitted, check_positive_int, plain
 from ..features import FeatureBuilder, Categorical, MultiValued, Numeric
 from ..model import FactorizationMachine
-from ..ranking import fold, top_n
+from ..ranking import fold, similar_items, similar_users, top_n
 from .base import Recommender
 
 AUTO = "auto"
@@ -335,6 +335,35 @@ class FMRecommender(Recommender):
             )
         return self.builder_.item_rows(self.item_ids_[idx])
 
+    # -- neighbours ----------------------------------------------------------------------
+    def similar_items(self, item_ids: Iterable, n: int = 10) -> pd.DataFrame:
+        """The ``n`` catalogue items closest to each of ``item_ids`` by cosine of their
+        folded factor vectors ``Vᵀt`` (attributes included; the item bias is left out).
+
+        Returns
+        -------
+        DataFrame with columns ``item_id, similar_item_id, rank, score``.
+        """
+        check_is_fitted(self, "seen_")
+        n = check_positive_int(n, "n")
+        idx = self._candidate_indices(item_ids)
+        nb, scores = similar_items(self.item_vectors_, idx, n)
+        return _neighbour_frame(self.item_ids_[idx], self.item_ids_, nb, scores, "item")
+
+    def similar_users(self, user_ids: Iterable, n: int = 10) -> pd.DataFrame:
+        """The ``n`` training users closest to each of ``user_ids`` by cosine of ``Vᵀq``.
+
+        Returns
+        -------
+        DataFrame with columns ``user_id, similar_user_id, rank, score``.
+        """
+        check_is_fitted(self, "seen_")
+        n = check_positive_int(n, "n")
+        Xq, known = self.query_rows(user_ids)
+        U_all, _, _ = fold(self.model_, self.builder_.user_rows(self.user_ids_), Xq[:0])
+        nb, scores = similar_users(U_all, known, n)
+        return _neighbour_frame(self.user_ids_[known], self.user_ids_, nb, scores, "user")
+
     # -- explanations --------------------------------------------------------------------
     def explain(
         self,
@@ -404,3 +433,16 @@ class FMRecommender(Recommender):
         from .persistence import load_fm_recommender
 
         return load_fm_recommender(path)
+
+
+def _neighbour_frame(query_ids, all_ids: pd.Index, nb: np.ndarray, scores: np.ndarray, what: str) -> pd.DataFrame:
+    n_q, n = nb.shape
+    valid = nb.ravel() >= 0
+    return pd.DataFrame(
+        {
+            f"{what}_id": np.repeat(np.asarray(query_ids), n)[valid],
+            f"similar_{what}_id": all_ids.to_numpy()[np.maximum(nb.ravel(), 0)][valid],
+            "rank": np.tile(np.arange(1, n + 1, dtype=np.int32), n_q)[valid],
+            "score": scores.ravel().astype(np.float64)[valid],
+        }
+    )

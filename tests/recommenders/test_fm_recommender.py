@@ -230,3 +230,21 @@ def test_warm_split_fm_beats_popularity(sample):
         {"pop": Popularity(), "fm": FMRecommender(model=_fm(epochs=10))}, train, test, k=(10,)
     )
     assert result.table.loc["fm", "ndcg@10"] > result.table.loc["pop", "ndcg@10"]
+
+
+def test_similar_items_and_users_by_cosine(fitted):
+    items = fitted.item_ids_[:3]
+    sim = fitted.similar_items(items, n=5)
+    assert list(sim.columns) == ["item_id", "similar_item_id", "rank", "score"]
+    E = fitted.item_vectors_[:, :-1].astype(np.float64)
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    cos = E[:3] @ E.T
+    cos[np.arange(3), np.arange(3)] = -np.inf
+    for q in range(3):
+        expected = fitted.item_ids_[np.argsort(-cos[q], kind="stable")[:5]]
+        assert sim[sim.item_id == items[q]].similar_item_id.tolist() == expected.tolist()
+    users = fitted.similar_users(fitted.user_ids_[:2], n=3)
+    assert users.groupby("user_id").size().tolist() == [3, 3]
+    assert not (users.user_id == users.similar_user_id).any()
+    with pytest.raises(KeyError, match="not in the catalogue"):
+        fitted.similar_items([123456789])
