@@ -96,10 +96,9 @@ expected = min(5, len(hidden)) / len(hidden)
 print(f"recall@5 among the new movies for their {len(watchers)} watchers: {recall.mean():.3f} "
       f"(random: {expected:.3f})")
 
-# An ordinary user (not one of the few who watched half the catalogue) with a new movie.
+# The least active user whose top-10 holds a new movie.
 activity = warm["user_id"].value_counts()
-candidates = [u for u in in_lists["user_id"].unique() if activity.get(u, 0) <= activity.median()]
-user = candidates[0] if candidates else watchers[0]
+user = min(in_lists["user_id"].unique(), key=lambda u: (activity.get(u, 0), u))
 example = rec.recommend([user], n=10)
 example["new"] = np.where(example.item_id.isin(hidden), "*new*", "")
 example["title"] = example["item_id"].map(titles)

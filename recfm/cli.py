@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Models: " + models_help,
     )
     ev.add_argument("--dataset", default="synthetic",
-                    help="synthetic (default), ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, "
+                    help="synthetic (default), synthetic-ml-1m, synthetic-ml-20m, sample, ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, "
                     "ml-latest-small, or a CSV file with user_id,item_id[,rating,timestamp]")
     ev.add_argument("--data-home", default=None, help="where MovieLens data lives (default: $RECFM_DATA or the user cache)")
     ev.add_argument("--no-download", action="store_true", help="never download; fail if the data is not local")

@@ -15,13 +15,13 @@ from recfm._utils import DataError, check_columns
 from recfm.datasets.dataset import Dataset
 from recfm.datasets.download import DataNotFoundError
 from recfm.datasets.movielens import SUPPORTED, load_movielens
-from recfm.datasets.synthetic import SAMPLE_PARAMS, make_synthetic
+from recfm.datasets.synthetic import SAMPLE_PARAMS, SYNTHETIC_SIZES, make_synthetic, make_synthetic_like
 
 # <repo>/datasets/sample when running from a checkout; absent from an installed wheel,
 # in which case load_sample() regenerates the same data in memory.
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 CONTEXT_COLUMNS = ("hour", "platform")
-DATASET_NAMES = ("synthetic", "sample", *SUPPORTED)
+DATASET_NAMES = ("synthetic", "sample", *SUPPORTED, *(f"synthetic-{n}" for n in SYNTHETIC_SIZES))
 
 
 def _numeric(df: pd.DataFrame, col: str, what: str, integer: bool) -> np.ndarray:
@@ -162,7 +162,8 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     Parameters
     ----------
     name_or_path : str or path-like
-        ``"synthetic"`` (:func:`make_synthetic` with its defaults), ``"sample"``
+        ``"synthetic"`` (:func:`make_synthetic` with its defaults), ``"synthetic-ml-1m"`` /
+        ``"synthetic-ml-20m"`` (:func:`make_synthetic_like`, MovieLens-sized), ``"sample"``
         (:func:`load_sample`), a MovieLens name (:func:`load_movielens`), or a path ending
         in ``.csv`` (:func:`read_interactions_csv`).
     data_home : str or path-like, optional
@@ -186,6 +187,9 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         return make_synthetic()
     if name == "sample":
         return load_sample()
+    if name.startswith("synthetic-") and name[len("synthetic-"):] in SYNTHETIC_SIZES:
+        # MovieLens-sized synthetic data: speed and memory at ML-1M/ML-20M scale offline
+        return make_synthetic_like(name[len("synthetic-"):])
     if name in SUPPORTED:
         return load_movielens(name, data_home=data_home, download=download)
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}, "

@@ -10,25 +10,51 @@ and an item row t. ``p = V^T q``, ``e = V^T t``, ``b(t) = w.t + pair(t)`` and
 ``pair(z) = 1/2 sum_f [(V^T z)_f^2 - sum_j v_jf^2 z_j^2]``. For any active feature j of a
 row x with cached sum ``S = V^T x``: ``dy/dw_j = x_j`` and ``dy/dv_jf = x_j (S_f - v_jf x_j)``.
 
-Argument bundles (tuples, so that no call passes more than 30 arguments: CPython compiles
-longer calls as ``f(*args)``, which numba cannot inline):
+Argument bundles (tuples keep signatures short; also, CPython compiles a call with more than
+30 arguments as ``f(*args)``, which numba cannot inline):
 
-* ``csr = (indptr, indices, data)``; ``pos = (indptr, indices)`` of the sorted
-  interactions matrix (users x items), used to reject positives as negatives;
+* ``csr = (indptr, indices, data)``; ``pos = positives_index(indptr, indices)`` of the
+  sorted interactions matrix (users x items), used to reject positives as negatives;
 * ``params = (w0, w, V, gw0, gw, gV)``: ``w0`` and ``gw0`` have shape (1,); the ``g*`` arrays
   are the Adagrad sums of squared gradients (ignored, may be dummies, with plain SGD);
 * ``hyper = (learning_rate, reg_linear, reg_factors)`` scalars of the parameters' dtype;
 * ``buf``: per-chunk scratch of shape (3 + n_negatives, k): rows ``P`` (query vector p),
   ``EP`` (positive item vector), ``QG`` (query gradient), then one row per negative.
 
-Random numbers: xorshift64* streams held in an explicit ``uint64`` state array, one state per
-chunk of the shuffled sample order, seeded ``splitmix64(seed + chunk_id)`` (never by thread id).
-The epoch kernels exist twice, compiled from one Python function: serial and ``parallel=True``
-(Hogwild over ``prange`` across the chunks). The serial one is bit-for-bit reproducible.
+Epochs and chunks: the training queue (samples in shuffled order) is cut into chunks of
+``CHUNK_SIZE`` samples. Chunk c is reshuffled in place and trained by one call of a
+``chunk_*`` function with its own RNG stream (xorshift64* in an explicit ``uint64`` state
+row, seeded ``splitmix64(seed + c)``: never by thread id). The epoch function is written once
+and compiled twice (as umap does): serial, and ``parallel=True`` with a ``prange`` over the
+chunks (Hogwild: lock-free updates race between threads). The serial epoch is bit-for-bit
+reproducible. Both compilations call the same compiled chunk functions.
 
-Performance notes: helpers are inlined at numba-IR level and hot loops never create array
-views, so no reference counting (atomic, and contended between threads) happens per sample;
-``error_model="numpy"`` lets LLVM vectorise the per-factor Adagrad loops (sqrt, division).
+Caching: numba's cache key ignores the ``parallel`` flag, so two compilations of the same
+Python function would overwrite each other's cache entry and load the serial code for the
+parallel epoch (or vice versa). The epoch is therefore built by a factory whose closure
+captures its kind and a flavour constant, which enter the cache key; both versions load
+from the cache in a new process (checked: a first parallel fit in a fresh process takes
+~0.3 s instead of ~10 s of compilation). The kind constant also lets numba prune the other
+kinds' branches, so each epoch links only its own chunk function.
+
+Performance notes (what made the difference, measured):
+
+* ``error_model="numpy"``: float division by zero gives inf/nan (caught by the estimator's
+  divergence check) instead of raising; the hidden ZeroDivisionError branch otherwise stops
+  LLVM from vectorising the per-factor Adagrad loops (sqrt, division): 5x slower steps.
+* No array views and no reference counting per sample: small leaf helpers are inlined at
+  numba-IR level (``inline="always"``); the larger ones are compiled without NRT
+  (``_nrt=False``: they never allocate), so passing arrays to them costs no atomic
+  reference-count updates, which otherwise dominate and are contended between threads.
+  (IR-inlining the larger helpers too more than doubled compile time for no clear gain.)
+* Dot products use eight partial sums (no fastmath, so LLVM keeps the written order): a
+  fixed order, hence deterministic, without a 64-long chain of dependent additions.
+* A fused kernel for ids-only designs (one entry per user and item row): one pass over
+  the factors per sample, like a plain MF epoch.
+* The queue holds (user, item[, sample id]) contiguously, so a chunk reads its samples from
+  cache; RNG states sit one per 64-byte row, so threads never share a written cache line.
+* Rejecting positives as negatives: a per-user one-hash Bloom filter (``positives_index``)
+  answers most checks with one load; the binary search runs only when it cannot.
 """
 from __future__ import annotations
 
@@ -37,9 +63,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# error_model="numpy": float division by zero gives inf/nan (caught by the divergence check)
-# instead of raising; the hidden ZeroDivisionError branch would stop LLVM from vectorising
-# the per-factor update loops (about 5x slower Adagrad steps).
+# see "Performance notes" above for error_model, inline and _nrt
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 _INL = dict(_JIT, inline="always")
 _NONRT = dict(_JIT, _nrt=False)
@@ -96,21 +120,24 @@ def splitmix64(x):
 
 @njit(**_JIT)
 def seed_states(seed, n_states):
-    """State array of ``n_states`` xorshift64* streams: state c = splitmix64(seed + c)."""
-    states = np.empty(n_states, np.uint64)
+    """States of ``n_states`` xorshift64* streams, ``states[c, 0] = splitmix64(seed + c)``.
+
+    One 64-byte row per stream, so that threads drawing from different streams never write
+    to the same cache line."""
+    states = np.zeros((n_states, 8), np.uint64)
     for c in range(n_states):
-        states[c] = splitmix64(np.uint64(seed) + np.uint64(c))
+        states[c, 0] = splitmix64(np.uint64(seed) + np.uint64(c))
     return states
 
 
 @njit(**_INL)
 def rng_next(states, c):
     """Next 32 random bits (as uint64) of stream ``c`` (xorshift64*)."""
-    x = states[c]
+    x = states[c, 0]
     x ^= x >> _S12
     x ^= x << _S25
     x ^= x >> _S27
-    states[c] = x
+    states[c, 0] = x
     return (x * _XSM) >> _S32
 
 
@@ -122,9 +149,10 @@ def rng_below(states, c, n):
 
 @njit(**_INL)
 def shuffle_queue(queue, start, end, states, c):
-    """Fisher-Yates shuffle of ``queue[:][start:end]`` (three arrays permuted together) with
-    stream ``c``."""
+    """Fisher-Yates shuffle of ``queue[:][start:end]`` with stream ``c``: users and items
+    permuted together, and sample ids too unless the queue carries none (empty array)."""
     qu, qi, qs = queue
+    with_ids = qs.shape[0] > 0
     for a in range(end - 1, start, -1):
         b = start + rng_below(states, c, a - start + 1)
         t = qu[a]
@@ -133,9 +161,26 @@ def shuffle_queue(queue, start, end, states, c):
         t = qi[a]
         qi[a] = qi[b]
         qi[b] = t
-        t = qs[a]
-        qs[a] = qs[b]
-        qs[b] = t
+        if with_ids:
+            t = qs[a]
+            qs[a] = qs[b]
+            qs[b] = t
+
+
+@njit(**_JIT)
+def make_queue(users, items, seed, with_ids):
+    """The training queue: copies of the sample users and items (int32) shuffled together
+    from stream ``splitmix64(seed)``, plus the shuffled sample ids when ``with_ids`` (needed
+    for weights, context rows or target values; else an empty array, saving memory)."""
+    n = users.shape[0]
+    qu = users.astype(np.int32)
+    qi = items.astype(np.int32)
+    qs = np.empty(n if with_ids else 0, np.int32)
+    for a in range(qs.shape[0]):
+        qs[a] = a
+    states = seed_states(seed, 1)
+    shuffle_queue((qu, qi, qs), 0, n, states, 0)
+    return qu, qi, qs
 
 
 # --------------------------------------------------------------------------------------
@@ -158,6 +203,52 @@ def is_positive(indptr, indices, row, col):
     return False
 
 
+_BLOOM_MULT = np.uint64(0x9E3779B1)
+_S6 = np.uint64(6)
+_S23 = np.uint64(23)
+_M63 = np.uint64(63)
+
+
+@njit(**_INL)
+def bloom_bit(col, n_bits):
+    """Bit of item ``col`` in a user's filter of ``n_bits`` (a power of two <= 512) bits: a
+    multiplicative hash (Fibonacci hashing) of the item id."""
+    return ((np.uint64(col) * _BLOOM_MULT) >> _S23) & np.uint64(n_bits - 1)
+
+
+@njit(**_JIT)
+def positives_index(indptr, indices):
+    """``(indptr, indices, filters)`` for :func:`is_positive_fast`: the sorted CSR of the
+    users' positives plus, per user, a one-hash Bloom filter of 64 to 512 bits (about four
+    bits per stored entry, one cache line at most). The filter proves most sampled negatives
+    are not positives with one load, skipping the binary search (measured ~10% more
+    samples/s with 2 threads); memory is at most 1/8 of ``indices``'s for int32 indices
+    (plus 8 bytes per user)."""
+    n = indptr.shape[0] - 1
+    nnz = indptr[n] - indptr[0]
+    per_row = 4 * nnz // max(n, 1)
+    n_bits = 64
+    while n_bits < per_row and n_bits < 512:
+        n_bits *= 2
+    filters = np.zeros((n, n_bits // 64), np.uint64)
+    for r in range(n):
+        for jj in range(indptr[r], indptr[r + 1]):
+            h = bloom_bit(indices[jj], n_bits)
+            filters[r, h >> _S6] |= _U1 << (h & _M63)
+    return indptr, indices, filters
+
+
+@njit(**_INL)
+def is_positive_fast(pos, row, col):
+    """:func:`is_positive` on ``pos = positives_index(...)``: the user's Bloom filter first
+    (no false negatives), the binary search only when the filter cannot rule ``col`` out."""
+    filters = pos[2]
+    h = bloom_bit(col, filters.shape[1] * 64)
+    if (filters[row, h >> _S6] >> (h & _M63)) & _U1 == np.uint64(0):
+        return False
+    return is_positive(pos[0], pos[1], row, col)
+
+
 @njit(**_INL)
 def draw_item(states, c, n_items, pop_items, popularity):
     """One candidate item: uniform over ``n_items``, or (``popularity``) the item of a random
@@ -173,7 +264,7 @@ def draw_negative(states, c, user, pos, n_items, pop_items, popularity, max_trie
     ``max_tries`` draws all hit positives."""
     for _ in range(max_tries):
         j = draw_item(states, c, n_items, pop_items, popularity)
-        if not is_positive(pos[0], pos[1], user, j):
+        if not is_positive_fast(pos, user, j):
             return j
     return -1
 
@@ -193,23 +284,61 @@ def draw_negatives(seed, n, user, pos, n_items, pop_items, popularity, max_tries
 # --------------------------------------------------------------------------------------
 @njit(**_INL)
 def dot_rows(A, a, B, b):
-    """<A[a], B[b]> with four partial sums (fixed order: deterministic, no serial add chain)."""
+    """<A[a], B[b]> with eight partial sums (fixed order: deterministic, and no long serial
+    chain of additions, which would dominate a 64-factor dot product)."""
     k = A.shape[1]
     s0 = _ZERO
     s1 = _ZERO
     s2 = _ZERO
     s3 = _ZERO
+    s4 = _ZERO
+    s5 = _ZERO
+    s6 = _ZERO
+    s7 = _ZERO
     f = 0
-    while f + 4 <= k:
+    while f + 8 <= k:
         s0 += A[a, f] * B[b, f]
         s1 += A[a, f + 1] * B[b, f + 1]
         s2 += A[a, f + 2] * B[b, f + 2]
         s3 += A[a, f + 3] * B[b, f + 3]
-        f += 4
+        s4 += A[a, f + 4] * B[b, f + 4]
+        s5 += A[a, f + 5] * B[b, f + 5]
+        s6 += A[a, f + 6] * B[b, f + 6]
+        s7 += A[a, f + 7] * B[b, f + 7]
+        f += 8
     while f < k:
         s0 += A[a, f] * B[b, f]
         f += 1
-    return (s0 + s1) + (s2 + s3)
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(**_INL)
+def dot_diff_rows(V, u, xi, i, xj, j):
+    """<V[u], xi V[i] - xj V[j]> with eight partial sums (the BPR score difference)."""
+    k = V.shape[1]
+    s0 = _ZERO
+    s1 = _ZERO
+    s2 = _ZERO
+    s3 = _ZERO
+    s4 = _ZERO
+    s5 = _ZERO
+    s6 = _ZERO
+    s7 = _ZERO
+    f = 0
+    while f + 8 <= k:
+        s0 += V[u, f] * (xi * V[i, f] - xj * V[j, f])
+        s1 += V[u, f + 1] * (xi * V[i, f + 1] - xj * V[j, f + 1])
+        s2 += V[u, f + 2] * (xi * V[i, f + 2] - xj * V[j, f + 2])
+        s3 += V[u, f + 3] * (xi * V[i, f + 3] - xj * V[j, f + 3])
+        s4 += V[u, f + 4] * (xi * V[i, f + 4] - xj * V[j, f + 4])
+        s5 += V[u, f + 5] * (xi * V[i, f + 5] - xj * V[j, f + 5])
+        s6 += V[u, f + 6] * (xi * V[i, f + 6] - xj * V[j, f + 6])
+        s7 += V[u, f + 7] * (xi * V[i, f + 7] - xj * V[j, f + 7])
+        f += 8
+    while f < k:
+        s0 += V[u, f] * (xi * V[i, f] - xj * V[j, f])
+        f += 1
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 @njit(**_NONRT)
@@ -240,7 +369,7 @@ def add_row_terms(csr, row, w, V, out, r):
             v = V[j, f]
             out[r, f] += x * v
             s += v * v
-        sq += (x * x) * s
+        sq += (s * x) * x
     return lin, sq
 
 
@@ -361,11 +490,28 @@ def update_query_row(csr, row, buf, rq, params, hyper, adagrad):
 
 
 @njit(**_INL)
+def scale_reg(hyper, scale):
+    """``hyper`` with both L2 strengths multiplied by ``scale`` (the sample's weight: a
+    weight multiplies the sample's whole objective, its regulariser included)."""
+    return (hyper[0], hyper[1] * scale, hyper[2] * scale)
+
+
+@njit(**_INL)
 def softplus(z):
     """log(1 + exp(z)), stable for large |z|."""
     if z > 0:
         return z + math.log1p(math.exp(-z))
     return math.log1p(math.exp(z))
+
+
+@njit(**_INL)
+def bpr_terms(d):
+    """``(log(1 + exp(-d)), sigmoid(-d))`` from a single exp: BPR's loss and -dloss/dd."""
+    if d > 0:
+        e = math.exp(-d)  # sigmoid(-d) = e / (1 + e)
+        return math.log1p(e), e / (_ONE + e)
+    e = math.exp(d)  # sigmoid(-d) = 1 / (1 + e)
+    return math.log1p(e) - d, _ONE / (_ONE + e)
 
 
 @njit(**_INL)
@@ -410,9 +556,11 @@ def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_we
     """One step of a pairwise loss on sample (q = user u + context s, t+ = item i) against
     the negatives ``negs[:n_neg]``; returns the sample's loss before the step.
 
-    Loss per negative, with ``d = y(q, t+) - y(q, t-)``: BPR ``weight * log(1 + exp(-d))``;
-    WARP ``weight * rank_weight * max(0, 1 - d)``; plus ``reg/2 theta^2`` for every parameter
-    occurrence the step touches."""
+    The objective is ``m * (sum_n l(d_n) + R)`` with ``d = y(q, t+) - y(q, t-)``; BPR:
+    ``l(d) = log(1 + exp(-d))``, ``m = weight``; WARP: ``l(d) = max(0, 1 - d)``,
+    ``m = weight * rank_weight``; ``R = sum reg/2 theta^2`` over every parameter occurrence
+    the step touches (``reg_linear`` for item-side linear weights, ``reg_factors`` for the
+    factors of the query row(s), of t+ and of each t-). The returned loss omits ``R``."""
     w = params[1]
     V = params[2]
     query_vector(uf, u, cx, s, has_ctx, V, buf, P)
@@ -422,15 +570,17 @@ def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_we
         sneg = item_vector(itf, negs[n], w, V, buf, EN + n) + dot_rows(buf, P, buf, EN + n)
         d = spos - sneg
         if loss_code == LOSS_BPR:
-            loss += weight * softplus(-d)
-            gneg[n] = -weight * sigmoid(-d)
+            lo, sg = bpr_terms(d)
+            loss += weight * lo
+            gneg[n] = -weight * sg
         elif d < _ONE:
             loss += weight * rank_weight * (_ONE - d)
             gneg[n] = -weight * rank_weight
         else:
             gneg[n] = _ZERO
-    pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, params, hyper,
-                      adagrad)
+    m = weight if loss_code == LOSS_BPR else weight * rank_weight
+    pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, params,
+                      scale_reg(hyper, m), adagrad)
     return loss
 
 
@@ -438,8 +588,10 @@ def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_we
 def pointwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, buf, params,
                    hyper, adagrad):
     """One step of a pointwise loss on the full FM score y(x), x = q + t; returns the loss
-    before the step. Logistic: ``target`` in {0, 1}, loss ``weight * log(1 + exp(-/+ y))``;
-    squared: ``weight * (y - target)^2 / 2``. ``w0`` is updated without L2."""
+    before the step. The objective is ``weight * (l(y) + R)``; logistic: ``target`` in {0, 1},
+    ``l = log(1 + exp(-/+ y))``; squared: ``l = (y - target)^2 / 2``; ``R = sum reg/2
+    theta^2`` over the linear weights and factors of every feature of x (``w0`` has no L2).
+    The returned loss omits ``R``."""
     w0 = params[0]
     w = params[1]
     V = params[2]
@@ -465,10 +617,11 @@ def pointwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, buf
     else:
         w0[0] -= lr * g
     # S = p + e for every row of the sample
-    update_full_row(uf, u, g, buf, P, EP, params, hyper, adagrad)
+    hs = scale_reg(hyper, weight)
+    update_full_row(uf, u, g, buf, P, EP, params, hs, adagrad)
     if has_ctx:
-        update_full_row(cx, s, g, buf, P, EP, params, hyper, adagrad)
-    update_full_row(itf, i, g, buf, P, EP, params, hyper, adagrad)
+        update_full_row(cx, s, g, buf, P, EP, params, hs, adagrad)
+    update_full_row(itf, i, g, buf, P, EP, params, hs, adagrad)
     return loss
 
 
@@ -558,6 +711,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
     weights, has_weights)`` is indexed by sample id. Returns (summed loss, number of trained
     samples)."""
     q_users, q_items, q_ids = queue
+    has_ids = q_ids.shape[0] > 0
     _, s_weights, has_weights = samples
     n_items = itf[0].shape[0] - 1
     top = n_items - 1
@@ -569,7 +723,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
     for t in range(start, end):
         u = q_users[t]
         i = q_items[t]
-        smp = q_ids[t]
+        smp = q_ids[t] if has_ids else -1
         wt = s_weights[smp] if has_weights else _ONE
         if loss_code == LOSS_BPR:
             n_ok = 0
@@ -591,7 +745,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
                 j = draw_item(states, c, n_items, q_items, popularity)
                 sneg = item_vector(itf, j, w, V, buf, EN) + dot_rows(buf, P, buf, EN)
                 if sneg > spos - _ONE:
-                    if is_positive(pos[0], pos[1], u, j):
+                    if is_positive_fast(pos, u, j):
                         continue
                     rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
                     if rw > 0.0:
@@ -600,7 +754,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
                         gneg[0] = g
                         loss += -g * (_ONE - (spos - sneg))
                         pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, 1, gneg, buf,
-                                          params, hyper, adagrad)
+                                          params, scale_reg(hyper, -g), adagrad)
                     break
             count += 1
     return loss, count
@@ -614,19 +768,19 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
     per BPR positive. Same sampling and RNG draws as ``chunk_pairwise``; the parameters
     differ from it only by float rounding."""
     q_users, q_items, q_ids = queue
+    has_ids = q_ids.shape[0] > 0
     _, s_weights, has_weights = samples
     n_items = icol.shape[0]
     top = n_items - 1
     w = params[1]
     V = params[2]
-    k = V.shape[1]
     shuffle_queue(queue, start, end, states, c)
     loss = 0.0
     count = 0
     for t in range(start, end):
         u = q_users[t]
         i = q_items[t]
-        smp = q_ids[t]
+        smp = q_ids[t] if has_ids else -1
         wt = s_weights[smp] if has_weights else _ONE
         cu = ucol[u]
         xu = uval[u]
@@ -639,23 +793,11 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
                 continue
             cj = icol[j]
             xj = ival[j]
-            s0 = _ZERO
-            s1 = _ZERO
-            s2 = _ZERO
-            s3 = _ZERO
-            f = 0
-            while f + 4 <= k:
-                s0 += V[cu, f] * (xi * V[ci, f] - xj * V[cj, f])
-                s1 += V[cu, f + 1] * (xi * V[ci, f + 1] - xj * V[cj, f + 1])
-                s2 += V[cu, f + 2] * (xi * V[ci, f + 2] - xj * V[cj, f + 2])
-                s3 += V[cu, f + 3] * (xi * V[ci, f + 3] - xj * V[cj, f + 3])
-                f += 4
-            while f < k:
-                s0 += V[cu, f] * (xi * V[ci, f] - xj * V[cj, f])
-                f += 1
-            d = w[ci] * xi - w[cj] * xj + xu * ((s0 + s1) + (s2 + s3))
-            loss += wt * softplus(-d)
-            ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sigmoid(-d), params, hyper, adagrad)
+            d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, xi, ci, xj, cj)
+            lo, sg = bpr_terms(d)
+            loss += wt * lo
+            ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sg, params, scale_reg(hyper, wt),
+                          adagrad)
             count += 1
         else:
             spos = w[ci] * xi + xu * xi * dot_rows(V, cu, V, ci)
@@ -665,13 +807,14 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
                 xj = ival[j]
                 sneg = w[cj] * xj + xu * xj * dot_rows(V, cu, V, cj)
                 if sneg > spos - _ONE:
-                    if is_positive(pos[0], pos[1], u, j):
+                    if is_positive_fast(pos, u, j):
                         continue
                     rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
                     if rw > 0.0:
                         g = -wt * np.float32(rw)
                         loss += -g * (_ONE - (spos - sneg))
-                        ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad)
+                        ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, scale_reg(hyper, -g),
+                                      adagrad)
                     break
             count += 1
     return loss, count
@@ -684,6 +827,7 @@ def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos,
     (target = sample value) over ``queue[:][start:end]``. Returns (summed loss, number of
     steps)."""
     q_users, q_items, q_ids = queue
+    has_ids = q_ids.shape[0] > 0
     s_values, s_weights, has_weights = samples
     n_items = itf[0].shape[0] - 1
     shuffle_queue(queue, start, end, states, c)
@@ -692,7 +836,7 @@ def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos,
     for t in range(start, end):
         u = q_users[t]
         i = q_items[t]
-        smp = q_ids[t]
+        smp = q_ids[t] if has_ids else -1
         wt = s_weights[smp] if has_weights else _ONE
         target = s_values[smp] if loss_code == LOSS_SQUARED else _ONE
         loss += pointwise_step(loss_code, uf, u, cx, smp, has_ctx, itf, i, target, wt, buf,
@@ -713,17 +857,26 @@ def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos,
 # --------------------------------------------------------------------------------------
 # epochs: one Python function, compiled serial and parallel (Hogwild over the chunks)
 # --------------------------------------------------------------------------------------
-def _make_epoch(parallel):
-    flavour = 1 if parallel else 0  # captured: gives the two compilations distinct cache keys
+KIND_PAIRWISE = 0
+KIND_PAIRWISE_IDS = 1
+KIND_POINTWISE = 2
 
-    def epoch(kind, loss_code, uf, itf, cx, has_ctx, pos, queue, samples, chunk_order, seed,
-              params, hyper, adagrad, popularity, n_negatives, max_sampled, out_loss,
-              out_count):
+
+def _make_epoch(kind, parallel):
+    # ``kind`` and ``flavour`` are closure constants: numba prunes the branches of the other
+    # kinds before typing (each epoch links only its own chunk function, which keeps compile
+    # times down), and they enter the cache key, so that the serial and parallel versions
+    # of one kind get distinct cache entries
+    flavour = 2 * kind + (1 if parallel else 0)
+
+    def epoch(loss_code, uf, itf, cx, has_ctx, pos, queue, samples, chunk_order, seed, params,
+              hyper, adagrad, popularity, n_negatives, max_sampled, out_loss, out_count):
         """One epoch over the sample ``queue``, cut into chunks of ``CHUNK_SIZE`` samples;
-        chunk c has its own RNG stream seeded ``seed + c`` and is shuffled in place before it
-        is trained; chunks are visited in ``chunk_order``. ``kind``: 0 pairwise (BPR/WARP), 1 pairwise
-        ids-only (reads column ``indices[u]`` of one-entry rows), 2 pointwise. Writes each
-        chunk's summed loss and count into ``out_loss[c]``, ``out_count[c]``."""
+        chunk c has its own RNG stream seeded ``seed + c`` and is shuffled in place before
+        it is trained; chunks are visited in ``chunk_order``. The kind (pairwise,
+        pairwise ids-only reading column ``indices[u]`` of one-entry rows, or pointwise) is
+        fixed per compiled epoch. Writes each chunk's summed loss and count into
+        ``out_loss[c]``, ``out_count[c]``; returns the kind and flavour code."""
         n_chunks = chunk_order.shape[0]
         n_samples = queue[0].shape[0]
         V = params[2]
@@ -736,12 +889,12 @@ def _make_epoch(parallel):
             c = chunk_order[cc]
             start = c * CHUNK_SIZE
             end = min(start + CHUNK_SIZE, n_samples)
-            if kind == 0:
+            if kind == KIND_PAIRWISE:
                 loss, count = chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx,
                                              has_ctx, pos, queue, samples, params, hyper,
                                              adagrad, popularity, n_negatives, max_sampled,
                                              BUF[c], NEG[c], GN[c])
-            elif kind == 1:
+            elif kind == KIND_PAIRWISE_IDS:
                 loss, count = chunk_pairwise_ids(loss_code, c, start, end, states, uf[1],
                                                  uf[2], itf[1], itf[2], pos, queue, samples,
                                                  params, hyper, adagrad, popularity,
@@ -757,11 +910,11 @@ def _make_epoch(parallel):
     return epoch
 
 
-epoch_serial = njit(**_JIT)(_make_epoch(False))
-epoch_parallel = njit(parallel=True, **_JIT)(_make_epoch(True))
-KIND_PAIRWISE = 0
-KIND_PAIRWISE_IDS = 1
-KIND_POINTWISE = 2
+#: ``EPOCHS[kind][parallel]``: the epoch kernels, each kind compiled serial and parallel.
+EPOCHS = tuple(
+    (njit(**_JIT)(_make_epoch(kind, False)), njit(parallel=True, **_JIT)(_make_epoch(kind, True)))
+    for kind in (KIND_PAIRWISE, KIND_PAIRWISE_IDS, KIND_POINTWISE)
+)
 
 
 # --------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ _LOSS_CODES = {
     "squared": K.LOSS_SQUARED,
 }
 _SCHEDULES = ("adagrad", "sgd")
+#: reg_factors=None resolves to these (tuned for NDCG@10 on ML-100K, random 80/20 split; WARP
+#: multiplies the penalty by its rank weight yet needs a stronger one than BPR)
+_DEFAULT_REG_FACTORS = {"bpr": 0.01, "warp": 0.1, "logistic": 0.01, "squared": 0.01}
 _NEGATIVES = ("uniform", "popularity")
 #: Initial value of the Adagrad accumulators (sums of squared gradients): the first steps
 #: are then plain SGD steps of size ``learning_rate`` rather than ``learning_rate * sign(g)``.
@@ -45,6 +48,32 @@ def _fmt_choices(choices: tuple[str, ...]) -> str:
     return ", ".join(repr(c) for c in choices)
 
 
+def _aligned(shape: tuple[int, int], fill: Any = None) -> np.ndarray:
+    """A C-contiguous float32 array whose data starts on a 64-byte boundary (so that rows of
+    64 factors are exactly four cache lines and Hogwild threads writing neighbouring rows do
+    not share a line: measured ~15% more samples/s on 2 threads), optionally filled."""
+    n = int(np.prod(shape))
+    buf = np.empty(n + 16, np.float32)
+    off = (-buf.ctypes.data % 64) // 4
+    out = buf[off:off + n].reshape(shape)
+    if fill is not None:
+        out[...] = fill
+    return out
+
+
+def _index32(m: sp.csr_matrix) -> sp.csr_matrix:
+    """``m`` with int32 ``indptr``/``indices`` when they fit (one kernel signature for all
+    designs); only the index arrays are converted, ``data`` is shared."""
+    if m.indptr.dtype == np.int32 and m.indices.dtype == np.int32:
+        return m
+    if m.nnz >= 2**31 - 1 or max(m.shape) >= 2**31 - 1:
+        return m
+    out = sp.csr_matrix((m.data, m.indices.astype(np.int32), m.indptr.astype(np.int32)),
+                        shape=m.shape, copy=False)
+    out.has_sorted_indices = m.has_sorted_indices
+    return out
+
+
 class FactorizationMachine:
     """Factorization machine for top-N recommendation and rating prediction.
 
@@ -52,43 +81,53 @@ class FactorizationMachine:
     ``y(x) = w0 + sum_j w_j x_j + sum_{j<l} <v_j, v_l> x_j x_l`` in O(k nnz(x)). A training
     sample joins a query side q (user row of the design + its context row) and an item side t
     (item row): with ids only, ``y = w0 + w_u + w_i + <v_u, v_i>`` is biased matrix
-    factorization. Trained by Hogwild SGD/Adagrad in numba over shuffled positive samples.
+    factorization. Trained by Hogwild SGD/Adagrad in numba over shuffled positive samples
+    (``recfm.model._kernels``); designs whose user and item rows are single ids and that have
+    no context take a fused kernel with the same sampling and updates.
 
     Parameters
     ----------
     n_factors : int, default 64
         Dimension k of the latent vectors.
     loss : {'bpr', 'warp', 'logistic', 'squared'}, default 'bpr'
-        'bpr' (``-log sigmoid(y(q,t+) - y(q,t-))`` over ``n_negatives`` sampled negatives)
-        and 'warp' (rank-weighted hinge, sampling up to ``max_sampled`` items until one
-        violates the margin 1) train only the item side and the query-item cross term;
-        'logistic' (positives label 1, ``n_negatives`` sampled negatives label 0) and
-        'squared' (regression on ``design.sample_values``) train the full y(x).
+        'bpr' (``log(1 + exp(-d))``, ``d = y(q,t+) - y(q,t-)``, over ``n_negatives`` sampled
+        negatives) and 'warp' (``log(floor((n_items-1)/n)) * max(0, 1 - d)`` for the first
+        of up to ``max_sampled`` draws that violates the margin, n draws) train only the item
+        side and the query-item cross term (c(q) cancels in d); 'logistic' (positives label
+        1, ``n_negatives`` sampled negatives label 0) and 'squared' (``(y - value)^2 / 2`` on
+        ``design.sample_values``, for explicit ratings) train the full y(x).
     learning_rate : float, default 0.05
-        Step size (Adagrad: base step size, divided by the root of the running sum of squared
-        gradients, which starts at 1).
+        Step size; with Adagrad each parameter's step is divided by the root of its running
+        sum of squared gradients, which starts at 1.
     learning_schedule : {'adagrad', 'sgd'}, default 'adagrad'
-    reg_linear, reg_factors : float, default 0.0 and 1e-4
-        L2 penalties on the linear weights w and the factors V, applied to the parameters a
-        sample touches (``reg/2 * theta^2`` is added to that sample's loss).
+    reg_linear : float, default 0.0
+        L2 penalty on the linear weights w (item-side weights only for pairwise losses).
+    reg_factors : float or None, default None
+        L2 penalty on the factors V. None picks the value tuned on MovieLens for the loss
+        (NDCG@10): 0.1 for 'warp', 0.01 for the others. Penalties apply to the parameters a
+        sample touches: ``reg/2 * theta^2`` joins that sample's objective, which the sample
+        weight (times the WARP rank weight) multiplies as a whole.
     n_epochs : int, default 30
     negatives : {'uniform', 'popularity'}, default 'uniform'
-        How negative items are drawn: uniformly over the catalogue, or in proportion to their
-        number of training samples (the item of a random training sample), as implicit's BPR
-        does. Negatives are never the user's own positives (``design.interactions``).
+        How negative items are drawn: uniformly over the catalogue (as LightFM's WARP), or in
+        proportion to their number of training samples (as implicit's and LightFM's BPR).
+        Negatives are never one of the user's positives (``design.interactions``). Uniform
+        ranks much better on MovieLens (NDCG@10 0.41 against 0.24 for ids-only BPR).
     n_negatives : int, default 1
-        Negatives per positive for 'bpr' and 'logistic'.
+        Negatives per positive for 'bpr' (one step on the sum of their losses) and
+        'logistic' (one step each).
     max_sampled : int, default 10
-        Draws per positive for 'warp'; the update weight is ``log(floor((n_items-1)/n))``
-        where n is the number of draws it took to find a violating negative.
+        Draws per positive for 'warp'.
     init_std : float, default 0.1
         Standard deviation of the normal initialisation of V (w and w0 start at 0; 'squared'
         starts w0 at the mean target).
     n_threads : int or None, default None
-        Threads of the training epochs (None: all cores). With ``n_threads=1`` and an int
-        ``random_state``, training is **bit-for-bit reproducible** (same parameters on every
-        run). With more threads the lock-free (Hogwild) updates race, so runs differ slightly
-        even with a seed; the random streams themselves never depend on the thread count.
+        Threads of the training epochs (None: all cores numba may use). With ``n_threads=1``
+        and an int ``random_state``, training is **bit-for-bit reproducible**: every run on
+        the same machine and software gives the same parameters (tested). With more threads
+        the lock-free (Hogwild) updates race, so runs differ slightly even with a seed; the
+        random streams themselves never depend on the thread count (they belong to fixed
+        chunks of the sample order, not to threads).
     random_state : None, int, numpy Generator or RandomState
         Seeds the initialisation, the sample order and the negative sampling.
     verbose : bool, default False
@@ -99,13 +138,24 @@ class FactorizationMachine:
     w0_ : float
     w_ : ndarray of shape (n_features,), float32
     V_ : ndarray of shape (n_features, n_factors), float32, C-contiguous
-    grad_sq_w0_, grad_sq_w_, grad_sq_V_ : Adagrad accumulators (same shapes), or None for SGD
+    grad_sq_w0_, grad_sq_w_, grad_sq_V_ : float and ndarrays shaped like w_ and V_
+        Adagrad accumulators (sums of squared gradients), None with plain SGD.
     history_ : dict of lists
-        ``'loss'``: mean training loss per epoch (measured during the epoch); with
-        ``validation``, ``'ndcg@10'`` per epoch as well.
+        ``'loss'``: mean training loss per epoch, measured during the epoch (``partial_fit``
+        appends to it); with ``validation``, ``'ndcg@10'`` per epoch as well.
     n_features_ : int
+        Number of feature columns (rows of ``V_``).
+    n_epochs_ : int
+        Epochs trained so far (fit and partial_fit).
+    reg_factors_ : float
+        The L2 penalty on V in use (``reg_factors`` resolved).
     best_epoch_ : int or None
         With early stopping, the (0-based) epoch whose parameters were kept.
+
+    Notes
+    -----
+    Ranking only needs ``query_repr`` and ``item_repr``: ``y(q, t) = c(q) + b(t) + <P_q, E_t>``,
+    so top-N for a block of users is one matrix product (see ``recfm.ranking``).
     """
 
     def __init__(
@@ -115,7 +165,7 @@ class FactorizationMachine:
         learning_rate: float = 0.05,
         learning_schedule: str = "adagrad",
         reg_linear: float = 0.0,
-        reg_factors: float = 1e-4,
+        reg_factors: float | None = None,
         n_epochs: int = 30,
         negatives: str = "uniform",
         n_negatives: int = 1,
@@ -201,7 +251,8 @@ class FactorizationMachine:
             learning_rate=nonneg_float("learning_rate", positive=True),
             learning_schedule=choice("learning_schedule", _SCHEDULES),
             reg_linear=nonneg_float("reg_linear"),
-            reg_factors=nonneg_float("reg_factors"),
+            reg_factors=(_DEFAULT_REG_FACTORS[self.loss] if self.reg_factors is None
+                         and self.loss in _DEFAULT_REG_FACTORS else nonneg_float("reg_factors")),
             n_epochs=pos_int("n_epochs"),
             negatives=choice("negatives", _NEGATIVES),
             n_negatives=pos_int("n_negatives"),
@@ -212,7 +263,9 @@ class FactorizationMachine:
         if nt is not None and (
             isinstance(nt, bool) or not isinstance(nt, numbers.Integral) or nt <= 0
         ):
-            raise ValueError(f"n_threads must be None (all cores) or a positive integer; got {nt!r}")
+            raise ValueError(
+                f"n_threads must be None (all cores) or a positive integer; got {nt!r}"
+            )
         out["n_threads"] = None if nt is None else int(nt)
         rs = self.random_state
         if not (rs is None or isinstance(rs, (np.random.Generator, np.random.RandomState))
@@ -236,7 +289,9 @@ class FactorizationMachine:
 
         def csr(name: str, m: Any) -> sp.csr_matrix:
             if not sp.issparse(m):
-                raise DataError(f"design.{name} must be a scipy sparse matrix; got {type(m).__name__}")
+                raise DataError(
+                    f"design.{name} must be a scipy sparse matrix; got {type(m).__name__}"
+                )
             m = m.tocsr() if m.format != "csr" else m
             if m.dtype != np.float32:
                 m = m.astype(np.float32)
@@ -245,7 +300,7 @@ class FactorizationMachine:
                 m.sum_duplicates()
             if m.nnz and not np.isfinite(m.data).all():
                 raise DataError(f"design.{name} holds non-finite values (NaN or inf)")
-            return m
+            return _index32(m)
 
         uf = csr("user_features", design.user_features)
         itf = csr("item_features", design.item_features)
@@ -268,6 +323,7 @@ class FactorizationMachine:
         if not inter.has_sorted_indices:
             inter = inter.copy()
             inter.sort_indices()
+        inter = _index32(inter)
         su = np.ascontiguousarray(design.sample_users)
         si = np.ascontiguousarray(design.sample_items)
         sv = np.ascontiguousarray(design.sample_values, dtype=np.float32)
@@ -333,7 +389,7 @@ class FactorizationMachine:
         if not val.has_sorted_indices:
             val = val.copy()
             val.sort_indices()
-        return val
+        return _index32(val)
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -353,8 +409,9 @@ class FactorizationMachine:
             Non-negative weight of each sample (scales its loss).
         validation : csr_matrix of shape (n_users, n_items), optional
             Held-out positives on the design's user/item index. NDCG@10 over all users with a
-            held-out item, ranking every item but the user's training positives, is recorded
-            in ``history_['ndcg@10']`` after each epoch.
+            held-out item, each ranking every item but its training positives by the score of
+            its user row (no context), is recorded in ``history_['ndcg@10']`` after each
+            epoch (binary relevance, log2 discount; ties to the lower item index).
         early_stopping : int, optional
             Patience: stop when the validation NDCG@10 has not improved for this many epochs
             and keep the parameters of the best epoch (needs ``validation``).
@@ -363,13 +420,18 @@ class FactorizationMachine:
         -------
         self
         """
+        return self._fit(design, sample_weight, validation, early_stopping, None)
+
+    def _fit(self, design, sample_weight, validation, early_stopping, n_epochs):
         params = self._validated_params()
+        if n_epochs is not None:
+            params["n_epochs"] = n_epochs
         data = self._check_design(design)
         sw = self._check_sample_weight(sample_weight, data["n_samples"])
         val = self._check_validation(validation, data)
         if early_stopping is not None:
-            if (isinstance(early_stopping, bool) or not isinstance(early_stopping, numbers.Integral)
-                    or early_stopping <= 0):
+            if (isinstance(early_stopping, bool)
+                    or not isinstance(early_stopping, numbers.Integral) or early_stopping <= 0):
                 raise ValueError(
                     f"early_stopping must be None or a positive integer (patience in epochs); "
                     f"got {early_stopping!r}"
@@ -403,18 +465,43 @@ class FactorizationMachine:
 
         The model **grows** when ``design.n_features`` exceeds ``n_features_`` (the feature
         space is append-only): new rows of ``w_``, ``V_`` and of the Adagrad state are
-        initialised as ``fit`` does, existing columns keep their values and meaning. An
-        unfitted model is fitted.
+        initialised as ``fit`` does (``init_std``; w and accumulators as at the start), and
+        existing columns keep their values and meaning. A design with fewer columns (an older
+        feature space) trains the leading columns. An unfitted model is fitted. The loss of
+        each epoch is appended to ``history_['loss']``.
+
+        Parameters
+        ----------
+        design : Design
+        sample_weight : array-like of shape (n_samples,), optional
+        n_epochs : int, optional
+            Epochs to run (default ``self.n_epochs``).
+
+        Returns
+        -------
+        self
         """
+        if n_epochs is not None and (isinstance(n_epochs, bool)
+                                     or not isinstance(n_epochs, numbers.Integral)
+                                     or n_epochs <= 0):
+            raise ValueError(f"n_epochs must be a positive integer; got {n_epochs!r}")
         if getattr(self, "V_", None) is None:
-            if n_epochs is not None:
-                self.n_epochs = n_epochs
-            return self.fit(design, sample_weight=sample_weight)
+            return self._fit(design, sample_weight, None, None,
+                             None if n_epochs is None else int(n_epochs))
+        # a model whose learned arrays were set from outside (e.g. loaded from disk) lacks
+        # the training bookkeeping: rebuild it
+        if getattr(self, "_rng", None) is None:
+            self._rng = check_random_state(self.random_state)
+        if getattr(self, "history_", None) is None:
+            self.history_ = {"loss": []}
+        if getattr(self, "n_epochs_", None) is None:
+            self.n_epochs_ = len(self.history_.get("loss", []))
+        self.n_features_ = int(self.V_.shape[0])
+        for name in ("grad_sq_w0_", "grad_sq_w_", "grad_sq_V_"):
+            if not hasattr(self, name):
+                setattr(self, name, None)
         params = self._validated_params()
         if n_epochs is not None:
-            if isinstance(n_epochs, bool) or not isinstance(n_epochs, numbers.Integral) \
-                    or n_epochs <= 0:
-                raise ValueError(f"n_epochs must be a positive integer; got {n_epochs!r}")
             params["n_epochs"] = int(n_epochs)
         if params["n_factors"] != self.V_.shape[1]:
             raise ValueError(
@@ -424,37 +511,39 @@ class FactorizationMachine:
         data = self._check_design(design)
         sw = self._check_sample_weight(sample_weight, data["n_samples"])
         nf = data["n_features"]
-        if nf > self.n_features_:
+        if nf > self.V_.shape[0]:
             self._grow(nf, params)
         if params["learning_schedule"] == "adagrad" and self.grad_sq_V_ is None:
             self._reset_accumulators(params)
-        self.history_.pop("ndcg@10", None)
         self._train(params, data, sw, params["n_epochs"], None, None)
         return self
 
     @staticmethod
     def _init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.ndarray:
-        V = rng.standard_normal((n, k), dtype=np.float32)
+        V = _aligned((n, k), rng.standard_normal((n, k), dtype=np.float32))
         V *= np.float32(std)
-        return np.ascontiguousarray(V)
+        return V
 
     def _reset_accumulators(self, params: dict[str, Any]) -> None:
         if params["learning_schedule"] == "adagrad":
             self.grad_sq_w0_ = ADAGRAD_INIT
             self.grad_sq_w_ = np.full(self.w_.shape, ADAGRAD_INIT, np.float32)
-            self.grad_sq_V_ = np.full(self.V_.shape, ADAGRAD_INIT, np.float32)
+            self.grad_sq_V_ = _aligned(self.V_.shape, ADAGRAD_INIT)
         else:
             self.grad_sq_w0_ = self.grad_sq_w_ = self.grad_sq_V_ = None
 
     def _grow(self, nf: int, params: dict[str, Any]) -> None:
         old, k = self.V_.shape
         add = nf - old
-        newV = self._init_factors(self._rng, add, k, params["init_std"])
-        self.V_ = np.ascontiguousarray(np.concatenate([self.V_, newV]))
+        V = _aligned((nf, k))
+        V[:old] = self.V_
+        V[old:] = self._init_factors(self._rng, add, k, params["init_std"])
+        self.V_ = V
         self.w_ = np.concatenate([self.w_, np.zeros(add, np.float32)])
         if self.grad_sq_V_ is not None:
-            self.grad_sq_V_ = np.ascontiguousarray(np.concatenate(
-                [self.grad_sq_V_, np.full((add, k), ADAGRAD_INIT, np.float32)]))
+            gV = _aligned((nf, k), ADAGRAD_INIT)
+            gV[:old] = self.grad_sq_V_
+            self.grad_sq_V_ = gV
             self.grad_sq_w_ = np.concatenate(
                 [self.grad_sq_w_, np.full(add, ADAGRAD_INIT, np.float32)])
         self.n_features_ = nf
@@ -463,6 +552,7 @@ class FactorizationMachine:
     def _train(self, params, data, sw, n_epochs, val, patience) -> None:
         from tqdm.auto import tqdm
 
+        self.reg_factors_ = params["reg_factors"]
         rng = self._rng
         loss_code = _LOSS_CODES[params["loss"]]
         pairwise = loss_code in (K.LOSS_BPR, K.LOSS_WARP)
@@ -476,13 +566,15 @@ class FactorizationMachine:
         uf_t = (uf.indptr, uf.indices, uf.data)
         itf_t = (itf.indptr, itf.indices, itf.data)
         cx_t = (ctx.indptr, ctx.indices, ctx.data) if has_ctx else (dummy_i, dummy_i, dummy_f)
-        pos = (inter.indptr, inter.indices)
+        pos = K.positives_index(inter.indptr, inter.indices)
         has_w = sw is not None
         s_w = sw if has_w else dummy_f
         # the training queue: samples in shuffled order, contiguous (chunks are reshuffled in
-        # place each epoch and visited in a random order): one copy of the sample arrays
-        ids = rng.permutation(n).astype(np.int32 if n < 2**31 else np.int64)
-        queue = (data["su"][ids], data["si"][ids], ids)
+        # place each epoch and visited in a random order); user and item arrays are the one
+        # copy of the samples, plus sample ids only when weights, context or values need them
+        with_ids = has_w or has_ctx or loss_code == K.LOSS_SQUARED
+        queue = K.make_queue(data["su"], data["si"],
+                             np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64)), with_ids)
         n_chunks = -(-n // K.CHUNK_SIZE)
         out_loss = np.zeros(n_chunks, np.float64)
         out_count = np.zeros(n_chunks, np.int64)
@@ -506,7 +598,7 @@ class FactorizationMachine:
             else K.KIND_POINTWISE
         samples = (data["sv"], s_w, has_w)
         with numba_threads(params["n_threads"]) as n_thr:
-            kernel = K.epoch_serial if n_thr == 1 else K.epoch_parallel
+            kernel = K.EPOCHS[kind][0 if n_thr == 1 else 1]
             bar = tqdm(range(n_epochs), desc="FM epochs", disable=not self.verbose,
                        unit="epoch")
             for epoch in bar:
@@ -514,7 +606,7 @@ class FactorizationMachine:
                 seed = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
                 chunk_order = rng.permutation(n_chunks).astype(np.int64)
                 prm = (w0, self.w_, self.V_) + acc
-                kernel(kind, loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples,
+                kernel(loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples,
                        chunk_order, seed, prm, hyper, adagrad, popularity,
                        params["n_negatives"], params["max_sampled"], out_loss, out_count)
                 if not pairwise:
@@ -525,7 +617,7 @@ class FactorizationMachine:
                 loss = float(out_loss.sum() / cnt) if cnt else 0.0
                 self.n_epochs_ += 1
                 self._check_finite(loss, start_epoch + epoch, params)
-                self.history_["loss"].append(loss)
+                self.history_.setdefault("loss", []).append(loss)
                 info = {"loss": f"{loss:.4f}"}
                 log.debug("epoch %d: loss %.5f, %.2fs (%.2fM samples/s)", epoch, loss,
                           time.perf_counter() - t0,
@@ -597,6 +689,9 @@ class FactorizationMachine:
             )
 
     def _validation_ndcg(self, data: dict[str, Any], val: sp.csr_matrix) -> float:
+        """Mean NDCG@10 over users with a held-out item; each user (its design row, without
+        context) ranks all items but its training positives, by blocks of users (about 32 MB
+        of scores at a time)."""
         P = np.ascontiguousarray(data["uf"] @ self.V_, dtype=np.float32)
         E, b = self.item_repr(data["itf"])
         E = np.ascontiguousarray(E)
@@ -622,10 +717,11 @@ class FactorizationMachine:
         if not sp.issparse(X):
             raise ValueError(f"{name} must be a scipy sparse matrix (csr); got {type(X).__name__}")
         X = X.tocsr() if X.format != "csr" else X
-        if X.shape[1] > self.n_features_:
+        nf = self.V_.shape[0]
+        if X.shape[1] > nf:
             raise ValueError(
                 f"{name} has {X.shape[1]} columns but the model has n_features_ = "
-                f"{self.n_features_}; call partial_fit with the grown design first"
+                f"{nf}; call partial_fit with the grown design first"
             )
         return X
 
@@ -645,6 +741,9 @@ class FactorizationMachine:
         if not X.has_canonical_format:
             X = X.copy()
             X.sum_duplicates()
+        X = _index32(X)
+        if X.dtype != np.float32:
+            X = X.astype(np.float32)
         out = np.empty(X.shape[0], np.float64)
         K.predict_rows(X.indptr, X.indices, X.data, np.float64(self.w0_), self.w_, self.V_, out)
         return out

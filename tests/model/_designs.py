@@ -63,8 +63,9 @@ def design_from_pairs(users, items, n_users: int, n_items: int, *,
             a.eliminate_zeros()
             a = sp.csr_matrix((a.data, a.indices + off_attr, a.indptr), shape=(n, n_features))
             blocks.append(a)
-        m = blocks[0] if len(blocks) == 1 else (
-            sp.csr_matrix((n, n_features), dtype=np.float32) if not blocks else sum(blocks[1:], blocks[0]))
+        m = sp.csr_matrix((n, n_features), dtype=np.float32)
+        for b in blocks:
+            m = m + b
         m = sp.csr_matrix(m, dtype=np.float32)
         m.sort_indices()
         return m
@@ -79,9 +80,12 @@ def design_from_pairs(users, items, n_users: int, n_items: int, *,
         cols = off_ctx + rng.integers(0, n_context, users.size)
         ctx = _csr(np.arange(users.size), cols, np.ones(users.size), (users.size, n_features))
     vals = np.ones(users.size, np.float32) if values is None else np.asarray(values, np.float32)
+    offsets = dict(user_ids=0, user_attrs=off_ua, item_ids=off_iid, item_attrs=off_ia,
+                   context=off_ctx, n_features=n_features)
     return Design(user_features=uf, item_features=itf, interactions=inter,
                   sample_users=users, sample_items=items, sample_values=vals,
-                  user_ids=np.arange(n_users), item_ids=np.arange(n_items), context=ctx)
+                  user_ids=np.arange(n_users), item_ids=np.arange(n_items), context=ctx,
+                  extra={"offsets": offsets})
 
 
 def random_design(seed: int = 0, n_users: int = 30, n_items: int = 20, n_pairs: int = 200,
@@ -92,9 +96,21 @@ def random_design(seed: int = 0, n_users: int = 30, n_items: int = 20, n_pairs: 
     users, items = random_pairs(rng, n_users, n_items, n_pairs)
     ua = ia = None
     if n_user_attrs:
-        ua = (rng.random((n_users, n_user_attrs)) < 0.3) * rng.uniform(0.5, 1.5, (n_users, n_user_attrs))
+        shape = (n_users, n_user_attrs)
+        ua = (rng.random(shape) < 0.3) * rng.uniform(0.5, 1.5, shape)
     if n_item_attrs:
-        ia = (rng.random((n_items, n_item_attrs)) < 0.3) * rng.uniform(0.5, 1.5, (n_items, n_item_attrs))
+        shape = (n_items, n_item_attrs)
+        ia = (rng.random(shape) < 0.3) * rng.uniform(0.5, 1.5, shape)
     values = rng.integers(1, 6, users.size).astype(np.float32) if ratings else None
     return design_from_pairs(users, items, n_users, n_items, user_attrs=ua, item_attrs=ia,
                              n_context=n_context, context_rng=rng, values=values)
+
+
+def attribute_rows(attrs: np.ndarray, offset: int, n_features: int) -> sp.csr_matrix:
+    """Rows holding only an attribute block (dense ``attrs``) at column ``offset``: users or
+    items unseen in training (no id column)."""
+    a = sp.csr_matrix(attrs.astype(np.float32))
+    a.eliminate_zeros()
+    m = sp.csr_matrix((a.data, a.indices + offset, a.indptr), shape=(attrs.shape[0], n_features))
+    m.sort_indices()
+    return m
