@@ -124,7 +124,10 @@ def run_experiment(
     train, test = split_data(interactions, split, test_size, seed, cold_start)
     log.info("%s: %d train / %d test interactions", data.name, len(train), len(test))
 
-    recommenders = {name: make_recommender(name, seed=seed, n_threads=n_threads) for name in names}
+    recommenders = {
+        name: make_recommender(name, seed=seed, n_threads=n_threads, cold_start=cold_start)
+        for name in names
+    }
     result = evaluate(
         recommenders,
         train,

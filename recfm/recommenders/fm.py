@@ -20,6 +20,9 @@ from ..ranking import fold, similar_items, similar_users, top_n
 from .base import Recommender
 
 AUTO = "auto"
+# attributes only on the user side: what serves users absent from training best, since a
+# user id column soaks up what the attributes would otherwise have to learn
+AUTO_ATTRIBUTES = "auto-attributes"
 
 
 def auto_feature_specs(frame: pd.DataFrame | None, id_column: str) -> list:
@@ -61,10 +64,13 @@ class FMRecommender(Recommender):
 
     Parameters
     ----------
-    builder : FeatureBuilder, "auto" or None
+    builder : FeatureBuilder, "auto", "auto-attributes" or None
         How frames become FM rows. ``None``: user and item ids only (the FM is then biased
         matrix factorisation). ``"auto"``: ids plus every usable attribute column of the
         ``users`` and ``items`` frames given to ``fit`` (see :func:`auto_feature_specs`).
+        ``"auto-attributes"``: the same without the user id column, so that user attributes
+        carry everything learnt about users: the better choice when most users to serve are
+        absent from training (cold start).
         The builder passed in is never modified: ``fit`` works on a copy.
     model : FactorizationMachine or None
         Hyper-parameters of the FM (a copy is fitted). ``None``: the defaults.
@@ -105,7 +111,7 @@ class FMRecommender(Recommender):
         b = getattr(self, "builder_", None)
         if b is not None:
             return bool(b.user_features)
-        return self.builder == AUTO or (
+        return self.builder in (AUTO, AUTO_ATTRIBUTES) or (
             isinstance(self.builder, FeatureBuilder) and bool(self.builder.user_features)
         )
 
@@ -114,11 +120,20 @@ class FMRecommender(Recommender):
         if self.builder is None:
             return FeatureBuilder()
         if isinstance(self.builder, str):
-            if self.builder != AUTO:
-                raise ValueError(f"builder must be a FeatureBuilder, 'auto' or None; got {self.builder!r}")
+            if self.builder not in (AUTO, AUTO_ATTRIBUTES):
+                raise ValueError(
+                    "builder must be a FeatureBuilder, 'auto', 'auto-attributes' or None; "
+                    f"got {self.builder!r}"
+                )
+            user_specs = auto_feature_specs(users, "user_id")
+            if self.builder == AUTO_ATTRIBUTES and not user_specs:
+                raise DataError(
+                    "builder='auto-attributes' needs a users frame with attribute columns"
+                )
             return FeatureBuilder(
-                user_features=auto_feature_specs(users, "user_id"),
+                user_features=user_specs,
                 item_features=auto_feature_specs(items, "item_id"),
+                use_user_ids=self.builder == AUTO,
             )
         if not isinstance(self.builder, FeatureBuilder):
             raise ValueError(

@@ -11,25 +11,30 @@ from .fm import FMRecommender
 def _fm(builder, loss: str):
     from ..model import FactorizationMachine
 
-    def factory(seed: int, threads: int | None) -> Recommender:
+    def factory(seed: int, threads: int | None, cold_start: bool = False) -> Recommender:
+        # for a cold-start protocol, attribute models drop the user id column: test users
+        # have no id to look up, and without it the attributes learn what users share
         return FMRecommender(
-            builder=builder,
+            builder="auto-attributes" if cold_start and builder == "auto" else builder,
             model=FactorizationMachine(loss=loss, n_factors=64, random_state=seed, n_threads=threads),
         )
 
     return factory
 
 
-# name -> (description, factory(seed, n_threads) -> Recommender)
-_FACTORIES: dict[str, tuple[str, Callable[[int, int | None], Recommender]]] = {
-    "pop": ("most popular items (same list for every user)", lambda seed, threads: Popularity()),
+# name -> (description, factory(seed, n_threads, cold_start=False) -> Recommender)
+_FACTORIES: dict[str, tuple[str, Callable[..., Recommender]]] = {
+    "pop": (
+        "most popular items (same list for every user)",
+        lambda seed, threads, cold_start=False: Popularity(),
+    ),
     "als": (
         "implicit's ALS, 64 factors",
-        lambda seed, threads: ImplicitALS(random_state=seed, n_threads=threads),
+        lambda seed, threads, cold_start=False: ImplicitALS(random_state=seed, n_threads=threads),
     ),
     "bpr": (
         "implicit's BPR, 64 factors",
-        lambda seed, threads: ImplicitBPR(random_state=seed, n_threads=threads),
+        lambda seed, threads, cold_start=False: ImplicitBPR(random_state=seed, n_threads=threads),
     ),
     "fm": ("recfm FM, ids only (biased MF), BPR, 64 factors", _fm(None, "bpr")),
     "fm-features": (
@@ -43,8 +48,9 @@ _FACTORIES: dict[str, tuple[str, Callable[[int, int | None], Recommender]]] = {
 }
 
 
-def register(name: str, description: str, factory: Callable[[int, int | None], Recommender]) -> None:
-    """Add a named configuration (``factory(seed, n_threads)`` returns an unfitted recommender)."""
+def register(name: str, description: str, factory: Callable[..., Recommender]) -> None:
+    """Add a named configuration: ``factory(seed, n_threads, cold_start=False)`` returns an
+    unfitted recommender (``cold_start`` asks for the variant suited to new users)."""
     _FACTORIES[name] = (description, factory)
 
 
@@ -79,7 +85,13 @@ def parse_model_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def make_recommender(name: str, seed: int = 0, n_threads: int | None = None) -> Recommender:
-    """A fresh, unfitted recommender for the configuration ``name``."""
+def make_recommender(
+    name: str, seed: int = 0, n_threads: int | None = None, cold_start: bool = False
+) -> Recommender:
+    """A fresh, unfitted recommender for the configuration ``name``.
+
+    ``cold_start=True`` asks for the variant meant for users absent from training (the
+    attribute FMs then leave out the user id column).
+    """
     parse_model_names([name])
-    return _FACTORIES[name][1](seed, n_threads)
+    return _FACTORIES[name][1](seed, n_threads, cold_start=cold_start)
