@@ -189,7 +189,7 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         return load_sample()
     if name.startswith("synthetic-") and name[len("synthetic-"):] in SYNTHETIC_SIZES:
         # MovieLens-sized synthetic data: speed and memory at ML-1M/ML-20M scale offline
-        return make_synthetic_like(name[len("synthetic-"):])
+        return dataclasses.replace(make_synthetic_like(name[len("synthetic-"):]), name=name)
     if name in SUPPORTED:
         return load_movielens(name, data_home=data_home, download=download)
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}, "
