@@ -38,6 +38,20 @@ def _numeric(df: pd.DataFrame, col: str, what: str, integer: bool) -> np.ndarray
     return values
 
 
+def _read_csv(path: str | os.PathLike, header: str) -> tuple[pd.DataFrame, str]:
+    """Read a CSV with a header line; errors name the file (``header``: what it should hold)."""
+    path = Path(path).expanduser()
+    what = str(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{what}: file not found")
+    try:
+        return pd.read_csv(path), what
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{what}: empty file (expected a header with {header})") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
+        raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
+
+
 def read_interactions_csv(path: str | os.PathLike) -> Dataset:
     """Read an interactions CSV with a header line into a :class:`Dataset`.
 
@@ -61,16 +75,7 @@ def read_interactions_csv(path: str | os.PathLike) -> Dataset:
         Empty file, a missing ``user_id``/``item_id`` column, a NaN id or rating, or a
         non-numeric rating/timestamp; the message names the file, column and line.
     """
-    path = Path(path).expanduser()
-    what = str(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"{what}: file not found")
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{what}: empty file (expected a header with user_id,item_id)") from None
-    except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
-        raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
+    df, what = _read_csv(path, "user_id,item_id")
     optional = [c for c in ("rating", "timestamp") if c in df.columns]
     check_columns(df, ["user_id", "item_id", *optional], what, first_line=2)
     if "rating" in df.columns:
@@ -83,7 +88,7 @@ def read_interactions_csv(path: str | os.PathLike) -> Dataset:
         df["timestamp"] = np.int64(0)
     order = ["user_id", "item_id", "rating", "timestamp"]
     df = df[order + [c for c in df.columns if c not in order]]
-    return Dataset(name=path.stem, interactions=df)
+    return Dataset(name=Path(what).stem, interactions=df)
 
 
 def _sample_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
@@ -221,16 +226,7 @@ def read_attributes_csv(
     DataError
         No ``id_column``, a missing or duplicated id; the message names the file and id.
     """
-    path = Path(path).expanduser()
-    what = str(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"{what}: file not found")
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{what}: empty file (expected a header with {id_column})") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
+    df, what = _read_csv(path, id_column)
     check_columns(df, [id_column], what, first_line=2)
     dup = df[id_column].duplicated()
     if dup.any():

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, check_columns, check_is_fitted
+from .._utils import DataError, Params, check_columns, check_is_fitted
 from . import _encode as enc
 from .design import Design
 from .fields import Categorical, Field, Id, Numeric, field_from_dict, infer_field
@@ -130,7 +130,7 @@ def _normalize_rows(X: sp.csr_matrix) -> sp.csr_matrix:
     return X
 
 
-class FeatureBuilder:
+class FeatureBuilder(Params):
     """Turn interactions and user/item/context columns into FM design matrices.
 
     Parameters
@@ -186,29 +186,6 @@ class FeatureBuilder:
         self.use_item_ids = use_item_ids
         self.normalize = normalize
         self.value_column = value_column
-
-    # -- scikit-learn plumbing -----------------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict:
-        names = (
-            "user_features item_features context_features use_user_ids use_item_ids "
-            "normalize value_column"
-        ).split()
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params: Any) -> "FeatureBuilder":
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(
-                    f"Invalid parameter {k} for estimator FeatureBuilder. Check the list of "
-                    "available parameters with estimator.get_params().keys()."
-                )
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"FeatureBuilder({args})"
 
     # -- parameter checks (at fit) -------------------------------------------------------
     def _check_params(self) -> dict[str, list]:

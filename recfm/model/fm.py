@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from recfm._utils import (
     DataError,
     NotFittedError,
+    Params,
     check_is_fitted,
     check_random_state,
     numba_threads,
@@ -74,7 +75,7 @@ def _index32(m: sp.csr_matrix) -> sp.csr_matrix:
     return out
 
 
-class FactorizationMachine:
+class FactorizationMachine(Params):
     """Factorization machine for top-N recommendation and rating prediction.
 
     Scores a sparse feature row x with
@@ -191,27 +192,6 @@ class FactorizationMachine:
         self.verbose = verbose
 
     # ------------------------------------------------------------------ sklearn plumbing
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Hyper-parameters as a dict (the ``__init__`` arguments)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> "FactorizationMachine":
-        """Set hyper-parameters; unknown names raise ``ValueError``."""
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                    "Check the list of available parameters with estimator.get_params().keys()."
-                )
-            setattr(self, name, value)
-        return self
-
     def __repr__(self) -> str:
         defaults = {
             n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()

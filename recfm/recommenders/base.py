@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, check_columns, check_is_fitted, check_positive_int, plain
+from .._utils import DataError, Params, check_columns, check_is_fitted, check_positive_int, plain
 
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
 
 
-class Recommender(ABC):
+class Recommender(Params, ABC):
     """Base class: id bookkeeping, positives, seen items, and the DataFrame face of top-N.
 
     Subclasses implement :meth:`_fit` (on the binarised users × items CSR) and
@@ -38,19 +38,6 @@ class Recommender(ABC):
 
     def __init__(self, min_rating: float | None = None):
         self.min_rating = min_rating
-
-    # -- parameters (scikit-learn style) ---------------------------------------------
-    def get_params(self) -> dict:
-        import inspect
-
-        names = [
-            p for p in inspect.signature(type(self).__init__).parameters if p != "self"
-        ]
-        return {name: getattr(self, name) for name in names}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -- fitting -----------------------------------------------------------------------
     def positives(self, train: pd.DataFrame, what: str = "train") -> pd.DataFrame:

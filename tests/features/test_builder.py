@@ -522,7 +522,7 @@ def test_get_params_and_repr():
     assert b.get_params()["user_features"] == ["a"]
     assert "normalize=True" in repr(b)
     assert b.set_params(normalize=False).normalize is False
-    with pytest.raises(ValueError, match="Invalid parameter foo for estimator FeatureBuilder"):
+    with pytest.raises(ValueError, match="Invalid parameter 'foo' for estimator FeatureBuilder"):
         b.set_params(foo=1)
 
 
