@@ -121,6 +121,15 @@ class Recommender(Params, ABC):
         items, scores = self._top_n(rows, n, exclude_seen)
         return self.to_frame(np.atleast_1d(np.asarray(user_ids)), items, scores)
 
+    def seen_rows(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Seen-items CSR of user rows ``rows``; a row of -1 (a new user) is empty."""
+        rows = np.asarray(rows, dtype=np.int64)
+        seen = self.seen_[np.maximum(rows, 0)]
+        if (rows < 0).any():
+            seen = (sp.diags((rows >= 0).astype(np.float32)) @ seen).tocsr()
+            seen.eliminate_zeros()
+        return seen
+
     def recommend_all(self, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """Top-``n`` items for every user seen in training."""
         check_is_fitted(self, "seen_")

@@ -38,12 +38,7 @@ class Popularity(Recommender):
         # Popularity is a rank-1 "factor model": score(u, i) = 1 · count_i.
         users = np.ones((len(rows), 1), dtype=np.float32)
         items = self.item_popularity_[:, None]
-        exclude = None
-        if exclude_seen:
-            exclude = self.seen_[np.maximum(rows, 0)]
-            if (rows < 0).any():  # new users have seen nothing
-                exclude = (sp.diags((rows >= 0).astype(np.float32)) @ exclude).tocsr()
-                exclude.eliminate_zeros()
+        exclude = self.seen_rows(rows) if exclude_seen else None
         return top_n(users, items, n, exclude=exclude)
 
 

@@ -301,15 +301,7 @@ class FMRecommender(Recommender):
         Xq, known = self.query_rows(user_ids, users=users, context=context)
         candidates = None if items is None else self._candidate_indices(items)
         U, _, c = fold(self.model_, Xq, Xq[:0])
-        exclude = None
-        if exclude_seen:
-            # new users have seen nothing: their rows of the exclusion matrix stay empty
-            rows = np.where(known >= 0, known, 0)
-            exclude = self.seen_[rows]
-            if (known < 0).any():
-                keep = sp.diags((known >= 0).astype(np.float32))
-                exclude = (keep @ exclude).tocsr()
-                exclude.eliminate_zeros()
+        exclude = self.seen_rows(known) if exclude_seen else None
         idx, scores = top_n(
             U, self.item_vectors_, n, exclude=exclude, candidates=candidates,
             block_size=self.block_size,
