@@ -13,6 +13,12 @@ from pathlib import Path
 log = logging.getLogger("recfm")
 
 
+def _refuse_existing(path: str | None, overwrite: bool, flag: str) -> None:
+    """Check before any work that a file or directory the user named may be written."""
+    if path and Path(path).exists() and not overwrite:
+        raise FileExistsError(f"{flag} {path} exists; pass --overwrite to replace it")
+
+
 def _write_text(text: str, output: str | None, overwrite: bool = False) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -27,12 +33,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluation.experiment import run_experiment
     from .evaluation.report import format_table
 
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    _refuse_existing(args.output, args.overwrite, "--output")
+    _refuse_existing(args.plot, args.overwrite, "--plot")
     if args.save_run and Path(args.save_run).exists() and any(Path(args.save_run).iterdir()):
         raise FileExistsError(f"--save-run directory {args.save_run} exists and is not empty")
-    if args.plot and Path(args.plot).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.plot} exists; pass --overwrite to replace it")
     if args.plot:
         from .evaluation.plots import require_matplotlib
 
@@ -82,8 +86,7 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     from .recommenders import FMRecommender, auto_feature_specs
 
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"--out {out} exists; pass --overwrite to replace it")
+    _refuse_existing(args.out, args.overwrite, "--out")
     interactions = read_interactions_csv(args.interactions).interactions
     users = read_attributes_csv(args.users, "user_id") if args.users else None
     items = read_attributes_csv(args.items, "item_id") if args.items else None
@@ -119,8 +122,7 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     from .datasets import read_attributes_csv
     from .recommenders import FMRecommender
 
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    _refuse_existing(args.output, args.overwrite, "--output")
     rec = FMRecommender.load(args.model)
     users = read_attributes_csv(args.user_attributes, "user_id") if args.user_attributes else None
     context = pd.read_csv(args.context) if args.context else None
