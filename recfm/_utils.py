@@ -121,6 +121,11 @@ def plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def plain_list(values) -> list:
+    """Values (an Index, array or list) as plain Python objects, ready for JSON."""
+    return [plain(v) for v in list(values)]
+
+
 def check_positive_int(value: object, name: str) -> int:
     """Return ``value`` as an int, or raise naming ``name`` when it is not an int > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:

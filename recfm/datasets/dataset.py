@@ -10,6 +10,18 @@ from recfm._utils import DataError
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 
 
+def split_lists(col: pd.Series, sep: str = "|", empty: tuple[str, ...] = ("",)) -> pd.Series:
+    """``"Comedy|Drama"`` cells → lists of strings (object Series, same index).
+
+    Missing cells and cells equal to one of ``empty`` (e.g. ``"(no genres listed)"``) become
+    empty lists. A loop over the rows of an items or users table, never over interactions.
+    """
+    text = col.astype("string").fillna("")
+    return pd.Series(
+        [[] if s in empty else s.split(sep) for s in text.tolist()], index=col.index, dtype=object
+    )
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """Interactions plus optional user and item side information.

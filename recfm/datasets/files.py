@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from recfm._utils import DataError, check_columns
-from recfm.datasets.dataset import Dataset
+from recfm.datasets.dataset import Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
 from recfm.datasets.movielens import SUPPORTED, load_movielens
 from recfm.datasets.synthetic import SAMPLE_PARAMS, SYNTHETIC_SIZES, make_synthetic, make_synthetic_like
@@ -152,8 +152,7 @@ def load_sample(folder: str | os.PathLike | None = None) -> Dataset:
     items = pd.read_csv(files["items"], dtype={"item_id": np.int64, "title": "str", "year": "Int64",
                                                "genres": "str"}, keep_default_na=False,
                         na_values={"year": [""]})
-    items["genres"] = pd.Series([g.split("|") if g else [] for g in items["genres"].tolist()],
-                                dtype=object)
+    items["genres"] = split_lists(items["genres"])
     for name, frame in (("interactions", interactions), ("users", users), ("items", items)):
         check_columns(frame, frame.columns[:1], str(files[name]))
     return Dataset(name="sample", interactions=interactions, users=users, items=items,
@@ -236,8 +235,5 @@ def read_attributes_csv(
             continue
         text = df[col].astype("string")
         if text.str.contains(list_sep, regex=False).any():
-            df[col] = pd.Series(
-                [s.split(list_sep) if s else [] for s in text.fillna("").tolist()],
-                index=df.index, dtype=object,
-            )
+            df[col] = split_lists(df[col], list_sep)
     return df

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from recfm._utils import DataError
-from recfm.datasets.dataset import Dataset
+from recfm.datasets.dataset import Dataset, split_lists
 from recfm.datasets.download import ARCHIVES, Archive, DataNotFoundError, fetch_archive
 from recfm.datasets.home import get_data_home
 
@@ -340,11 +340,6 @@ def _items_frame(item_id: pd.Series, title: pd.Series, genres: list[list[str]]) 
                          "year": year, "genres": pd.Series(genres, dtype=object)})
 
 
-def _split_genres(col: pd.Series) -> list[list[str]]:
-    # A loop over items (thousands), not interactions.
-    return [[] if g in ("", NO_GENRES) else g.split("|") for g in col.tolist()]
-
-
 def _parse_items_100k(raw: bytes, what: str) -> pd.DataFrame:
     flags = [f"g{i}" for i in range(len(GENRES_100K))]
     names = ["item_id", "title", "release_date", "video_release_date", "imdb_url", *flags]
@@ -363,7 +358,7 @@ def _parse_items_dat(raw: bytes, what: str) -> pd.DataFrame:
     df = _read_table(raw.replace(b"::", b"\t"), what, sep="\t", names=["item_id", "title", "genres"],
                      dtypes={"item_id": np.int64, "title": str, "genres": str})
     _check_unique(df, "item_id", raw, what, False)
-    return _items_frame(df["item_id"], df["title"], _split_genres(df["genres"]))
+    return _items_frame(df["item_id"], df["title"], split_lists(df["genres"], empty=("", NO_GENRES)).tolist())
 
 
 def _parse_items_csv(raw: bytes, what: str) -> pd.DataFrame:
@@ -371,7 +366,7 @@ def _parse_items_csv(raw: bytes, what: str) -> pd.DataFrame:
                      dtypes={"item_id": np.int64, "title": str, "genres": str},
                      header=_CSV_MOVIES_HEADER, encoding="utf-8", quoted=True)
     _check_unique(df, "item_id", raw, what, True)
-    return _items_frame(df["item_id"], df["title"], _split_genres(df["genres"]))
+    return _items_frame(df["item_id"], df["title"], split_lists(df["genres"], empty=("", NO_GENRES)).tolist())
 
 
 def _parse_users_100k(raw: bytes, what: str) -> pd.DataFrame:

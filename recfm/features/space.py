@@ -20,6 +20,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .._utils import plain_list
 from .fields import MISSING, UNKNOWN, Field, Numeric, field_from_dict
 
 #: Sides a field can live on. User and context fields form the FM's query side.
@@ -91,7 +92,7 @@ class FieldInfo:
             "name": self.name,
             "side": self.side,
             "spec": self.spec.to_dict(),
-            "values": _jsonable_list(self.values),
+            "values": plain_list(self.values),
             "value_columns": self.value_columns.tolist(),
             "unknown_column": int(self.unknown_column),
             "missing_column": int(self.missing_column),
@@ -116,11 +117,6 @@ class FieldInfo:
             scale=float(d["scale"]),
             edges=None if d["edges"] is None else np.asarray(d["edges"], dtype=np.float64),
         )
-
-
-def _jsonable_list(index: pd.Index) -> list:
-    """Index values as plain Python objects (numpy scalars become int/float/str/bool)."""
-    return [v.item() if isinstance(v, np.generic) else v for v in index.tolist()]
 
 
 def _index_from_list(values: list) -> pd.Index:

@@ -38,15 +38,10 @@ META_FILE = "recfm.json"
 ARRAYS_FILE = "arrays.npz"
 
 
-def _json_ids(index: pd.Index) -> list:
-    values = index.tolist()
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
-
-
 def save_fm_recommender(rec: "FMRecommender", path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write a fitted recommender to the directory ``path`` (see the module docstring)."""
     from .. import __version__
-    from .._utils import check_is_fitted
+    from .._utils import check_is_fitted, plain_list
 
     check_is_fitted(rec, "seen_")
     path = Path(path)
@@ -63,8 +58,8 @@ def save_fm_recommender(rec: "FMRecommender", path: str | os.PathLike, overwrite
         "recommender": {"min_rating": rec.min_rating, "block_size": rec.block_size},
         "model": model.get_params(),
         "builder": rec.builder_.get_state(),
-        "user_ids": _json_ids(rec.user_ids_),
-        "item_ids": _json_ids(rec.item_ids_),
+        "user_ids": plain_list(rec.user_ids_),
+        "item_ids": plain_list(rec.item_ids_),
         "history": {k: [float(x) for x in v] for k, v in getattr(model, "history_", {}).items()},
         "n_epochs_trained": int(getattr(model, "n_epochs_", 0)),
         "best_epoch": getattr(model, "best_epoch_", None),
