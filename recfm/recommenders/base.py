@@ -8,7 +8,6 @@ matrix again.
 """
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Iterable
 
 import numpy as np
@@ -20,7 +19,7 @@ from .._utils import DataError, Params, check_columns, check_is_fitted, check_po
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
 
 
-class Recommender(Params, ABC):
+class Recommender(Params):
     """Base class: id bookkeeping, positives, seen items, and the DataFrame face of top-N.
 
     Subclasses implement :meth:`_fit` (on the binarised users × items CSR) and
@@ -78,15 +77,19 @@ class Recommender(Params, ABC):
         self._fit(seen)
         return self
 
-    @abstractmethod
     def _fit(self, user_items: sp.csr_matrix) -> None:
-        """Fit on the binary users × items CSR whose rows/columns follow ``user_ids_``/``item_ids_``."""
+        """Fit on the binary users × items CSR whose rows/columns follow ``user_ids_``/``item_ids_``.
 
-    @abstractmethod
+        Matrix-only models implement this (and :meth:`_top_n`); models that need the frames
+        themselves (the FM) override :meth:`fit` and :meth:`recommend` instead.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit or override fit")
+
     def _top_n(
         self, rows: np.ndarray, n: int, exclude_seen: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` item indices and scores for user rows ``rows``; pad with -1."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _top_n or override recommend")
 
     # -- recommending ------------------------------------------------------------------
     def user_rows(self, user_ids: Iterable) -> np.ndarray:

@@ -176,9 +176,6 @@ class FMRecommender(Recommender):
         self.seen_ = seen
         _, self.item_vectors_, _ = fold(model, builder.user_rows(self.user_ids_[:0]), builder.item_rows(self.item_ids_))
 
-    def _fit(self, user_items):  # pragma: no cover - fit is overridden
-        raise NotImplementedError
-
     # -- catalogue ---------------------------------------------------------------------
     def add_items(self, items: pd.DataFrame) -> "FMRecommender":
         """Add new items, described by their attributes, to the catalogue without retraining.
@@ -314,9 +311,6 @@ class FMRecommender(Recommender):
         """Top-``n`` items for every training user (same options as :meth:`recommend`)."""
         check_is_fitted(self, "seen_")
         return self.recommend(self.user_ids_, n=n, exclude_seen=exclude_seen, **kwargs)
-
-    def _top_n(self, rows, n, exclude_seen):  # pragma: no cover - recommend is overridden
-        raise NotImplementedError
 
     def score(
         self,
