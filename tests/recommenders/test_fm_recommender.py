@@ -190,8 +190,11 @@ def test_loaded_model_can_keep_training(fitted, tmp_path, sample):
     fitted.save(tmp_path / "m")
     loaded = FMRecommender.load(tmp_path / "m")
     design = loaded.builder_.transform(sample.interactions.head(500), sample.users, sample.items)
+    before = loaded.model_.V_.copy()
     loaded.model_.partial_fit(design)
     assert loaded.model_.V_.shape == fitted.model_.V_.shape
+    assert not np.array_equal(loaded.model_.V_, before)  # training went on from the saved state
+    np.testing.assert_array_equal(fitted.model_.V_, before)  # the original is untouched
 
 
 def test_bad_recommend_input(fitted):
