@@ -6,7 +6,9 @@
 
 Figures are positive samples per second of training (interactions × epochs / fit seconds),
 ids only, the same factor count and threads for every library; JIT compilation is warmed
-up first and not counted. Also prints the peak memory that ``FactorizationMachine.fit``
+up first and not counted. Shared machines are noisy, so the libraries are timed in turns,
+``--repeat`` rounds of one fit each, and the figures are medians; each ratio is the median
+of the per-round ratios (both fits of a round ran under the same load). Also prints the peak memory that ``FactorizationMachine.fit``
 allocates beyond its inputs, as a multiple of the interaction matrix's size (tracemalloc
 sees numpy's allocations), to show the interactions are not copied over and over.
 """
@@ -36,9 +38,10 @@ def _design(name: str, seed: int):
     return data.name if name != "synthetic-ml-1m" else "synthetic ML-1M-sized", design
 
 
-def _time_recfm(design, loss: str, factors: int, epochs: int, threads: int, seed: int) -> float:
+def _time_recfm(design, loss: str, factors: int, epochs: int, threads: int, seed: int,
+                schedule: str = "adagrad") -> float:
     fm = FactorizationMachine(n_factors=factors, loss=loss, n_epochs=epochs, n_threads=threads,
-                              random_state=seed)
+                              learning_schedule=schedule, random_state=seed)
     t = time.perf_counter()
     fm.fit(design)
     return time.perf_counter() - t
@@ -72,7 +75,7 @@ def main() -> None:
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2, help="best of this many runs per library")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds; figures are medians")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -80,39 +83,52 @@ def main() -> None:
     X = design.interactions
     n_pos = design.n_samples
     print(f"data: {name}: {design.n_users:,} users x {design.n_items:,} items, {n_pos:,} positives; "
-          f"{args.factors} factors, {args.threads} threads, {args.epochs} epochs, best of {args.repeat}")
+          f"{args.factors} factors, {args.threads} threads, {args.epochs} epochs, "
+          f"median of {args.repeat} rounds")
 
     # warm-up: compile (or load cached) kernels outside the timings
     small = FeatureBuilder().fit_transform(
         load_dataset("sample").interactions[["user_id", "item_id"]])
     for loss in ("bpr", "warp"):
-        _time_recfm(small, loss, args.factors, 1, args.threads, args.seed)
+        for schedule in ("adagrad", "sgd"):
+            _time_recfm(small, loss, args.factors, 1, args.threads, args.seed, schedule)
 
-    def best(fn, *a):
-        times = [fn(*a) for _ in range(args.repeat)]
-        return None if times[0] is None else min(times)
-
-    rows = []
-    t_fm_bpr = best(_time_recfm, design, "bpr", args.factors, args.epochs, args.threads, args.seed)
-    t_im_bpr = best(_time_implicit_bpr, X, args.factors, args.epochs, args.threads, args.seed)
-    t_fm_warp = best(_time_recfm, design, "warp", args.factors, args.epochs, args.threads, args.seed)
-    t_lf_warp = best(_time_lightfm, X, "warp", args.factors, args.epochs, args.threads, args.seed)
-    t_lf_bpr = best(_time_lightfm, X, "bpr", args.factors, args.epochs, args.threads, args.seed)
-    rows = [("recfm FM, BPR (ids only)", t_fm_bpr), ("implicit BPR", t_im_bpr),
-            ("recfm FM, WARP (ids only)", t_fm_warp), ("LightFM WARP", t_lf_warp),
-            ("LightFM BPR", t_lf_bpr)]
-    print(f"\n{'model':<28}{'fit s':>9}{'samples/s':>14}")
-    for label, t in rows:
-        if t is None:
-            print(f"{label:<28}{'-':>9}{'not installed (pip install lightfm-next)':>14}")
+    a = (args.factors, args.epochs, args.threads, args.seed)
+    runs = {
+        "recfm FM, BPR (ids, Adagrad)": lambda: _time_recfm(design, "bpr", *a),
+        "recfm FM, BPR (ids, SGD)": lambda: _time_recfm(design, "bpr", *a, "sgd"),
+        "implicit BPR (SGD)": lambda: _time_implicit_bpr(X, *a),
+        "recfm FM, WARP (ids, Adagrad)": lambda: _time_recfm(design, "warp", *a),
+        "LightFM WARP (Adagrad)": lambda: _time_lightfm(X, "warp", *a),
+        "LightFM BPR (Adagrad)": lambda: _time_lightfm(X, "bpr", *a),
+    }
+    times: dict[str, list] = {label: [] for label in runs}
+    for _ in range(args.repeat):
+        for label, run in runs.items():
+            times[label].append(run())
+    print(f"\n{'model':<32}{'fit s':>9}{'samples/s':>14}")
+    for label, ts in times.items():
+        if ts[0] is None:
+            print(f"{label:<32}{'-':>9}   not installed (pip install lightfm-next)")
         else:
-            print(f"{label:<28}{t:>9.2f}{n_pos * args.epochs / t:>14,.0f}")
+            t = float(np.median(ts))
+            print(f"{label:<32}{t:>9.2f}{n_pos * args.epochs / t:>14,.0f}")
+
+    def ratio(fast: str, slow: str) -> str:
+        if times[slow][0] is None:
+            return "LightFM not installed"
+        r = np.array(times[slow]) / np.array(times[fast])
+        return f"{np.median(r):.2f}x (rounds: {r.min():.2f}-{r.max():.2f}x)"
+
     print()
-    print(f"ratio recfm BPR / implicit BPR (samples/s): {t_im_bpr / t_fm_bpr:.2f}x")
-    if t_lf_warp is not None:
-        print(f"ratio recfm WARP / LightFM WARP (samples/s): {t_lf_warp / t_fm_warp:.2f}x")
-    if t_lf_bpr is not None:
-        print(f"ratio recfm BPR / LightFM BPR (samples/s): {t_lf_bpr / t_fm_bpr:.2f}x")
+    print("ratio recfm BPR (Adagrad, the default) / implicit BPR (samples/s): "
+          + ratio("recfm FM, BPR (ids, Adagrad)", "implicit BPR (SGD)"))
+    print("ratio recfm BPR (SGD, as implicit) / implicit BPR (samples/s):     "
+          + ratio("recfm FM, BPR (ids, SGD)", "implicit BPR (SGD)"))
+    print("ratio recfm WARP / LightFM WARP (samples/s):                       "
+          + ratio("recfm FM, WARP (ids, Adagrad)", "LightFM WARP (Adagrad)"))
+    print("ratio recfm BPR / LightFM BPR (samples/s):                         "
+          + ratio("recfm FM, BPR (ids, Adagrad)", "LightFM BPR (Adagrad)"))
 
     # memory: what fit allocates beyond its inputs, against the interaction CSR's size
     csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes

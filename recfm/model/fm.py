@@ -546,7 +546,7 @@ class FactorizationMachine(Params):
         uf_t = (uf.indptr, uf.indices, uf.data)
         itf_t = (itf.indptr, itf.indices, itf.data)
         cx_t = (ctx.indptr, ctx.indices, ctx.data) if has_ctx else (dummy_i, dummy_i, dummy_f)
-        pos = K.positives_index(inter.indptr, inter.indices)
+        pos = K.positives_index(inter.indptr, inter.indices, inter.shape[1])
         has_w = sw is not None
         s_w = sw if has_w else dummy_f
         # the training queue: samples in shuffled order, contiguous (chunks are reshuffled in

@@ -219,7 +219,7 @@ def test_negative_sampler_never_returns_positives():
     pos[3] = 1.0  # user 3 likes everything
     pos = sp.csr_matrix(pos)
     pos.sort_indices()
-    index = K.positives_index(pos.indptr, pos.indices)
+    index = K.positives_index(pos.indptr, pos.indices, n_items)
     pop_items = rng.integers(0, n_items, 500).astype(np.int32)
     for popularity in (False, True):
         for u in range(3):
@@ -235,8 +235,8 @@ def test_negative_sampler_never_returns_positives():
         assert (none == -1).all()
 
 
-@pytest.mark.parametrize("density", [0.0, 0.02, 0.3, 1.0])
-def test_positive_lookup_with_bloom_filter_is_exact(density):
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.3, 1.0, "mixed"])
+def test_positive_lookup_with_bit_filters_is_exact(density):
     from numba import njit
 
     @njit
@@ -245,10 +245,24 @@ def test_positive_lookup_with_bloom_filter_is_exact(density):
             for c in range(n_cols):
                 out[r, c] = K.is_positive_fast(index, r, c)
 
-    m = sp.random(30, 700, density=density, random_state=2, format="csr")
+    if density == "mixed":  # light (Bloom) and heavy (exact) users in one index
+        m = sp.vstack([sp.random(1, 700, density=d, random_state=r, format="csr")
+                       for r, d in enumerate([0.01, 0.5, 0.05, 0.0, 0.2, 0.9] * 3)]).tocsr()
+    else:
+        m = sp.random(30, 700, density=density, random_state=2, format="csr")
     m.sort_indices()
-    index = K.positives_index(m.indptr, m.indices)
-    assert index[2].shape[1] in (1, 2, 4, 8)
+    index = K.positives_index(m.indptr, m.indices, m.shape[1])
+    exact = index[3] == 0
+    # a row is an exact bitset exactly when its filter would reach the item count
+    want = K.FILTER_BITS_PER_POSITIVE * np.diff(m.indptr)
+    n_bits = np.maximum(64, 2 ** np.ceil(np.log2(np.maximum(want, 1))))
+    np.testing.assert_array_equal(exact, n_bits >= m.shape[1])
+    if density == "mixed":
+        assert exact.any() and not exact.all()
+    elif 0 < density < 0.1:  # sparse rows use Bloom filters, dense ones exact bitsets
+        assert not exact.any()
+    elif density >= 0.3:
+        assert exact.all()
     out = np.zeros(m.shape, bool)
     lookup_all(index, m.shape[0], m.shape[1], out)
     np.testing.assert_array_equal(out, m.toarray() != 0)
@@ -258,7 +272,7 @@ def test_popularity_sampler_follows_training_counts():
     n_items = 5
     pop_items = np.repeat(np.arange(n_items), [1, 2, 3, 4, 10]).astype(np.int32)
     empty = sp.csr_matrix((1, n_items), dtype=np.float32)
-    index = K.positives_index(empty.indptr, empty.indices)
+    index = K.positives_index(empty.indptr, empty.indices, n_items)
     draws = K.draw_negatives(np.uint64(1), 40000, 0, index, n_items, pop_items, True, 1)
     freq = np.bincount(draws, minlength=n_items) / draws.size
     np.testing.assert_allclose(freq, np.array([1, 2, 3, 4, 10]) / 20, atol=0.01)
