@@ -389,12 +389,11 @@ def add_row_terms(csr, row, w, V, out, r):
         j = indices[jj]
         x = data[jj]
         lin += w[j] * x
-        s = _ZERO
         for f in range(k):
-            v = V[j, f]
-            out[r, f] += x * v
-            s += v * v
-        sq += (s * x) * x
+            out[r, f] += x * V[j, f]
+        # a separate pass: summing |v_j|^2 inside the loop above made it one serial chain
+        # of 64 additions (no reassociation without fastmath) that also kept it scalar
+        sq += (dot_rows(V, j, V, j) * x) * x
     return lin, sq
 
 
