@@ -9,6 +9,7 @@ from recfm.datasets.download import ARCHIVES, Archive, DataNotFoundError, fetch_
 from recfm.datasets.files import (
     DATASET_NAMES,
     SAMPLE_DIR,
+    dataset_status,
     load_dataset,
     load_sample,
     read_attributes_csv,
@@ -20,7 +21,6 @@ from recfm.datasets.movielens import (
     SUPPORTED,
     ChecksumWarning,
     MovieLensInfo,
-    dataset_status,
     load_movielens,
 )
 from recfm.datasets.synthetic import (

@@ -14,7 +14,7 @@ import pandas as pd
 from recfm._utils import DataError, check_columns
 from recfm.datasets.dataset import Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
-from recfm.datasets.movielens import SUPPORTED, load_movielens
+from recfm.datasets.movielens import SUPPORTED, load_movielens, movielens_status
 from recfm.datasets.synthetic import SAMPLE_PARAMS, SYNTHETIC_SIZES, make_synthetic, make_synthetic_like
 
 # <repo>/datasets/sample when running from a checkout; absent from an installed wheel,
@@ -237,3 +237,36 @@ def read_attributes_csv(
         if text.str.contains(list_sep, regex=False).any():
             df[col] = split_lists(df[col], list_sep)
     return df
+
+
+def dataset_status(data_home: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every name :func:`load_dataset` accepts and whether its data is here (for ``recfm
+    datasets list``).
+
+    The synthetic sets are always present (generated in memory); ``sample`` reads the
+    repository's ``datasets/sample`` folder or regenerates it; a MovieLens release is
+    present when its ratings file is available, extracted or as its zip.
+
+    Parameters
+    ----------
+    data_home : str or path-like, optional
+        Data home to inspect (see :func:`~recfm.datasets.get_data_home`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, present, location, note``, one row per data set.
+    """
+    sample_here = all((SAMPLE_DIR / f"{n}.csv").is_file() for n in ("interactions", "users", "items"))
+    rows = [
+        ("synthetic", True, "(generated in memory)", "make_synthetic(); the default data set"),
+        ("sample", True, str(SAMPLE_DIR) if sample_here else "(generated in memory)",
+         "{:,} users x {:,} items, {:,} interactions; the examples' data".format(
+             SAMPLE_PARAMS["n_users"], SAMPLE_PARAMS["n_items"], SAMPLE_PARAMS["n_interactions"])),
+    ]
+    for size, (n_users, n_items, n_inter) in SYNTHETIC_SIZES.items():
+        rows.append((f"synthetic-{size}", True, "(generated in memory)",
+                     f"{size.upper()}-sized synthetic: {n_users:,} users x {n_items:,} items, "
+                     f"{n_inter:,} interactions"))
+    ml = movielens_status(data_home)
+    return pd.concat([pd.DataFrame(rows, columns=list(ml.columns)), ml], ignore_index=True)

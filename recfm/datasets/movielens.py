@@ -543,11 +543,11 @@ def load_movielens(name: str, data_home: str | Path | None = None, download: boo
     return Dataset(name=name, interactions=ratings, users=users, items=items)
 
 
-def dataset_status(data_home: str | Path | None = None) -> pd.DataFrame:
-    """Which data sets are available locally (for ``recfm datasets list``).
+def movielens_status(data_home: str | Path | None = None) -> pd.DataFrame:
+    """Which MovieLens releases are available locally (see ``datasets.dataset_status``).
 
-    A MovieLens release is *present* when its ratings file is available: in the
-    extracted folder or through its zip. ``synthetic`` is always present.
+    A release is *present* when its ratings file is available: in the extracted folder or
+    through its zip.
 
     Parameters
     ----------
@@ -557,11 +557,10 @@ def dataset_status(data_home: str | Path | None = None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``name, present, location, note``; one row for ``synthetic`` and one per
-        entry of :data:`SUPPORTED`.
+        Columns ``name, present, location, note``; one row per entry of :data:`SUPPORTED`.
     """
     home = get_data_home(data_home)
-    rows = [("synthetic", True, "(generated in memory)", "make_synthetic(); the default data set")]
+    rows = []
     for info in SUPPORTED.values():
         folder = home / info.folder
         zip_path = home / info.archive.filename

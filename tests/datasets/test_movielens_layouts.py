@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from recfm._utils import DataError
-from recfm.datasets import SUPPORTED, ChecksumWarning, dataset_status, load_movielens
+from recfm.datasets import (
+    DATASET_NAMES,
+    SUPPORTED,
+    ChecksumWarning,
+    dataset_status,
+    load_movielens,
+)
 
 # The tiny files are not the GroupLens originals: silence the checksum warnings they cause.
 pytestmark = pytest.mark.filterwarnings("ignore::recfm.datasets.ChecksumWarning")
@@ -206,8 +212,10 @@ def test_dataset_status(movielens_files):
     movielens_files("ml-20m")
     status = dataset_status(home).set_index("name")
     assert list(status.columns) == ["present", "location", "note"]
-    assert list(status.index) == ["synthetic", *SUPPORTED]
-    assert status.loc["synthetic", "present"]
+    assert list(status.index) == ["synthetic", "sample", "synthetic-ml-1m", "synthetic-ml-20m",
+                                  *SUPPORTED]
+    assert set(status.index) == set(DATASET_NAMES)  # every name load_dataset accepts
+    assert status.loc[["synthetic", "sample", "synthetic-ml-1m"], "present"].all()
     assert not status.loc["ml-1m", "present"]
     assert status.loc["ml-1m", "note"].startswith("ratings.dat missing")
     assert status.loc["ml-1m", "location"] == str(home / "ml-1m")
