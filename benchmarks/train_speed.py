@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py                       # ML-1M-sized synthetic data
     python benchmarks/train_speed.py --data ml-1m          # real ML-1M (needs ratings.dat)
     python benchmarks/train_speed.py --data ml-100k --epochs 10
+    python benchmarks/train_speed.py --data synthetic-ml-20m --epochs 1 --repeat 1 --skip-lightfm
 
 Figures are positive samples per second of training (interactions × epochs / fit seconds),
 ids only, the same factor count and threads for every library; JIT compilation is warmed
@@ -24,18 +25,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recfm.datasets import load_dataset, make_synthetic_like  # noqa: E402
+from recfm.datasets import load_dataset  # noqa: E402
 from recfm.features import FeatureBuilder  # noqa: E402
 from recfm.model import FactorizationMachine  # noqa: E402
 
 
-def _design(name: str, seed: int):
-    if name == "synthetic-ml-1m":
-        data = make_synthetic_like("ml-1m", seed=seed)
-    else:
-        data = load_dataset(name, download=False)
+def _design(name: str):
+    data = load_dataset(name, download=False)
     design = FeatureBuilder().fit_transform(data.interactions[["user_id", "item_id"]])
-    return data.name if name != "synthetic-ml-1m" else "synthetic ML-1M-sized", design
+    return data.name, design
 
 
 def _time_recfm(design, loss: str, factors: int, epochs: int, threads: int, seed: int,
@@ -71,7 +69,8 @@ def _time_lightfm(X, loss: str, factors: int, epochs: int, threads: int, seed: i
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="synthetic-ml-1m", help="synthetic-ml-1m, ml-100k, ml-1m, ...")
+    ap.add_argument("--data", default="synthetic-ml-1m", help="synthetic-ml-1m, synthetic-ml-20m, ml-100k, ml-1m, ...")
+    ap.add_argument("--skip-lightfm", action="store_true", help="leave LightFM out (slow at ML-20M size)")
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
@@ -79,7 +78,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    name, design = _design(args.data, args.seed)
+    name, design = _design(args.data)
     X = design.interactions
     n_pos = design.n_samples
     print(f"data: {name}: {design.n_users:,} users x {design.n_items:,} items, {n_pos:,} positives; "
@@ -99,8 +98,8 @@ def main() -> None:
         "recfm FM, BPR (ids, SGD)": lambda: _time_recfm(design, "bpr", *a, "sgd"),
         "implicit BPR (SGD)": lambda: _time_implicit_bpr(X, *a),
         "recfm FM, WARP (ids, Adagrad)": lambda: _time_recfm(design, "warp", *a),
-        "LightFM WARP (Adagrad)": lambda: _time_lightfm(X, "warp", *a),
-        "LightFM BPR (Adagrad)": lambda: _time_lightfm(X, "bpr", *a),
+        "LightFM WARP (Adagrad)": lambda: None if args.skip_lightfm else _time_lightfm(X, "warp", *a),
+        "LightFM BPR (Adagrad)": lambda: None if args.skip_lightfm else _time_lightfm(X, "bpr", *a),
     }
     times: dict[str, list] = {label: [] for label in runs}
     for _ in range(args.repeat):
@@ -109,14 +108,15 @@ def main() -> None:
     print(f"\n{'model':<32}{'fit s':>9}{'samples/s':>14}")
     for label, ts in times.items():
         if ts[0] is None:
-            print(f"{label:<32}{'-':>9}   not installed (pip install lightfm-next)")
+            why = "skipped (--skip-lightfm)" if args.skip_lightfm else "not installed (pip install lightfm-next)"
+            print(f"{label:<32}{'-':>9}   {why}")
         else:
             t = float(np.median(ts))
             print(f"{label:<32}{t:>9.2f}{n_pos * args.epochs / t:>14,.0f}")
 
     def ratio(fast: str, slow: str) -> str:
         if times[slow][0] is None:
-            return "LightFM not installed"
+            return "LightFM skipped" if args.skip_lightfm else "LightFM not installed"
         r = np.array(times[slow]) / np.array(times[fast])
         return f"{np.median(r):.2f}x (rounds: {r.min():.2f}-{r.max():.2f}x)"
 
