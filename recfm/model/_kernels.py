@@ -391,8 +391,9 @@ def add_row_terms(csr, row, w, V, out, r):
         lin += w[j] * x
         for f in range(k):
             out[r, f] += x * V[j, f]
-        # a separate pass: summing |v_j|^2 inside the loop above made it one serial chain
-        # of 64 additions (no reassociation without fastmath) that also kept it scalar
+        # a separate pass: summing |v_j|^2 inside the loop above made it one chain of 64
+        # dependent additions (no reassociation without fastmath) and kept that loop from
+        # vectorising; dot_rows' eight partial sums do not wait on each other
         sq += (dot_rows(V, j, V, j) * x) * x
     return lin, sq
 
