@@ -103,9 +103,12 @@ def main() -> None:
         "LightFM BPR (Adagrad)": lambda: None if args.skip_lightfm else _time_lightfm(X, "bpr", *a),
     }
     times: dict[str, list] = {label: [] for label in runs}
-    for _ in range(args.repeat):
-        for label, run in runs.items():
-            times[label].append(run())
+    labels = list(runs)
+    for r in range(args.repeat):
+        # each round starts one library later, so no library always runs first or after the
+        # same neighbour
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            times[label].append(runs[label]())
     print(f"\n{'model':<32}{'fit s':>9}{'samples/s':>14}")
     for label, ts in times.items():
         if ts[0] is None:
