@@ -257,6 +257,8 @@ def test_positive_lookup_with_bit_filters_is_exact(density):
     want = K.FILTER_BITS_PER_POSITIVE * np.diff(m.indptr)
     n_bits = np.maximum(64, 2 ** np.ceil(np.log2(np.maximum(want, 1))))
     np.testing.assert_array_equal(exact, n_bits >= m.shape[1])
+    # the documented memory bound: 2 * FILTER_BITS_PER_POSITIVE bits per positive + 64 per user
+    assert index[4].size * 64 <= 2 * K.FILTER_BITS_PER_POSITIVE * m.nnz + 64 * m.shape[0]
     if density == "mixed":
         assert exact.any() and not exact.all()
     elif 0 < density < 0.1:  # sparse rows use Bloom filters, dense ones exact bitsets
