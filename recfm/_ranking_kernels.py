@@ -27,6 +27,17 @@ def _worse(s1, i1, s2, i2):
     return s1 < s2 or (s1 == s2 and i1 > i2)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _swap(hs, hi, a, b):
+    """Exchange heap slots ``a`` and ``b`` (score and item together)."""
+    ts = hs[a]
+    hs[a] = hs[b]
+    hs[b] = ts
+    ti = hi[a]
+    hi[a] = hi[b]
+    hi[b] = ti
+
+
 @njit(cache=True, nogil=True)
 def _sift_down(hs, hi, size, pos):
     while True:
@@ -37,12 +48,7 @@ def _sift_down(hs, hi, size, pos):
         if right < size and _worse(hs[right], hi[right], hs[child], hi[child]):
             child = right
         if _worse(hs[child], hi[child], hs[pos], hi[pos]):
-            ts = hs[child]
-            hs[child] = hs[pos]
-            hs[pos] = ts
-            ti = hi[child]
-            hi[child] = hi[pos]
-            hi[pos] = ti
+            _swap(hs, hi, child, pos)
             pos = child
         else:
             return
@@ -53,12 +59,7 @@ def _sift_up(hs, hi, pos):
     while pos > 0:
         parent = (pos - 1) // 2
         if _worse(hs[pos], hi[pos], hs[parent], hi[parent]):
-            ts = hs[parent]
-            hs[parent] = hs[pos]
-            hs[pos] = ts
-            ti = hi[parent]
-            hi[parent] = hi[pos]
-            hi[pos] = ti
+            _swap(hs, hi, pos, parent)
             pos = parent
         else:
             return
