@@ -97,6 +97,11 @@ def _sample_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
     return {"interactions": dataset.interactions, "users": dataset.users, "items": items}
 
 
+def _sample_files(folder: Path) -> dict[str, Path]:
+    """The sample's three CSV files in ``folder``, by table name."""
+    return {n: folder / f"{n}.csv" for n in ("interactions", "users", "items")}
+
+
 def write_sample(folder: str | os.PathLike = SAMPLE_DIR) -> list[Path]:
     """Write the sample (``make_synthetic(**SAMPLE_PARAMS)``) as three CSV files.
 
@@ -114,7 +119,7 @@ def write_sample(folder: str | os.PathLike = SAMPLE_DIR) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in _sample_frames(make_synthetic(**SAMPLE_PARAMS)).items():
-        path = folder / f"{name}.csv"
+        path = _sample_files(folder)[name]
         frame.to_csv(path, index=False, float_format="%g", lineterminator="\n")
         written.append(path)
     return written
@@ -138,7 +143,7 @@ def load_sample(folder: str | os.PathLike | None = None) -> Dataset:
         ``name="sample"`` with context columns ``hour, platform``.
     """
     folder = Path(folder) if folder is not None else SAMPLE_DIR
-    files = {n: folder / f"{n}.csv" for n in ("interactions", "users", "items")}
+    files = _sample_files(folder)
     if not all(p.is_file() for p in files.values()):
         if folder != SAMPLE_DIR:
             missing = [str(p) for p in files.values() if not p.is_file()]
@@ -257,7 +262,7 @@ def dataset_status(data_home: str | os.PathLike | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``name, present, location, note``, one row per data set.
     """
-    sample_here = all((SAMPLE_DIR / f"{n}.csv").is_file() for n in ("interactions", "users", "items"))
+    sample_here = all(p.is_file() for p in _sample_files(SAMPLE_DIR).values())
     rows = [
         ("synthetic", True, "(generated in memory)", "make_synthetic(); the default data set"),
         ("sample", True, str(SAMPLE_DIR) if sample_here else "(generated in memory)",
