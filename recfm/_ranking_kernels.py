@@ -124,6 +124,42 @@ def _scan_dense(row, c0, n, hs, hi, size):
     return size
 
 
+@njit(cache=True, nogil=True)
+def _mask_excluded(row, c0, c1, q, q_end, ex_indices, item_map, use_map):
+    """Set the excluded items of the chunk [c0, c1) of ``row`` to -inf; return the new cursor.
+
+    Exclusions are sorted, so a cursor ``q`` into ``ex_indices`` walks each row once over all
+    its chunks; ``item_map`` (when ``use_map``) maps a global item to its column, or -1.
+    """
+    while q < q_end:
+        j = ex_indices[q]
+        if use_map:
+            j = item_map[j]
+            if j < 0:
+                q += 1
+                continue
+        if j >= c1:
+            break
+        row[j - c0] = _NINF
+        q += 1
+    return q
+
+
+@njit(cache=True, nogil=True)
+def _offer_candidates(row, c0, c1, p, p_end, cand_indices, hs, hi, size, n):
+    """Offer the eligible candidates of the chunk [c0, c1) of ``row`` to a heap.
+
+    Returns the new cursor into ``cand_indices`` (sorted) and the heap size.
+    """
+    while p < p_end and cand_indices[p] < c1:
+        j = cand_indices[p]
+        s = row[j - c0]
+        if s > _NINF:
+            size = _offer(hs, hi, size, n, s, j)
+        p += 1
+    return p, size
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def topn_gemm(U, I, block, chunk, n_slots, ex_indptr, ex_indices, item_map,
               cand_indptr, cand_indices, n, out_i, out_s):
@@ -175,33 +211,12 @@ def topn_gemm(U, I, block, chunk, n_slots, ex_indptr, ex_indices, item_map,
             for r in range(nr):
                 u = s0 + r
                 row = sc[r]
-                # excluded items of this chunk -> -inf (exclusions sorted: a cursor walk)
-                q = ex_cur[r]
-                q_end = ex_indptr[u + 1]
-                while q < q_end:
-                    j = ex_indices[q]
-                    if use_map:
-                        j = item_map[j]
-                        if j < 0:
-                            q += 1
-                            continue
-                    if j >= c1:
-                        break
-                    row[j - c0] = _NINF
-                    q += 1
-                ex_cur[r] = q
+                ex_cur[r] = _mask_excluded(row, c0, c1, ex_cur[r], ex_indptr[u + 1], ex_indices,
+                                           item_map, use_map)
                 if use_cand:
-                    p = cand_cur[r]
-                    p_end = cand_indptr[u + 1]
-                    sz = size[r]
-                    while p < p_end and cand_indices[p] < c1:
-                        j = cand_indices[p]
-                        s = row[j - c0]
-                        if s > _NINF:
-                            sz = _offer(hs[r], hi[r], sz, n, s, j)
-                        p += 1
-                    cand_cur[r] = p
-                    size[r] = sz
+                    cand_cur[r], size[r] = _offer_candidates(
+                        row, c0, c1, cand_cur[r], cand_indptr[u + 1], cand_indices,
+                        hs[r], hi[r], size[r], n)
                 else:
                     size[r] = _scan_dense(row, c0, n, hs[r], hi[r], size[r])
         for r in range(nr):
@@ -257,4 +272,35 @@ def topn_direct(U, I, rows_per_task, n_slots, ex_indptr, ex_indices, cand_indptr
                 if q < q_end and ex_indices[q] == j:
                     continue
                 size = _offer(hs, hi, size, n, _dot(U, u, I, j, d), j)
+            _drain(hs, hi, size, n, out_i[u], out_s[u])
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def topn_dense(S, rows_per_task, n_slots, ex_indptr, ex_indices, cand_indptr, cand_indices, n,
+               out_i, out_s):
+    """Top-n of every row of a precomputed dense score matrix ``S`` (n_users, n_items).
+
+    For models that produce scores themselves (item-item models: X @ B). ``S`` is
+    overwritten: excluded items become -inf. Exclusions and candidates as in
+    :func:`topn_gemm` (global item ids, no item map); tasks of ``rows_per_task`` rows form the
+    ``prange``, with per-thread heaps.
+    """
+    n_users, m = S.shape
+    use_cand = cand_indptr.shape[0] > 0
+    n_tasks = (n_users + rows_per_task - 1) // rows_per_task
+    no_map = np.zeros(0, np.int32)
+    hs_all = np.empty((n_slots, n), np.float32)
+    hi_all = np.empty((n_slots, n), np.int32)
+    for task in prange(n_tasks):
+        t = numba.get_thread_id()
+        hs = hs_all[t]
+        hi = hi_all[t]
+        for u in range(task * rows_per_task, min(n_users, (task + 1) * rows_per_task)):
+            row = S[u]
+            _mask_excluded(row, 0, m, ex_indptr[u], ex_indptr[u + 1], ex_indices, no_map, False)
+            if use_cand:
+                _, size = _offer_candidates(row, 0, m, cand_indptr[u], cand_indptr[u + 1],
+                                            cand_indices, hs, hi, 0, n)
+            else:
+                size = _scan_dense(row, 0, n, hs, hi, 0)
             _drain(hs, hi, size, n, out_i[u], out_s[u])

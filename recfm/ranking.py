@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from recfm import _ranking_kernels as _k
 from recfm._utils import check_positive_int, numba_threads
 
-__all__ = ["fold", "top_n", "similar_items", "similar_users"]
+__all__ = ["fold", "top_n", "top_n_scores", "similar_items", "similar_users"]
 
 #: Scores are computed in tiles of (block_size users) x (chunk items): one BLAS sgemm per tile
 #: into a per-worker buffer of about _TILE_BYTES, small enough to stay in a core's L2 cache
@@ -374,6 +374,72 @@ def top_n(U: np.ndarray, I: np.ndarray, n: int, exclude: sp.spmatrix | None = No
     if cand_ids is not None:
         valid = items_out >= 0
         items_out[valid] = cand_ids[items_out[valid]]
+    return items_out, scores_out
+
+
+def top_n_scores(scores: np.ndarray, n: int, exclude: sp.spmatrix | None = None,
+                 candidates: np.ndarray | sp.spmatrix | None = None,
+                 n_threads: int | None = None, overwrite: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` items of every row of a precomputed (n_users, n_items) score matrix.
+
+    For models whose scores are not an inner product of small vectors (item-item models such
+    as EASE, ``X @ B``): the caller computes a block of scores, this selects. Same ranking
+    rules, exclusions, candidates, outputs and tie rule as :func:`top_n`, and the same heap
+    kernel; rows are spread over ``n_threads`` numba workers.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_users, n_items)
+        Real, finite scores (converted to float32 C-contiguous).
+    n, exclude, candidates, n_threads
+        As in :func:`top_n`.
+    overwrite : bool, default False
+        Allow the function to write into ``scores`` (when it already is float32
+        C-contiguous) instead of copying it: excluded items are set to ``-inf`` in place.
+
+    Returns
+    -------
+    items : ndarray of shape (n_users, n), int32
+    scores : ndarray of shape (n_users, n), float32
+    """
+    n = check_positive_int(n, "n")
+    S = np.asarray(scores)
+    if S.ndim != 2:
+        raise ValueError(f"scores must be a 2-D array (users, items); got {S.ndim} dimension(s)")
+    if not (np.issubdtype(S.dtype, np.floating) or np.issubdtype(S.dtype, np.integer)):
+        raise TypeError(f"scores must hold real numbers; got dtype {S.dtype}")
+    fresh = not (S.dtype == np.float32 and S.flags.c_contiguous)
+    S = np.ascontiguousarray(S, dtype=np.float32)
+    if not (overwrite or fresh):
+        S = S.copy()
+    if not np.isfinite(S).all():
+        raise ValueError("scores contains NaN or infinite values (in float32)")
+    n_users, n_items = S.shape
+    shape = (n_users, n_items)
+    ex_indptr = np.zeros(n_users + 1, dtype=np.int64)
+    ex_indices = np.zeros(0, dtype=np.int32)
+    if exclude is not None:
+        ex_indptr, ex_indices = _csr_arrays(_check_csr_mask(exclude, "exclude", shape))
+    cand_indptr = np.zeros(0, dtype=np.int64)
+    cand_indices = np.zeros(0, dtype=np.int32)
+    if candidates is not None:
+        if sp.issparse(candidates):
+            cand_indptr, cand_indices = _csr_arrays(
+                _check_csr_mask(candidates, "candidates", shape))
+        else:
+            # one list for everybody: the other columns are simply ineligible
+            keep = np.zeros(n_items, dtype=bool)
+            keep[_check_candidate_list(candidates, n_items)] = True
+            S[:, ~keep] = -np.inf
+    items_out = np.full((n_users, n), -1, dtype=np.int32)
+    scores_out = np.full((n_users, n), -np.inf, dtype=np.float32)
+    if n_users == 0 or n_items == 0:
+        return items_out, scores_out
+    slots = numba.config.NUMBA_NUM_THREADS
+    with numba_threads(n_threads), numba.parallel_chunksize(1):
+        _k.topn_dense(S, _DIRECT_ROWS, slots, ex_indptr, ex_indices, cand_indptr,
+                      cand_indices, n, items_out, scores_out)
     return items_out, scores_out
 
 

@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 import recfm.ranking as ranking
-from recfm.ranking import fold, similar_items, similar_users, top_n
+from recfm.ranking import fold, similar_items, similar_users, top_n, top_n_scores
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,6 +289,48 @@ def test_top_n_accepts_float64_and_fortran_inputs(rng):
     U, I = int_vectors(rng, 9, 3), int_vectors(rng, 12, 3)
     ref = top_n(U, I, 5)
     assert_top_equal(top_n(np.asfortranarray(U, dtype=np.float64), I.astype(np.float64), 5), ref)
+
+
+@pytest.mark.parametrize("n", [1, 5, 40])
+def test_top_n_scores_equals_bruteforce_with_exclusions_and_candidates(rng, n):
+    S = rng.integers(-3, 4, size=(23, 31)).astype(np.float32)  # integers: many exact ties
+    exclude = sp.random(23, 31, density=0.3, format="lil", random_state=7)
+    exclude[4] = 1.0  # user 4 has seen everything: all padding
+    exclude = sp.csr_matrix(exclude)
+    cand_list = np.array([30, 2, 9, 2, 17, 0])
+    cand_csr = sp.random(23, 31, density=0.4, format="csr", random_state=8)
+    allowed_list = np.zeros(S.shape, bool)
+    allowed_list[:, cand_list] = True
+    for ex in (None, exclude):
+        for cand, allowed in ((None, None), (cand_list, allowed_list),
+                              (cand_csr, cand_csr.toarray() != 0)):
+            want = S.astype(np.float64)
+            if ex is not None:
+                want[ex.toarray() != 0] = -np.inf
+            if allowed is not None:
+                want[~allowed] = -np.inf
+            before = S.copy()
+            got = top_n_scores(S, n, exclude=ex, candidates=cand, n_threads=2)
+            assert_top_equal(got, brute_top(want, n))
+            np.testing.assert_array_equal(S, before)  # overwrite=False leaves scores alone
+
+
+def test_top_n_scores_overwrite_and_bad_input(rng):
+    S = rng.normal(size=(5, 8)).astype(np.float32)
+    ex = sp.csr_matrix(([1.0], ([0], [3])), shape=(5, 8))
+    ref = top_n_scores(S, 3, exclude=ex)
+    assert_top_equal(top_n_scores(S.astype(np.float64), 3, exclude=ex), ref)
+    work = S.copy()
+    assert_top_equal(top_n_scores(work, 3, exclude=ex, overwrite=True), ref)
+    assert np.isneginf(work[0, 3])  # excluded in place
+    with pytest.raises(ValueError, match="scores must be a 2-D array"):
+        top_n_scores(S[0], 3)
+    with pytest.raises(ValueError, match="scores contains NaN"):
+        top_n_scores(np.full((2, 2), np.nan), 1)
+    with pytest.raises(ValueError, match=r"exclude must have shape \(n_users, n_items\) = \(5, 8\)"):
+        top_n_scores(S, 3, exclude=ex[:2])
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        top_n_scores(S, 0)
 
 
 # --------------------------------------------------------------------------------------------

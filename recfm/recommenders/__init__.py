@@ -1,6 +1,8 @@
 """Recommenders: one protocol (:class:`Recommender`) for the FM and every baseline."""
 from .base import RECOMMENDATION_COLUMNS, Recommender
 from .baselines import ImplicitALS, ImplicitBPR, Popularity
+from .ease import EASE
+from .itemknn import ItemKNN
 from .fm import FMRecommender, auto_feature_specs
 from .registry import describe_models, make_recommender, model_names, parse_model_names
 
@@ -12,6 +14,8 @@ __all__ = [
     "auto_feature_specs",
     "ImplicitALS",
     "ImplicitBPR",
+    "EASE",
+    "ItemKNN",
     "make_recommender",
     "model_names",
     "describe_models",

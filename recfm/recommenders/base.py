@@ -106,6 +106,17 @@ class Recommender(Params):
             )
         return rows.astype(np.int64)
 
+    def _candidate_indices(self, items: Iterable) -> np.ndarray:
+        """Catalogue index of each item id in ``items=``; unknown ids raise a KeyError naming one."""
+        ids = pd.Index(np.atleast_1d(np.asarray(items)))
+        idx = self.item_ids_.get_indexer(ids)
+        if (idx < 0).any():
+            raise KeyError(
+                f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
+                f"e.g. {plain(ids[idx < 0][0])!r}"
+            )
+        return idx.astype(np.int64)
+
     def recommend(
         self, user_ids: Iterable, n: int = 10, exclude_seen: bool = True, **kwargs
     ) -> pd.DataFrame:

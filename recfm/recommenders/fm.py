@@ -251,16 +251,6 @@ class FMRecommender(Recommender):
             Xq = (Xq + Xc).tocsr()
         return Xq, known
 
-    def _candidate_indices(self, items: Iterable) -> np.ndarray:
-        ids = pd.Index(np.atleast_1d(np.asarray(items)))
-        idx = self.item_ids_.get_indexer(ids)
-        if (idx < 0).any():
-            raise KeyError(
-                f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
-                f"e.g. {plain(ids[idx < 0][0])!r}"
-            )
-        return idx.astype(np.int64)
-
     def recommend(
         self,
         user_ids: Iterable,

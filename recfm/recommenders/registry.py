@@ -5,7 +5,9 @@ from typing import Callable
 
 from .base import Recommender
 from .baselines import ImplicitALS, ImplicitBPR, Popularity
+from .ease import EASE
 from .fm import FMRecommender
+from .itemknn import ItemKNN
 
 
 def _fm(builder, loss: str):
@@ -35,6 +37,14 @@ _FACTORIES: dict[str, tuple[str, Callable[..., Recommender]]] = {
     "bpr": (
         "implicit's BPR, 64 factors",
         lambda seed, threads, cold_start=False: ImplicitBPR(random_state=seed, n_threads=threads),
+    ),
+    "ease": (
+        "EASE item-item regression (Steck 2019), l2 chosen on a validation split of train",
+        lambda seed, threads, cold_start=False: EASE(random_state=seed, n_threads=threads),
+    ),
+    "itemknn": (
+        "item kNN, cosine similarity, 20 neighbours per item",
+        lambda seed, threads, cold_start=False: ItemKNN(n_threads=threads),
     ),
     "fm": ("recfm FM, ids only (biased MF), BPR, 64 factors", _fm(None, "bpr")),
     "fm-features": (

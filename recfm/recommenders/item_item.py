@@ -1,0 +1,145 @@
+"""What item-item models (EASE, item kNN) share: scores ``X @ W`` in user blocks, then top-N.
+
+An item-item model learns an items × items weight matrix ``W`` and scores a user by the sum of
+the rows of ``W`` of the items they consumed: ``scores = X @ W`` with ``X`` the binary
+users × items matrix. The scores are not an inner product of small vectors, so they are
+computed here block of users by block of users (a dense block of at most ~16 MiB of float32)
+and handed to :func:`recfm.ranking.top_n_scores`, the heap selection that :func:`top_n` uses,
+with the same exclusions, candidates and tie rule.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._utils import check_is_fitted, check_positive_int
+from ..ranking import top_n_scores
+from .base import Recommender
+
+#: Bytes of float32 scores per user block: a few blocks fit in any cache-friendly budget and
+#: the sparse-times-dense product per block stays large enough to be efficient.
+_BLOCK_BYTES = 2**24
+
+
+def _block_rows(n_items: int) -> int:
+    return max(1, _BLOCK_BYTES // (4 * max(n_items, 1)))
+
+
+def blocked_top_n(
+    X: sp.csr_matrix,
+    score: Callable[[sp.csr_matrix], np.ndarray],
+    n: int,
+    exclude_seen: bool = True,
+    candidates: np.ndarray | None = None,
+    n_threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` of ``score(X_block)`` for every block of rows of ``X``.
+
+    Parameters
+    ----------
+    X : CSR of shape (n_users, n_items)
+        The users' consumed items (their rows are also the exclusions when ``exclude_seen``).
+    score : callable
+        ``score(X_block) -> ndarray (rows, n_items)``, float32 scores of a block of rows.
+    n, candidates, n_threads
+        As in :func:`recfm.ranking.top_n_scores`.
+
+    Returns
+    -------
+    items (int32), scores (float32), both (n_users, n); -1 / -inf pad.
+    """
+    n_users, n_items = X.shape
+    items = np.full((n_users, n), -1, dtype=np.int32)
+    scores = np.full((n_users, n), -np.inf, dtype=np.float32)
+    step = _block_rows(n_items)
+    for s in range(0, n_users, step):  # blocks of users, not users: bounded memory
+        block = X[s : s + step]
+        S = np.ascontiguousarray(score(block), dtype=np.float32)
+        items[s : s + step], scores[s : s + step] = top_n_scores(
+            S, n, exclude=block if exclude_seen else None, candidates=candidates,
+            n_threads=n_threads, overwrite=True,
+        )
+    return items, scores
+
+
+def ndcg_at(items: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
+    """NDCG@k of each row of ``items`` (k = its width, -1 = padding) against ``truth``.
+
+    The recommenders layer comes before evaluation, so hyper-parameter search here uses this
+    short definition, the same as :mod:`recfm.evaluation.metrics`: binary gains,
+    DCG = Σ_r hit_r / log2(r + 2), divided by the DCG of min(k, |T|) hits.
+    Rows without truth get NaN.
+    """
+    n_users, k = items.shape
+    rows = np.repeat(np.arange(n_users), k)
+    cols = items.ravel()
+    valid = cols >= 0
+    hits = np.zeros(n_users * k, dtype=np.float64)
+    hits[valid] = np.asarray(truth[rows[valid], cols[valid]]).ravel() != 0
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = hits.reshape(n_users, k) @ discount
+    n_true = np.minimum(np.diff(truth.indptr), k)
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[n_true]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_true > 0, dcg / ideal, np.nan)
+
+
+class ItemItemRecommender(Recommender):
+    """Base of the models whose scores are ``X @ W`` (see the module docstring).
+
+    Subclasses implement :meth:`_fit` (setting their weights) and :meth:`_scores`.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Threads for the top-N selection (numba) and, in subclasses, for BLAS.
+    min_rating : float or None
+        Ratings below it are not positives (see :class:`Recommender`).
+    """
+
+    def __init__(self, n_threads: int | None = None, min_rating: float | None = None):
+        super().__init__(min_rating=min_rating)
+        self.n_threads = n_threads
+
+    def _scores(self, X: sp.csr_matrix) -> np.ndarray:
+        """Dense float32 scores (rows of X, n_items) of users with consumed items ``X``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _scores")
+
+    def _top_n(self, rows, n, exclude_seen, candidates=None):
+        return blocked_top_n(self.seen_rows(rows), self._scores, n, exclude_seen=exclude_seen,
+                             candidates=candidates, n_threads=self.n_threads)
+
+    def recommend(
+        self,
+        user_ids: Iterable,
+        n: int = 10,
+        exclude_seen: bool = True,
+        items: Sequence | None = None,
+        **kwargs,
+    ) -> pd.DataFrame:
+        """Top-``n`` items for each user in ``user_ids`` (external ids).
+
+        Parameters
+        ----------
+        user_ids : array-like
+            Users seen in training.
+        n : int
+            Items per user.
+        exclude_seen : bool
+            Leave out each user's training items.
+        items : array-like, optional
+            Rank only these catalogue item ids (candidates).
+
+        Returns
+        -------
+        DataFrame with columns ``user_id, item_id, rank, score``.
+        """
+        n = check_positive_int(n, "n")
+        check_is_fitted(self, "seen_")
+        rows = self.user_rows(user_ids)
+        candidates = None if items is None else self._candidate_indices(items)
+        idx, scores = self._top_n(rows, n, exclude_seen, candidates=candidates)
+        return self.to_frame(np.atleast_1d(np.asarray(user_ids)), idx, scores)
