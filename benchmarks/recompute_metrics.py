@@ -92,7 +92,7 @@ def main(argv: list | None = None) -> int:
 
     # test sets per user
     relevant: dict = {}
-    for u, i in zip(test["user_id"].tolist(), test["item_id"].tolist()):
+    for u, i in zip(test["user_id"].tolist(), test["item_id"].tolist(), strict=True):
         relevant.setdefault(u, set()).add(i)
 
     recs_by_model = {m: pd.read_csv(os.path.join(rec_dir, f"{m}.csv")) for m in models}
@@ -108,7 +108,7 @@ def main(argv: list | None = None) -> int:
     for model in models:
         df = recs_by_model[model]
         lists: dict = {}
-        for u, i, r in zip(df["user_id"].tolist(), df["item_id"].tolist(), df["rank"].tolist()):
+        for u, i, r in zip(df["user_id"].tolist(), df["item_id"].tolist(), df["rank"].tolist(), strict=True):
             lists.setdefault(u, []).append((int(r), i))
         ranked_by_user = {}
         for u, pairs in lists.items():

@@ -10,9 +10,10 @@ ids only, the same factor count and threads for every library; JIT compilation i
 up first and not counted. Shared machines are noisy, so the libraries are timed in turns,
 ``--repeat`` rounds of one fit each, and the figures are medians; each ratio is the median
 of the per-round ratios (both fits of a round ran under similar load), followed by their
-range and by the ratio of each library's best time (the least disturbed run). Also prints the peak memory that ``FactorizationMachine.fit``
-allocates beyond its inputs, as a multiple of the interaction matrix's size (tracemalloc
-sees numpy's allocations), to show the interactions are not copied over and over.
+range and by the ratio of each library's best time (the least disturbed run). Also prints the
+peak memory that ``FactorizationMachine.fit`` allocates beyond its inputs, as a multiple of the
+interaction matrix's size (tracemalloc sees numpy's allocations), to show the interactions are
+not copied over and over.
 """
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def _time_lightfm(X, loss: str, factors: int, epochs: int, threads: int, seed: i
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="synthetic-ml-1m", help="synthetic-ml-1m, synthetic-ml-20m, ml-100k, ml-1m, ...")
+    ap.add_argument("--data", default="synthetic-ml-1m",
+                    help="synthetic-ml-1m, synthetic-ml-20m, ml-100k, ml-1m, ...")
     ap.add_argument("--skip-lightfm", action="store_true", help="leave LightFM out (slow at ML-20M size)")
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=5)
@@ -112,7 +114,8 @@ def main() -> None:
     print(f"\n{'model':<32}{'fit s':>9}{'samples/s':>14}")
     for label, ts in times.items():
         if ts[0] is None:
-            why = "skipped (--skip-lightfm)" if args.skip_lightfm else "not installed (pip install lightfm-next)"
+            why = ("skipped (--skip-lightfm)" if args.skip_lightfm
+                   else "not installed (pip install lightfm-next)")
             print(f"{label:<32}{'-':>9}   {why}")
         else:
             t = float(np.median(ts))
@@ -143,7 +146,8 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     params = (design.n_users + design.n_items) * (args.factors + 1) * 4 * 2  # V, w + Adagrad state
-    print(f"\nmemory: fit's peak allocation {peak / 2**20:.1f} MiB; interaction CSR {csr_bytes / 2**20:.1f} MiB; "
+    print(f"\nmemory: fit's peak allocation {peak / 2**20:.1f} MiB; "
+          f"interaction CSR {csr_bytes / 2**20:.1f} MiB; "
           f"parameters + Adagrad state {params / 2**20:.1f} MiB; "
           f"(peak - parameters) / CSR = {(peak - params) / csr_bytes:.2f}x")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from typing import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -151,13 +152,12 @@ def numba_threads(n_threads: int | None) -> Iterator[int]:
         numba.set_num_threads(old)
 
 
-def write_text_atomic(path: str | "os.PathLike[str]", text: str, overwrite: bool = False) -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str, overwrite: bool = False) -> None:
     """Write ``text`` to ``path`` through a temporary file and an atomic rename.
 
     A half-written file never takes the place of a good one, and an existing file is only
     replaced when ``overwrite`` is true.
     """
-    import os
     import tempfile
     from pathlib import Path
 

@@ -163,10 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Models: " + models_help,
     )
     ev.add_argument("--dataset", default="synthetic",
-                    help="synthetic (default), synthetic-ml-1m, synthetic-ml-20m, sample, ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, "
-                    "ml-latest-small, or a CSV file with user_id,item_id[,rating,timestamp]")
-    ev.add_argument("--data-home", default=None, help="where MovieLens data lives (default: $RECFM_DATA or the user cache)")
-    ev.add_argument("--no-download", action="store_true", help="never download; fail if the data is not local")
+                    help="synthetic (default), synthetic-ml-1m, synthetic-ml-20m, sample, ml-100k, "
+                    "ml-1m, ml-10m, ml-20m, ml-25m, ml-latest-small, "
+                    "or a CSV file with user_id,item_id[,rating,timestamp]")
+    ev.add_argument("--data-home", default=None,
+                    help="where MovieLens data lives (default: $RECFM_DATA or the user cache)")
+    ev.add_argument("--no-download", action="store_true",
+                    help="never download; fail if the data is not local")
     ev.add_argument("--models", default="pop,als,bpr", help="comma-separated model names, or 'all'")
     ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
     ev.add_argument("--cold-start", action="store_true", help="hold out whole users (cold-start protocol)")

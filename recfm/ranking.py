@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numba
 import numpy as np

@@ -102,7 +102,7 @@ def bad_csvs(tmp_path) -> dict[str, Path]:
 
 def train_pairs() -> set[tuple[int, int]]:
     df = pd.read_csv(INTERACTIONS, usecols=["user_id", "item_id"])
-    return set(zip(df["user_id"].tolist(), df["item_id"].tolist()))
+    return set(zip(df["user_id"].tolist(), df["item_id"].tolist(), strict=True))
 
 
 # ------------------------------------------------------------------------------ evaluate
@@ -165,8 +165,8 @@ def test_save_run_writes_the_files(saved_run):
         recs = pd.read_csv(path)
         assert set(recs["user_id"]) == set(test["user_id"])
         assert recs.groupby("user_id").size().max() == 10  # max(k)
-        seen = set(zip(train["user_id"], train["item_id"]))
-        assert not seen & set(zip(recs["user_id"], recs["item_id"])), "seen items recommended"
+        seen = set(zip(train["user_id"], train["item_id"], strict=True))
+        assert not seen & set(zip(recs["user_id"], recs["item_id"], strict=True)), "seen items recommended"
 
 
 def test_save_run_refuses_a_non_empty_directory(saved_run, capsys):
@@ -284,7 +284,8 @@ def test_recommend_users_prints_csv(model_dir, capsys):
         assert top["rank"].tolist() == [1, 2, 3, 4, 5]
         assert top["score"].is_monotonic_decreasing
         assert top["item_id"].is_unique
-    assert not set(zip(recs["user_id"], recs["item_id"])) & train_pairs(), "seen items recommended"
+    recommended = set(zip(recs["user_id"], recs["item_id"], strict=True))
+    assert not recommended & train_pairs(), "seen items recommended"
 
 
 def test_recommend_all(model_dir, capsys):

@@ -50,7 +50,7 @@ def df():
 
 
 def pairs(frame):
-    return set(zip(frame["user_id"], frame["item_id"]))
+    return set(zip(frame["user_id"], frame["item_id"], strict=True))
 
 
 def assert_guarantees(train, test, cold=False):

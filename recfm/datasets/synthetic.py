@@ -33,7 +33,6 @@ import os
 import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -162,7 +161,7 @@ def _context_effects(genre_hot: np.ndarray) -> np.ndarray:
 
 
 def _sample_block(model: _Model, r0: int, r1: int, seed: np.random.SeedSequence,
-                  buffers: "queue.Queue[tuple[np.ndarray, np.ndarray, np.ndarray]]") -> tuple:
+                  buffers: queue.Queue[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple:
     """Interactions of users r0..r1-1: (user rows, item cols, state, hour, timestamp, latent)."""
     rng = np.random.default_rng(seed)
     counts = model.counts[r0:r1]
@@ -363,7 +362,10 @@ def make_synthetic(n_users: int = 1000, n_items: int = 1500, n_interactions: int
     for _ in range(n_workers):
         buffers.put((np.empty((rows_max, n_items), np.float32), np.empty((rows_max, n_items), np.float32),
                      np.empty((rows_max, n_items), bool)))
-    work: Callable[[int], tuple] = lambda b: _sample_block(model, *bounds[b], seeds[b], buffers)  # noqa: E731
+
+    def work(b: int) -> tuple:
+        return _sample_block(model, *bounds[b], seeds[b], buffers)
+
     from threadpoolctl import threadpool_limits
 
     # The GEMM has only k columns: a multi-threaded BLAS just fights the block workers
@@ -374,8 +376,10 @@ def make_synthetic(n_users: int = 1000, n_items: int = 1500, n_interactions: int
         else:
             with ThreadPoolExecutor(n_workers) as pool:
                 parts = list(pool.map(work, range(len(bounds))))
-    del buffers
-    user_rows, item_cols, state, hour, ts, latent = (np.concatenate(p) for p in zip(*parts))
+    # Free the scratch buffers (the closure above still refers to the queue itself).
+    while not buffers.empty():
+        buffers.get_nowait()
+    user_rows, item_cols, state, hour, ts, latent = (np.concatenate(p) for p in zip(*parts, strict=True))
     del parts
 
     # Ratings: the latent score cut at ML-1M's rating quantiles.

@@ -5,9 +5,9 @@ This is what ``recfm evaluate`` runs; scripts can call :func:`run_experiment` di
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 

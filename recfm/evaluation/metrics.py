@@ -28,7 +28,7 @@ test item; averages over users (``np.nanmean``) therefore exclude them. Position
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -79,7 +79,7 @@ def plot_curves(
 
     fig = Figure(figsize=(5.0 * len(metrics), 4.0), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         for model, grp in long.groupby("model", sort=False):
             grp = grp.sort_values("k").dropna(subset=[metric])
             if grp.empty:

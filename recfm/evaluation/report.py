@@ -157,7 +157,7 @@ def format_table(
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=True)
         ).rstrip()
 
     lines = intro + [line(header)] + [line(r) for r in rows]

@@ -24,9 +24,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -171,7 +172,7 @@ def load_run(directory: str | os.PathLike) -> SavedRun:
         with open(directory / "metrics.json", encoding="utf-8") as fh:
             meta = json.load(fh)
     except json.JSONDecodeError as exc:
-        raise DataError(f"load_run: {str(directory / 'metrics.json')!r} is not valid JSON ({exc})")
+        raise DataError(f"load_run: {str(directory / 'metrics.json')!r} is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
         raise DataError(f"load_run: {str(directory / 'metrics.json')!r} is not a recfm run file")
     version = meta.get("format_version")

@@ -6,7 +6,7 @@ The builder concatenates the triples of all fields of a side and builds one CSR 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ def bin_labels(edges: np.ndarray) -> list[str]:
         return ["(-inf,inf)"]
     txt = [format_edge(e) for e in edges]
     labels = [f"(-inf,{txt[0]})"]
-    labels += [f"[{a},{b})" for a, b in zip(txt[:-1], txt[1:])]
+    labels += [f"[{a},{b})" for a, b in zip(txt[:-1], txt[1:], strict=True)]
     labels.append(f"[{txt[-1]},inf)")
     return labels
 

@@ -17,7 +17,8 @@ followed by any new users/items of that call, built from their attributes alone.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -282,7 +283,7 @@ class FeatureBuilder(Params):
         interactions: pd.DataFrame,
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
-    ) -> "FeatureBuilder":
+    ) -> FeatureBuilder:
         """Learn id indexes and vocabularies from scratch.
 
         Parameters
@@ -339,7 +340,7 @@ class FeatureBuilder(Params):
         interactions: pd.DataFrame,
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
-    ) -> "FeatureBuilder":
+    ) -> FeatureBuilder:
         """Grow the fitted builder with new ids and values (``fit`` when not fitted yet).
 
         New users/items get new rows (and id columns) at the end; new categorical values
@@ -789,7 +790,7 @@ class FeatureBuilder(Params):
         }
 
     @classmethod
-    def from_state(cls, state: dict) -> "FeatureBuilder":
+    def from_state(cls, state: dict) -> FeatureBuilder:
         """Rebuild a fitted builder from :meth:`get_state` output."""
         if not isinstance(state, dict) or state.get("format") != "recfm.FeatureBuilder":
             raise ValueError("not a recfm FeatureBuilder state (missing format tag)")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -207,7 +208,7 @@ def _format_lines(y: np.ndarray, sides: list[sp.csr_matrix]) -> bytes:
     cols = np.empty(nnz, dtype=np.int64)
     vals = np.empty(nnz, dtype=np.float32)
     before = np.zeros(n, dtype=np.int64)
-    for S, c in zip(sides, counts):
+    for S, c in zip(sides, counts, strict=True):
         rows = np.repeat(np.arange(n), c)
         rank = np.arange(S.nnz) - S.indptr[:-1].astype(np.int64)[rows]
         pos = line_ptr[rows] + before[rows] + rank
@@ -221,7 +222,7 @@ def _format_lines(y: np.ndarray, sides: list[sp.csr_matrix]) -> bytes:
     u_cols = (tok_uniques >> 32).tolist()
     v_codes, v_uniques = pd.factorize((tok_uniques & 0xFFFFFFFF).astype(np.uint32))
     v_text = _format_number(v_uniques.astype(np.uint32).view(np.float32))
-    tokens = [f" {c}:{v_text[v]}" for c, v in zip(u_cols, v_codes.tolist())]
+    tokens = [f" {c}:{v_text[v]}" for c, v in zip(u_cols, v_codes.tolist(), strict=True)]
     y_codes, y_uniques = pd.factorize(np.asarray(y, dtype=np.float32))
     targets = _format_number(np.asarray(y_uniques, dtype=np.float32))
     pieces = [t.encode() for t in targets] + [t.encode() for t in tokens] + [b"\n"]

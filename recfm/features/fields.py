@@ -17,8 +17,10 @@ rather than at ``fit`` time.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, fields as dc_fields
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd

@@ -14,8 +14,9 @@ appended wherever the end is, so use :meth:`FeatureSpace.columns_of` or
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,7 @@ class FieldInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FieldInfo":
+    def from_dict(cls, d: dict) -> FieldInfo:
         return cls(
             name=d["name"],
             side=d["side"],
@@ -201,7 +202,7 @@ class FeatureSpace:
     def vocabulary(self, name: str) -> dict:
         """Mapping value → column of field ``name`` (without the special buckets)."""
         info = self[name]
-        return dict(zip(info.values.tolist(), info.value_columns.tolist()))
+        return dict(zip(info.values.tolist(), info.value_columns.tolist(), strict=True))
 
     def columns_of(self, name: str) -> np.ndarray:
         """Every column of field ``name``, including buckets and later growth (sorted)."""
@@ -224,7 +225,7 @@ class FeatureSpace:
         return f"FeatureSpace(n_features={self.n_features}, fields=[{parts}])"
 
     # -- growth (used by FeatureBuilder) -----------------------------------------------
-    def copy(self) -> "FeatureSpace":
+    def copy(self) -> FeatureSpace:
         """Independent copy (growing the copy leaves this space untouched)."""
         new = FeatureSpace()
         new._fields = {k: copy.copy(v) for k, v in self._fields.items()}
@@ -310,7 +311,7 @@ class FeatureSpace:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FeatureSpace":
+    def from_dict(cls, d: dict) -> FeatureSpace:
         new = cls()
         for fd in d["fields"]:
             info = FieldInfo.from_dict(fd)

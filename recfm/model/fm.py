@@ -378,7 +378,7 @@ class FactorizationMachine(Params):
         sample_weight: Any = None,
         validation: sp.spmatrix | None = None,
         early_stopping: int | None = None,
-    ) -> "FactorizationMachine":
+    ) -> FactorizationMachine:
         """Learn the parameters from a :class:`~recfm.features.Design`.
 
         Parameters
@@ -440,7 +440,7 @@ class FactorizationMachine(Params):
         return self
 
     def partial_fit(self, design: Any, sample_weight: Any = None,
-                    n_epochs: int | None = None) -> "FactorizationMachine":
+                    n_epochs: int | None = None) -> FactorizationMachine:
         """Continue training on ``design`` for ``n_epochs`` (default ``self.n_epochs``).
 
         The model **grows** when ``design.n_features`` exceeds ``n_features_`` (the feature

@@ -8,7 +8,7 @@ matrix again.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ class Recommender(Params):
         train: pd.DataFrame,
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
-    ) -> "Recommender":
+    ) -> Recommender:
         """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``]); returns self."""
         train = self.positives(train)
         user_codes, user_ids = pd.factorize(train["user_id"], sort=True)

@@ -6,7 +6,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import check_is_fitted
-
 from ..ranking import top_n
 from .base import Recommender
 

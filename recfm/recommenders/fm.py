@@ -7,14 +7,15 @@ sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q,
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, check_is_fitted, check_positive_int, plain
-from ..features import FeatureBuilder, Categorical, MultiValued, Numeric
+from ..features import Categorical, FeatureBuilder, MultiValued, Numeric
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
 from .base import Recommender
@@ -155,7 +156,7 @@ class FMRecommender(Recommender):
         train: pd.DataFrame,
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
-    ) -> "FMRecommender":
+    ) -> FMRecommender:
         """Build the design from ``train`` (+ ``users``/``items`` attributes) and train the FM."""
         train = self.positives(train)
         builder = self._new_builder(users, items)
@@ -174,10 +175,11 @@ class FMRecommender(Recommender):
         self.user_ids_ = pd.Index(builder.user_index_)
         self.item_ids_ = pd.Index(builder.item_index_)
         self.seen_ = seen
-        _, self.item_vectors_, _ = fold(model, builder.user_rows(self.user_ids_[:0]), builder.item_rows(self.item_ids_))
+        _, self.item_vectors_, _ = fold(model, builder.user_rows(self.user_ids_[:0]),
+                                        builder.item_rows(self.item_ids_))
 
     # -- catalogue ---------------------------------------------------------------------
-    def add_items(self, items: pd.DataFrame) -> "FMRecommender":
+    def add_items(self, items: pd.DataFrame) -> FMRecommender:
         """Add new items, described by their attributes, to the catalogue without retraining.
 
         Parameters
@@ -392,7 +394,7 @@ class FMRecommender(Recommender):
         V = self.model_.V_[cols].astype(np.float64)
         a, b = np.triu_indices(len(cols), k=1)
         pair_values = np.einsum("pf,pf->p", V[a], V[b]) * vals[a] * vals[b]
-        kinds = np.array([f"{s}×{t}" for s, t in zip(side[a], side[b])], dtype=object)
+        kinds = np.array([f"{s}×{t}" for s, t in zip(side[a], side[b], strict=True)], dtype=object)
         # name query×item pairs query-first, whichever column index is smaller
         swap = (side[a] == "item") & (side[b] == "query")
         first = np.where(swap, b, a)
@@ -419,14 +421,15 @@ class FMRecommender(Recommender):
         save_fm_recommender(self, path, overwrite=overwrite)
 
     @classmethod
-    def load(cls, path: str) -> "FMRecommender":
+    def load(cls, path: str) -> FMRecommender:
         """Load a recommender written by :meth:`save`."""
         from .persistence import load_fm_recommender
 
         return load_fm_recommender(path)
 
 
-def _neighbour_frame(query_ids, all_ids: pd.Index, nb: np.ndarray, scores: np.ndarray, what: str) -> pd.DataFrame:
+def _neighbour_frame(query_ids, all_ids: pd.Index, nb: np.ndarray, scores: np.ndarray,
+                     what: str) -> pd.DataFrame:
     n_q, n = nb.shape
     valid = nb.ravel() >= 0
     return pd.DataFrame(

@@ -38,7 +38,7 @@ META_FILE = "recfm.json"
 ARRAYS_FILE = "arrays.npz"
 
 
-def save_fm_recommender(rec: "FMRecommender", path: str | os.PathLike, overwrite: bool = False) -> Path:
+def save_fm_recommender(rec: FMRecommender, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write a fitted recommender to the directory ``path`` (see the module docstring)."""
     from .. import __version__
     from .._utils import check_is_fitted, plain_list
@@ -97,7 +97,7 @@ def save_fm_recommender(rec: "FMRecommender", path: str | os.PathLike, overwrite
     return path
 
 
-def load_fm_recommender(path: str | os.PathLike) -> "FMRecommender":
+def load_fm_recommender(path: str | os.PathLike) -> FMRecommender:
     """Read a recommender written by :func:`save_fm_recommender`.
 
     Raises
@@ -165,6 +165,7 @@ def load_fm_recommender(path: str | os.PathLike) -> "FMRecommender":
     rec.item_ids_ = pd.Index(meta["item_ids"])
     rec.seen_ = seen
     rec.item_vectors_ = np.ascontiguousarray(arrays["item_vectors"], dtype=np.float32)
-    if rec.item_vectors_.shape[0] != len(rec.item_ids_) or seen.shape != (len(rec.user_ids_), len(rec.item_ids_)):
+    n_users, n_items = len(rec.user_ids_), len(rec.item_ids_)
+    if rec.item_vectors_.shape[0] != n_items or seen.shape != (n_users, n_items):
         raise ValueError(f"{path} is corrupt: array shapes disagree with the id lists")
     return rec

@@ -1,7 +1,7 @@
 """Named recommender configurations, so the CLI and scripts agree on what ``als`` means."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .base import Recommender
 from .baselines import ImplicitALS, ImplicitBPR, Popularity

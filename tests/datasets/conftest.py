@@ -11,8 +11,8 @@ import gzip
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -5,8 +5,15 @@ from pathlib import Path
 import pytest
 
 from recfm._utils import DataError
-from recfm.datasets import ARCHIVES, Archive, DataNotFoundError, fetch_archive, load_movielens, verify_file
-from recfm.datasets import download
+from recfm.datasets import (
+    ARCHIVES,
+    Archive,
+    DataNotFoundError,
+    download,
+    fetch_archive,
+    load_movielens,
+    verify_file,
+)
 
 
 def _fake_get(content: bytes, calls: list):

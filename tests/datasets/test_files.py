@@ -9,12 +9,12 @@ from recfm.datasets import (
     SAMPLE_DIR,
     SAMPLE_PARAMS,
     DataNotFoundError,
+    files,
     load_dataset,
     load_sample,
     make_synthetic,
     read_interactions_csv,
 )
-from recfm.datasets import files
 
 
 def _write(tmp_path, text, name="events.csv"):

@@ -132,7 +132,7 @@ def test_ranking_metrics_keys_and_values():
 def brute_force(recs, test_rows, k):
     """Plain per-user loop straight from the definitions."""
     out = {m: [] for m in METRICS}
-    for row, T in zip(recs, test_rows):
+    for row, T in zip(recs, test_rows, strict=True):
         if not T:
             for m in METRICS:
                 out[m].append(np.nan)
@@ -231,7 +231,7 @@ def test_bad_ks_and_coverage_args():
 # ------------------------------------------------------------------ frame level
 def to_frames(recs, rows, user_ids, item_ids):
     rec_rows, test_rows = [], []
-    for u, (row, T) in enumerate(zip(recs, rows)):
+    for u, (row, T) in enumerate(zip(recs, rows, strict=True)):
         for pos, i in enumerate(row):
             if i >= 0:
                 rec_rows.append((user_ids[u], item_ids[i], pos + 1, 1.0 / (pos + 1)))

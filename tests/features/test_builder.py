@@ -327,7 +327,9 @@ def test_users_absent_from_users_frame_count_as_missing(interactions):
 
 def test_numeric_missing_error_and_non_numeric_values(interactions):
     users = pd.DataFrame({"user_id": [1, 2, 3], "age": [20.0, np.nan, 30.0]})
-    with pytest.raises(DataError, match=r"users column 'age' has a missing value \(field declared missing='error'\), first at user_id 2"):
+    with pytest.raises(DataError,
+                       match=r"users column 'age' has a missing value \(field declared missing='error'\), "
+                             r"first at user_id 2"):
         FeatureBuilder(user_features=[Numeric("age", missing="error")]).fit(interactions, users=users)
     bad = users.assign(age=["20", "old", "30"])
     with pytest.raises(DataError, match=r"users column 'age' has non-numeric value 'old' at user_id 2"):
@@ -348,7 +350,9 @@ def test_user_rows_known_new_and_overridden(interactions, users, items):
     assert (X != d.user_features[[2, 0, 2]]).nnz == 0
     assert (b.user_rows(4) != d.user_features[[3]]).nnz == 0  # a scalar id works too
     # A new user: attributes only, no id column.
-    new = pd.DataFrame({"user_id": [99, 2], "age": [33, 70], "gender": ["F", "M"], "occupation": ["doctor", "writer"]})
+    new = pd.DataFrame(
+        {"user_id": [99, 2], "age": [33, 70], "gender": ["F", "M"], "occupation": ["doctor", "writer"]}
+    )
     X = b.user_rows([99, 2], users=new)
     assert row_dict(X, 0, names) == {"gender=F": 1.0, "occupation=doctor": 1.0, "age=[25,35)": 1.0}
     # A known user given in the frame: its id column plus the frame's attributes.
@@ -381,7 +385,8 @@ def test_transform_appends_new_users_and_items(interactions, users, items):
     b = full_builder()
     b.fit(interactions, users, items)
     test = pd.DataFrame(
-        {"user_id": [99, 1], "item_id": [10, 77], "rating": [4.0, 2.0], "hour": [1, 2], "platform": ["web", "web"]}
+        {"user_id": [99, 1], "item_id": [10, 77], "rating": [4.0, 2.0], "hour": [1, 2],
+         "platform": ["web", "web"]}
     )
     new_users = pd.DataFrame({"user_id": [99], "age": [30], "gender": ["F"], "occupation": ["artist"]})
     new_items = pd.DataFrame({"item_id": [77, 88], "genres": [["Drama"], ["Comedy"]], "year": [1999, 2001]})
@@ -391,11 +396,13 @@ def test_transform_appends_new_users_and_items(interactions, users, items):
     assert d.extra == {"n_fitted_users": 4, "n_fitted_items": 4}
     assert d.sample_users.tolist() == [4, 0] and d.sample_items.tolist() == [0, 4]
     names = b.feature_names()
-    assert row_dict(d.user_features, 4, names) == {"gender=F": 1.0, "occupation=artist": 1.0, "age=[25,35)": 1.0}
+    assert row_dict(d.user_features, 4, names) == {"gender=F": 1.0, "occupation=artist": 1.0,
+                                                   "age=[25,35)": 1.0}
     assert d.interactions.shape == (5, 6)
     # transform never changes the fitted state.
     assert b.user_index_.tolist() == [1, 2, 3, 4]
-    with pytest.raises(DataError, match=r"interactions: user_id 99 was not seen in fit and has no attributes"):
+    with pytest.raises(DataError,
+                       match=r"interactions: user_id 99 was not seen in fit and has no attributes"):
         b.transform(test)
 
 
@@ -409,7 +416,9 @@ def test_context_rows_match_design(interactions, users, items):
     C = b.context_rows(pd.DataFrame({"hour": [9, None], "platform": ["tv", "ios"], "extra": [0, 0]}))
     assert row_dict(C, 0, names) == {"hour=<unknown>": 1.0, "platform=<unknown>": 1.0}
     assert row_dict(C, 1, names) == {"hour=<missing>": 1.0, "platform=ios": 1.0}
-    with pytest.raises(DataError, match=r"context frame has no column 'platform' \(declared in context_features\); available columns: \['hour'\]"):
+    with pytest.raises(DataError,
+                       match=r"context frame has no column 'platform' \(declared in context_features\); "
+                             r"available columns: \['hour'\]"):
         b.context_rows(pd.DataFrame({"hour": [1]}))
 
 
@@ -441,7 +450,8 @@ def test_partial_fit_appends_and_keeps_old_columns(interactions, users, items):
     old_vocab = {f.name: b.space_.vocabulary(f.name) for f in b.space_.fields}
 
     more = pd.DataFrame(
-        {"user_id": [5, 1], "item_id": [50, 10], "rating": [1.0, 2.0], "hour": [7, 1], "platform": ["tv", "web"]}
+        {"user_id": [5, 1], "item_id": [50, 10], "rating": [1.0, 2.0], "hour": [7, 1],
+         "platform": ["tv", "web"]}
     )
     new_users = pd.DataFrame({"user_id": [5], "age": [22], "gender": ["F"], "occupation": ["pilot"]})
     new_items = pd.DataFrame({"item_id": [50], "genres": [["Western", "Comedy"]], "year": [1999]})

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from _designs import attribute_rows, design_from_pairs
+
 from recfm.model import FactorizationMachine
 
 GROUPS, ITEMS_PER_GROUP = 4, 20

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from _designs import random_design
+
 from recfm._utils import DataError
 from recfm.model import FactorizationMachine
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _designs import random_design
+
 from recfm.model import FactorizationMachine
 from recfm.model import _kernels as K
 

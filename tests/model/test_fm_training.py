@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from _designs import design_from_pairs, random_design, random_pairs
+
 from recfm.model import DivergenceError, FactorizationMachine
 from recfm.model import _kernels as K
 

@@ -44,8 +44,8 @@ def test_seen_items_are_excluded(name, board):
     train, _ = board
     model = make_recommender(name, seed=0, n_threads=1).fit(train)
     recs = model.recommend_all(n=10)
-    seen = set(zip(train.user_id, train.item_id))
-    assert not any((u, i) in seen for u, i in zip(recs.user_id, recs.item_id))
+    seen = set(zip(train.user_id, train.item_id, strict=True))
+    assert not any((u, i) in seen for u, i in zip(recs.user_id, recs.item_id, strict=True))
     with_seen = model.recommend([0], n=30, exclude_seen=False)
     assert any((0, i) in seen for i in with_seen.item_id)
 

@@ -137,7 +137,8 @@ def test_explain_terms_sum_to_the_score(fitted):
     kinds = set(terms.kind)
     assert {"bias", "query", "item", "query×item"} <= kinds
     qi = terms[terms.kind == "query×item"]
-    assert qi.feature.str.startswith(("user_id=", "age=", "gender=", "occupation=", "hour=", "platform=")).all()
+    assert qi.feature.str.startswith(("user_id=", "age=", "gender=", "occupation=", "hour=",
+                                      "platform=")).all()
     assert qi.other_feature.str.startswith(("item_id=", "genres=")).all()
 
 
