@@ -2,8 +2,8 @@
 from .base import RECOMMENDATION_COLUMNS, Recommender
 from .baselines import ImplicitALS, ImplicitBPR, Popularity
 from .ease import EASE
-from .itemknn import ItemKNN
 from .fm import FMRecommender, auto_feature_specs
+from .itemknn import ItemKNN
 from .registry import describe_models, make_recommender, model_names, parse_model_names
 
 __all__ = [

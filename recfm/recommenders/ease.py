@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from functools import partial
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -178,16 +178,17 @@ class EASE(ItemItemRecommender):
         need = ease_memory(n_items, search)
         limit = self.memory_limit if self.memory_limit is not None else available_memory()
         if limit is not None and need > limit:
+            which = "is allowed (memory_limit)" if self.memory_limit is not None else "is available"
             raise MemoryError(
                 f"EASE needs about {need / 2**30:.1f} GiB for its dense {n_items:,} x "
                 f"{n_items:,} item matrices{' and the l2 search' if search else ''}, but "
-                f"{limit / 2**30:.1f} GiB {'is allowed (memory_limit)' if self.memory_limit is not None else 'is available'}; "
+                f"{limit / 2**30:.1f} GiB {which}; "
                 "keep fewer items (e.g. the most popular ones) or use ItemKNN"
             )
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, train: pd.DataFrame, users: pd.DataFrame | None = None,
-            items: pd.DataFrame | None = None) -> "EASE":
+            items: pd.DataFrame | None = None) -> EASE:
         """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``]); returns self.
 
         With ``l2="auto"``, λ is chosen on a split of ``train`` itself (see the class

@@ -91,7 +91,7 @@ class ItemKNN(ItemItemRecommender):
         self.n_neighbors = n_neighbors
         self.shrinkage = shrinkage
 
-    def fit(self, train, users=None, items=None) -> "ItemKNN":
+    def fit(self, train, users=None, items=None) -> ItemKNN:
         """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``]); returns self."""
         check_positive_int(self.n_neighbors, "n_neighbors")
         if isinstance(self.shrinkage, bool) or not (
