@@ -1,19 +1,33 @@
-"""Ranking quality of recfm's models beside the peers, on one split, in one run.
+"""Ranking quality of recfm's models beside the peers, on identical splits, over several seeds.
 
-    python benchmarks/quality.py --dataset ml-100k              # all ratings positive
-    python benchmarks/quality.py --dataset ml-100k --min-rating 4
-    python benchmarks/quality.py --dataset synthetic-ml-1m      # ML-1M-sized synthetic data
+    python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44
+    python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44 --min-rating 4
+    python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44 --split leave-last-out
+    python benchmarks/quality.py --dataset synthetic-ml-1m --models fm,ease --no-peers
 
-Runs popularity, implicit ALS/BPR, recfm's FMs and (when ``lightfm-next`` is installed)
-LightFM WARP/BPR/WARP+genres through :func:`recfm.evaluation.evaluate`, so every model sees
-the same random 80/20 per-user split, and prints the table (markdown) and the ratios that
-matter: recfm's ids-only FM against implicit BPR, recfm's WARP FM against LightFM WARP.
+For every seed: one split of the data (``--split random``: a per-user random 20 % holdout,
+users with >= 5 interactions; ``leave-last-out``: each user's latest interaction), then every
+model fitted on its train part and scored on its test part by :func:`recfm.evaluation.evaluate`
+(seen items excluded), models seeded with the same seed. Hyper-parameters that are chosen
+from data (EASE's λ) are chosen on a validation split carved from the train part, never the
+test part. Printed: a markdown table of each metric's mean over the seeds (NDCG with its
+standard deviation and range), each model's NDCG per seed, and the ratios that the issues set targets
+for (recfm's best FM against EASE and the peers), per seed and as mean (min–max).
+
+Peers: implicit ALS/BPR and recfm's own EASE/ItemKNN through the registry; LightFM
+(``pip install lightfm-next``) with its usual settings (64 components, 30 epochs, learning rate
+0.05) and with the settings REFERENCE_RESULTS.md reports as tuned on validation (15 epochs,
+alpha 1e-5); skipped, with a note, when it does not import.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -21,53 +35,133 @@ from _peers import lightfm_available, peer_models  # noqa: E402
 
 from recfm.datasets import load_dataset, make_synthetic_like  # noqa: E402
 from recfm.evaluation import evaluate  # noqa: E402
-from recfm.evaluation.report import format_table  # noqa: E402
 from recfm.recommenders import make_recommender, parse_model_names  # noqa: E402
-from recfm.split import random_split  # noqa: E402
+from recfm.split import leave_last_out, random_split  # noqa: E402
+
+DEFAULT_MODELS = "all"
+METRICS = ("ndcg", "precision", "recall", "map", "hit_rate", "coverage")
+LABELS = {"ndcg": "NDCG", "precision": "P", "recall": "R", "map": "MAP", "hit_rate": "HR",
+          "coverage": "coverage"}
+
+
+def split(interactions: pd.DataFrame, how: str, seed: int):
+    if how == "random":
+        return random_split(interactions, test_size=0.2, seed=seed)
+    if how == "leave-last-out":
+        return leave_last_out(interactions, n=1)
+    raise ValueError(f"--split must be random or leave-last-out; got {how!r}")
+
+
+def summarise(tables: list[pd.DataFrame], k: int) -> pd.DataFrame:
+    """Mean, std and range of each metric over the per-seed tables (models as rows)."""
+    stacked = pd.concat(tables, keys=range(len(tables)), names=["run", "model"])
+    cols = [f"{m}@{k}" for m in METRICS] + ["fit_s"]
+    grouped = stacked[cols].groupby(level="model", sort=False)
+    out = pd.concat({"mean": grouped.mean(), "std": grouped.std(ddof=1), "min": grouped.min(),
+                     "max": grouped.max()}, axis=1)
+    return out.loc[tables[0].index]
+
+
+def _cell(summary: pd.DataFrame, model: str, col: str, n_runs: int) -> str:
+    mean = summary.loc[model, ("mean", col)]
+    if n_runs == 1:
+        return f"{mean:.3f}"
+    return (f"{mean:.3f} ± {summary.loc[model, ('std', col)]:.3f} "
+            f"({summary.loc[model, ('min', col)]:.3f}–{summary.loc[model, ('max', col)]:.3f})")
+
+
+def markdown(summary: pd.DataFrame, tables: list[pd.DataFrame], seeds: list[int], k: int) -> str:
+    n_runs = len(tables)
+    head = [f"{LABELS[m]}@{k}" for m in METRICS]
+    lines = ["| model | " + " | ".join(head) + " | fit s | "
+             + " | ".join(f"NDCG seed {s}" for s in seeds) + " |",
+             "|---|" + "---:|" * (len(head) + 1 + len(seeds))]
+    for model in summary.index:
+        cells = [_cell(summary, model, f"ndcg@{k}", n_runs)]
+        cells += [f"{summary.loc[model, ('mean', f'{m}@{k}')]:.3f}" for m in METRICS[1:]]
+        cells.append(f"{summary.loc[model, ('mean', 'fit_s')]:.2f}")
+        cells += [f"{t.loc[model, f'ndcg@{k}']:.3f}" for t in tables]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ratios(tables: list[pd.DataFrame], k: int) -> list[str]:
+    """NDCG ratio of recfm's best FM (by mean NDCG) to each reference, per seed and mean."""
+    col = f"ndcg@{k}"
+    mean = pd.concat([t[col] for t in tables], axis=1).mean(axis=1)
+    fms = [m for m in mean.index if m.startswith("fm")]
+    if not fms:
+        return []
+    best = str(mean[fms].idxmax())
+    out = []
+    for ref in ("ease", "itemknn", "als", "bpr", "lightfm-warp-tuned",
+                "lightfm-warp-genres-tuned", "fm"):
+        if ref == best or ref not in mean.index:
+            continue
+        per_seed = np.array([t.loc[best, col] / t.loc[ref, col] for t in tables])
+        out.append(f"NDCG@{k} {best} / {ref}: {per_seed.mean():.3f} "
+                   f"(min {per_seed.min():.3f}, max {per_seed.max():.3f}; per seed "
+                   + ", ".join(f"{r:.3f}" for r in per_seed) + ")")
+    return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="ml-100k", help="a recfm dataset name, or synthetic-ml-1m")
-    ap.add_argument("--models", default="all", help="recfm model names (default all)")
+    ap.add_argument("--models", default=DEFAULT_MODELS, help="recfm model names (default all)")
     ap.add_argument("--no-peers", action="store_true", help="skip LightFM")
-    ap.add_argument("--min-rating", type=float, default=None)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-rating", type=float, default=None,
+                    help="only ratings >= this are positives (default: every rating)")
+    ap.add_argument("--split", default="random", choices=["random", "leave-last-out"])
+    ap.add_argument("--seeds", default="42,43,44",
+                    help="comma-separated seeds: one split and one fit of every model per seed")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--k", default="10")
+    ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if not seeds:
+        ap.error("--seeds needs at least one seed")
 
-    if args.dataset == "synthetic-ml-1m":
-        data = make_synthetic_like("ml-1m", seed=args.seed)
-    else:
-        data = load_dataset(args.dataset, download=False)
-    interactions = data.interactions
-    if args.min_rating is not None:
-        interactions = interactions[interactions.rating >= args.min_rating]
-    train, test = random_split(interactions, test_size=0.2, seed=args.seed)
-    models = {n: make_recommender(n, seed=args.seed, n_threads=args.threads)
-              for n in parse_model_names(args.models)}
-    if not args.no_peers:
-        if lightfm_available():
-            models.update(peer_models(seed=args.seed, threads=args.threads,
-                                      genres=data.items is not None))
+    tables = []
+    n_train = n_test = 0
+    for seed in seeds:
+        if args.dataset == "synthetic-ml-1m":
+            data = make_synthetic_like("ml-1m", seed=seed)
         else:
-            print("LightFM is not installed (pip install lightfm-next): peers skipped", file=sys.stderr)
-    ks = tuple(int(k) for k in args.k.split(","))
-    result = evaluate(models, train, test, k=ks, users=data.users, items=data.items, progress=True)
-    settings = dict(dataset=data.name, min_rating=args.min_rating, seed=args.seed,
-                    split="random 80/20 per user", threads=args.threads,
-                    n_train=len(train), n_test=len(test))
-    print(format_table(result, "markdown", digits=3, settings=settings))
-    t = result.table
-    k = ks[0]
-    pairs = [("fm", "bpr"), ("fm", "als"), ("fm-warp", "bpr"), ("fm-warp", "als"),
-             ("fm-warp", "lightfm-warp"), ("fm-warp", "lightfm-warp-genres"),
-             ("fm-features", "pop"), ("fm", "lightfm-bpr")]
+            data = load_dataset(args.dataset, download=False)
+        interactions = data.interactions
+        if args.min_rating is not None:
+            interactions = interactions[interactions.rating >= args.min_rating]
+        train, test = split(interactions, args.split, seed)
+        n_train, n_test = len(train), len(test)
+        models = {n: make_recommender(n, seed=seed, n_threads=args.threads)
+                  for n in parse_model_names(args.models)}
+        if not args.no_peers:
+            if lightfm_available():
+                models.update(peer_models(seed=seed, threads=args.threads,
+                                          genres=data.items is not None))
+            elif seed == seeds[0]:
+                print("note: LightFM is not installed (pip install lightfm-next): "
+                      "LightFM rows skipped", file=sys.stderr)
+        t0 = time.perf_counter()
+        result = evaluate(models, train, test, k=args.k, users=data.users, items=data.items)
+        print(f"seed {seed}: {len(models)} models in {time.perf_counter() - t0:.0f} s "
+              f"({n_train} train / {n_test} test interactions)", file=sys.stderr)
+        if "ease" in models:
+            print(f"seed {seed}: EASE chose l2={models['ease'].l2_:g} on validation",
+                  file=sys.stderr)
+        tables.append(result.table)
+
+    summary = summarise(tables, args.k)
+    print(f"dataset={args.dataset}, split={args.split}, min_rating={args.min_rating}, "
+          f"seeds={seeds}, k={args.k}, threads={args.threads}, last split: {n_train} train / "
+          f"{n_test} test interactions; NDCG: mean ± std (min–max) over the seeds, other "
+          "metrics and fit seconds: means\n")
+    print(markdown(summary, tables, seeds, args.k))
     print()
-    for a, b in pairs:
-        if a in t.index and b in t.index:
-            print(f"NDCG@{k} {a} / {b}: {t.loc[a, f'ndcg@{k}'] / t.loc[b, f'ndcg@{k}']:.3f}")
+    for line in ratios(tables, args.k):
+        print(line)
 
 
 if __name__ == "__main__":
