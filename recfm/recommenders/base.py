@@ -153,13 +153,24 @@ class Recommender(Params):
         self, user_ids: np.ndarray, items: np.ndarray, scores: np.ndarray
     ) -> pd.DataFrame:
         """Long DataFrame from (n_users, n) item-index and score arrays (-1 = padding)."""
-        n_users, n = items.shape
-        valid = items.ravel() >= 0
-        return pd.DataFrame(
-            {
-                "user_id": np.repeat(np.asarray(user_ids), n)[valid],
-                "item_id": self.item_ids_.to_numpy()[np.maximum(items.ravel(), 0)][valid],
-                "rank": np.tile(np.arange(1, n + 1, dtype=np.int32), n_users)[valid],
-                "score": scores.ravel().astype(np.float64)[valid],
-            }
-        )
+        return recommendation_frame(user_ids, self.item_ids_, items, scores)
+
+
+def recommendation_frame(
+    user_ids: np.ndarray, item_ids: pd.Index, items: np.ndarray, scores: np.ndarray
+) -> pd.DataFrame:
+    """``user_id, item_id, rank, score`` rows from (n_users, n) item-index and score arrays.
+
+    ``item_ids`` maps item indices to external ids; ``-1`` (padding) rows are dropped, so a
+    user with fewer than n eligible items gets fewer rows. ``rank`` starts at 1.
+    """
+    n_users, n = items.shape
+    valid = items.ravel() >= 0
+    return pd.DataFrame(
+        {
+            "user_id": np.repeat(np.asarray(user_ids), n)[valid],
+            "item_id": pd.Index(item_ids).to_numpy()[np.maximum(items.ravel(), 0)][valid],
+            "rank": np.tile(np.arange(1, n + 1, dtype=np.int32), n_users)[valid],
+            "score": scores.ravel().astype(np.float64)[valid],
+        }
+    )

@@ -1,0 +1,92 @@
+"""prepare_interactions and evaluate_recommendations on a LocalCluster equal the pandas path."""
+from __future__ import annotations
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+
+from recfm._utils import DataError
+from recfm.distributed import evaluate_recommendations, prepare_interactions
+from recfm.evaluation import metrics_from_frames
+from recfm.recommenders import Popularity
+from recfm.split import k_core, random_split
+
+
+def _same_csr(a, b):
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_prepare_equals_the_pandas_path(synthetic, client, tmp_path, fmt, capsys):
+    df = synthetic.interactions.copy()
+    df = pd.concat([df, df.iloc[:500]], ignore_index=True)  # duplicates count once
+    ddf = dd.from_pandas(df, npartitions=5)
+    if fmt == "parquet":
+        ddf.to_parquet(tmp_path / "log")
+    else:
+        ddf.to_csv(tmp_path / "log-*.csv", index=False)
+    path = tmp_path / "log" if fmt == "parquet" else tmp_path / "log-*.csv"
+    got = prepare_interactions(str(path), min_rating=3, k_core=12, client=client)
+    assert "CSR with" in capsys.readouterr().err  # the memory estimate, before building
+    ref = Popularity().fit(k_core(df[df["rating"] >= 3], 12))  # recfm's pandas path
+    assert got.user_ids.equals(ref.user_ids_) and got.item_ids.equals(ref.item_ids_)
+    _same_csr(got.matrix, ref.seen_)
+    assert 0 < got.matrix.shape[0] < df["user_id"].nunique()  # the filters did remove users
+    back = Popularity().fit(got.to_frame())
+    _same_csr(back.seen_, got.matrix)
+
+
+def test_prepare_without_filters_and_from_a_dask_frame(synthetic, client):
+    df = synthetic.interactions
+    got = prepare_interactions(dd.from_pandas(df, npartitions=3), verbose=False)
+    ref = Popularity().fit(df)
+    assert got.user_ids.equals(ref.user_ids_)
+    _same_csr(got.matrix, ref.seen_)
+
+
+def test_prepare_names_the_missing_column(client, tmp_path):
+    pd.DataFrame({"user": [1, 2], "item_id": [3, 4]}).to_parquet(tmp_path / "log.parquet")
+    with pytest.raises(DataError, match=r"log.parquet.*\['user_id'\]"):
+        prepare_interactions(str(tmp_path / "log.parquet"))
+    pd.DataFrame({"user_id": [1, 2], "item_id": [3, 4]}).to_parquet(tmp_path / "l2.parquet")
+    with pytest.raises(DataError, match="rating"):
+        prepare_interactions(str(tmp_path / "l2.parquet"), min_rating=4)
+    with pytest.raises(DataError, match="k_core=5"):
+        prepare_interactions(str(tmp_path / "l2.parquet"), k_core=5, verbose=False)
+
+
+def test_metrics_equal_single_machine_to_1e12(synthetic, client, tmp_path):
+    train, test = random_split(synthetic.interactions, test_size=0.2, seed=0)
+    pop = Popularity().fit(train)
+    users = test["user_id"].unique()
+    recs = pop.recommend(users[: len(users) - 7], n=20)  # some test users get no list
+    extra = recs[recs["user_id"] == users[0]].assign(user_id=10**6)  # not a test user
+    recs = pd.concat([recs, extra], ignore_index=True)
+    ks = (1, 5, 10, 20, 30)
+    ref, _ = metrics_from_frames(recs, test, ks=ks)
+    got = evaluate_recommendations(dd.from_pandas(recs, npartitions=4),
+                                   dd.from_pandas(test, npartitions=3), k=ks, client=client)
+    assert got.keys() == ref.keys()
+    for key in ref:
+        assert abs(got[key] - ref[key]) <= 1e-12, key
+    # from Parquet files, with an explicit catalogue size
+    recs.to_parquet(tmp_path / "recs.parquet")
+    test.to_parquet(tmp_path / "test.parquet")
+    ref, _ = metrics_from_frames(recs, test, ks=10, n_items=500)
+    got = evaluate_recommendations(str(tmp_path / "recs.parquet"), str(tmp_path / "test.parquet"),
+                                   k=10, n_items=500)
+    for key in ref:
+        assert abs(got[key] - ref[key]) <= 1e-12, key
+
+
+def test_evaluate_refuses_bad_frames(client):
+    test = pd.DataFrame({"user_id": [1, 1], "item_id": [2, 3]})
+    with pytest.raises(DataError, match=r"\['rank'\]"):
+        evaluate_recommendations(pd.DataFrame({"user_id": [1], "item_id": [2]}), test)
+    dup = pd.DataFrame({"user_id": [1, 1], "item_id": [2, 3], "rank": [1, 1]})
+    with pytest.raises(DataError, match="more than one row"):
+        evaluate_recommendations(dup, test)
