@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..ranking import fold, top_n
-from ..recommenders.base import recommendation_frame
+from ..recommenders.base import candidate_positions, recommendation_frame
 
 
 @dataclass
@@ -139,16 +139,7 @@ class FactorModel:
 
     def candidate_indices(self, items: Any) -> np.ndarray:
         """Catalogue index of each candidate item id; a KeyError names unknown ids."""
-        from .._utils import plain
-
-        ids = pd.Index(np.atleast_1d(np.asarray(items)))
-        idx = self.item_ids.get_indexer(ids)
-        if (idx < 0).any():
-            raise KeyError(
-                f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
-                f"e.g. {plain(ids[idx < 0][0])!r}"
-            )
-        return idx.astype(np.int64)
+        return candidate_positions(self.item_ids, items)
 
     def queries(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """An FM's query vectors ``U`` of a block of users and their score constants ``c``."""

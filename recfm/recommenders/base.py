@@ -108,14 +108,7 @@ class Recommender(Params):
 
     def _candidate_indices(self, items: Iterable) -> np.ndarray:
         """Catalogue index of each item id in ``items=``; unknown ids raise a KeyError naming one."""
-        ids = pd.Index(np.atleast_1d(np.asarray(items)))
-        idx = self.item_ids_.get_indexer(ids)
-        if (idx < 0).any():
-            raise KeyError(
-                f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
-                f"e.g. {plain(ids[idx < 0][0])!r}"
-            )
-        return idx.astype(np.int64)
+        return candidate_positions(self.item_ids_, items)
 
     def recommend(
         self, user_ids: Iterable, n: int = 10, exclude_seen: bool = True, **kwargs
@@ -154,6 +147,18 @@ class Recommender(Params):
     ) -> pd.DataFrame:
         """Long DataFrame from (n_users, n) item-index and score arrays (-1 = padding)."""
         return recommendation_frame(user_ids, self.item_ids_, items, scores)
+
+
+def candidate_positions(item_ids: pd.Index, items: Iterable) -> np.ndarray:
+    """Catalogue position of each candidate item id (``items=``); a KeyError names unknown ids."""
+    ids = pd.Index(np.atleast_1d(np.asarray(items)))
+    idx = item_ids.get_indexer(ids)
+    if (idx < 0).any():
+        raise KeyError(
+            f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
+            f"e.g. {plain(ids[idx < 0][0])!r}"
+        )
+    return idx.astype(np.int64)
 
 
 def recommendation_frame(
