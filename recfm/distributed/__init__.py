@@ -18,8 +18,8 @@ require_dask()
 from .cluster import dask_client  # noqa: E402
 from .evaluate import evaluate_recommendations  # noqa: E402
 from .factors import FactorModel  # noqa: E402
-from .prepare import PreparedInteractions, prepare_interactions  # noqa: E402
 from .io import read_frame  # noqa: E402
+from .prepare import PreparedInteractions, prepare_interactions  # noqa: E402
 from .recommend import recommend_all  # noqa: E402
 
 __all__ = [

@@ -6,8 +6,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 PART_GLOB = "part.*.parquet"
 

@@ -9,7 +9,8 @@ them up. The result equals :func:`recfm.evaluation.metrics_from_frames` on the w
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,7 +127,7 @@ def evaluate_recommendations(recs: Any, test: Any, k: int | Iterable[int] = (10,
     recs_p = recs_d.map_partitions(_with_part, p).shuffle(on=_PART, npartitions=p)
     test_p = test_d.map_partitions(_with_part, p).shuffle(on=_PART, npartitions=p)
     parts = [dask.delayed(_partition_sums)(r, t, ks)
-             for r, t in zip(recs_p.to_delayed(), test_p.to_delayed())]
+             for r, t in zip(recs_p.to_delayed(), test_p.to_delayed(), strict=True)]
     results = client.gather(client.compute(parts)) if client is not None else dask.compute(*parts)
 
     n_users = sum(r["n_users"] for r in results)

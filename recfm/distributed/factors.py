@@ -74,7 +74,7 @@ class FactorModel:
             raise ValueError(f"seen has shape {self.seen.shape}; expected (n_users, n_items)")
 
     @classmethod
-    def from_recommender(cls, rec: Any) -> "FactorModel":
+    def from_recommender(cls, rec: Any) -> FactorModel:
         """The factor form of a fitted FMRecommender, Popularity, ImplicitALS or ImplicitBPR.
 
         Raises
@@ -105,7 +105,7 @@ class FactorModel:
             "distributed ranking supports FMRecommender, Popularity, ImplicitALS and ImplicitBPR"
         )
 
-    def for_workers(self) -> "FactorModel":
+    def for_workers(self) -> FactorModel:
         """The part every worker needs, to scatter once: item vectors and the FM's query side.
 
         Seen rows and a baseline's user vectors are left out: each partition of users
