@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from recfm import _ranking_kernels as _k
 from recfm._utils import check_positive_int, numba_threads
+from recfm.model.folding import fold_rows
 
 __all__ = ["fold", "top_n", "top_n_scores", "similar_items", "similar_users"]
 
@@ -70,8 +71,8 @@ def _as_csr(X, name: str) -> sp.csr_matrix:
     return X
 
 
-def _side(X: sp.csr_matrix, w: np.ndarray, V: np.ndarray, sq: np.ndarray, name: str):
-    """(P = X V, X·w + pair(X)) in float64 for the rows of X."""
+def _side(X: sp.csr_matrix, w: np.ndarray, V: np.ndarray, name: str):
+    """(P = X V, X·w + pair(X)) in float64 for the rows of X (see :func:`fold_rows`)."""
     n_features = V.shape[0]
     n_cols = X.shape[1]
     if n_cols > n_features:
@@ -79,16 +80,7 @@ def _side(X: sp.csr_matrix, w: np.ndarray, V: np.ndarray, sq: np.ndarray, name: 
             f"{name} has {n_cols} columns but the model has n_features = {n_features}; "
             "refit (or partial_fit) the model on the grown feature space"
         )
-    # The feature space is append-only: rows built on an older, narrower space are valid on
-    # the model's first n_cols columns (the later columns are zero for them).
-    X = X.astype(np.float64)
-    V = V[:n_cols]
-    P = np.asarray(X @ V)
-    X2 = X.copy()
-    X2.data **= 2
-    pair = 0.5 * (np.einsum("ij,ij->i", P, P) - np.asarray(X2 @ sq[:n_cols]).ravel())
-    lin = np.asarray(X @ w[:n_cols]).ravel()
-    return P, lin + pair
+    return fold_rows(X, w, V)
 
 
 def fold(model: Any, query_rows: Any, item_rows: Any = None
@@ -142,8 +134,8 @@ def fold(model: Any, query_rows: Any, item_rows: Any = None
                 f"model has no fitted attribute '{attr}'; fit the model before folding it"
             )
     w0 = float(model.w0_)
-    w = np.asarray(model.w_, dtype=np.float64).ravel()
-    V = np.asarray(model.V_, dtype=np.float64)
+    w = np.asarray(model.w_).ravel()
+    V = np.asarray(model.V_)
     if V.ndim != 2 or w.shape[0] != V.shape[0]:
         raise ValueError(
             f"model.w_ has shape {np.shape(model.w_)} and model.V_ has shape {np.shape(model.V_)}; "
@@ -152,9 +144,8 @@ def fold(model: Any, query_rows: Any, item_rows: Any = None
     Xq = _as_csr(query_rows, "query_rows")
     Xt = _as_csr(item_rows, "item_rows")
     k = V.shape[1]
-    sq = np.einsum("jf,jf->j", V, V)
-    P, q_const = _side(Xq, w, V, sq, "query_rows")
-    E, b = _side(Xt, w, V, sq, "item_rows")
+    P, q_const = _side(Xq, w, V, "query_rows")
+    E, b = _side(Xt, w, V, "item_rows")
     U = np.empty((Xq.shape[0], k + 1), dtype=np.float32)
     U[:, :k] = P
     U[:, k] = 1.0

@@ -167,6 +167,19 @@ def test_fold_accepts_design_and_narrower_rows(rng):
     np.testing.assert_allclose(c, cx, atol=1e-6)
 
 
+def test_fold_sums_duplicate_entries(rng):
+    """pair(x) squares each feature's total value, also when a row stores it in two entries."""
+    model = _model(rng)
+    Xq, Xt = _rows(rng)
+    halves = sp.csr_matrix((np.repeat(Xq.data / 2, 2), np.repeat(Xq.indices, 2), Xq.indptr * 2),
+                           shape=Xq.shape)
+    assert not halves.has_canonical_format
+    U, _, c = fold(model, Xq, Xt)
+    U2, _, c2 = fold(model, halves, Xt)
+    np.testing.assert_allclose(U2, U, atol=1e-6)
+    np.testing.assert_allclose(c2, c, atol=1e-5)
+
+
 def test_fold_rejects_rows_wider_than_the_model(rng):
     model = _model(rng, n_features=N_FEATURES - 1)
     Xq, Xt = _rows(rng)

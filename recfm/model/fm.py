@@ -19,6 +19,7 @@ from recfm._utils import (
     numba_threads,
 )
 from recfm.model import _kernels as K
+from recfm.model.folding import fold_rows
 
 log = logging.getLogger("recfm")
 
@@ -728,16 +729,6 @@ class FactorizationMachine(Params):
         K.predict_rows(X.indptr, X.indices, X.data, np.float64(self.w0_), self.w_, self.V_, out)
         return out
 
-    def _side(self, X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        nf = X.shape[1]
-        V = self.V_[:nf]
-        P = np.asarray(X @ V, dtype=np.float32)
-        lin = np.asarray(X @ self.w_[:nf], dtype=np.float64)
-        sq_norms = np.einsum("ij,ij->i", V, V, dtype=np.float64)
-        self_sq = np.asarray(X.multiply(X) @ sq_norms, dtype=np.float64).ravel()
-        pair = 0.5 * (np.einsum("ij,ij->i", P, P, dtype=np.float64) - self_sq)
-        return np.ascontiguousarray(P), lin.ravel(), pair
-
     def query_repr(self, Xq: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
         """Fold query rows: ``P = Xq @ V`` and ``c = w0 + Xq @ w + pair(Xq)``.
 
@@ -746,9 +737,8 @@ class FactorizationMachine(Params):
         P : ndarray of shape (n, n_factors), float32
         c : ndarray of shape (n,), float32
         """
-        X = self._check_rows(Xq, "Xq")
-        P, lin, pair = self._side(X)
-        return P, (self.w0_ + lin + pair).astype(np.float32)
+        P, const = fold_rows(self._check_rows(Xq, "Xq"), self.w_, self.V_)
+        return P.astype(np.float32), (self.w0_ + const).astype(np.float32)
 
     def item_repr(self, Xt: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
         """Fold item rows: ``E = Xt @ V`` and ``b = Xt @ w + pair(Xt)``, so that
@@ -759,9 +749,8 @@ class FactorizationMachine(Params):
         E : ndarray of shape (n, n_factors), float32
         b : ndarray of shape (n,), float32
         """
-        X = self._check_rows(Xt, "Xt")
-        E, lin, pair = self._side(X)
-        return E, (lin + pair).astype(np.float32)
+        E, const = fold_rows(self._check_rows(Xt, "Xt"), self.w_, self.V_)
+        return E.astype(np.float32), const.astype(np.float32)
 
 
 __all__ = ["FactorizationMachine", "DivergenceError", "NotFittedError"]
