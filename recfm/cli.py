@@ -6,6 +6,7 @@ line ``recfm: error: ...`` and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -41,20 +42,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         from .evaluation.plots import require_matplotlib
 
         require_matplotlib()  # fail now, not after every model has trained
-    exp = run_experiment(
-        dataset=args.dataset,
-        models=args.models,
-        split=args.split,
-        k=args.k,
-        min_rating=args.min_rating,
-        seed=args.seed,
-        test_size=args.test_size,
-        cold_start=args.cold_start,
-        data_home=args.data_home,
-        download=not args.no_download,
-        n_threads=args.threads,
-        progress=not args.quiet,
-    )
+    with _cluster_scoring(args) as recommend:
+        exp = run_experiment(
+            dataset=args.dataset,
+            models=args.models,
+            split=args.split,
+            k=args.k,
+            min_rating=args.min_rating,
+            seed=args.seed,
+            test_size=args.test_size,
+            cold_start=args.cold_start,
+            data_home=args.data_home,
+            download=not args.no_download,
+            n_threads=args.threads,
+            progress=not args.quiet,
+            recommend=recommend,
+        )
     _write_text(format_table(exp.result, args.format, settings=exp.settings), args.output, args.overwrite)
     if args.save_run:
         from .evaluation.runs import save_run
@@ -66,6 +69,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
         plot_curves(exp.result, args.plot, overwrite=args.overwrite)
         print(f"wrote {args.plot}", file=sys.stderr)
+
+
+def _client(args: argparse.Namespace):
+    from .distributed import dask_client
+
+    return dask_client(args.scheduler, n_workers=args.workers)
+
+
+@contextlib.contextmanager
+def _cluster_scoring(args: argparse.Namespace):
+    """With --scheduler, a recommend function for evaluate that ranks on the cluster."""
+    if not args.scheduler:
+        yield None
+        return
+    if args.cold_start:
+        raise ValueError("--scheduler ranks training users only; it cannot be combined with --cold-start")
+    from .distributed import recommend_all
+
+    with _client(args) as client:
+        yield lambda model, ids, n, exclude_seen: recommend_all(
+            model, users=ids, n=n, exclude_seen=exclude_seen, client=client)
 
 
 def _cmd_datasets(args: argparse.Namespace) -> None:
@@ -116,33 +140,84 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     )
 
 
+def _ids(spec: str, index, flag: str):
+    """Comma-separated ids, cast to the model's integer ids when it has them."""
+    import pandas as pd
+
+    ids = pd.Index(_names(spec))
+    if pd.api.types.is_integer_dtype(index.dtype):
+        try:
+            ids = ids.astype(index.dtype)
+        except ValueError:
+            raise ValueError(f"{flag} must be integer ids for this model; got {spec}") from None
+    return ids
+
+
+def _is_file_arg(spec: str) -> bool:
+    return Path(spec).exists() or spec.lower().endswith((".csv", ".parquet", ".pq"))
+
+
 def _cmd_recommend(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .datasets import read_attributes_csv
+    from .datasets import is_parquet, read_attributes_csv, write_table
     from .recommenders import FMRecommender
 
     _refuse_existing(args.output, args.overwrite, "--output")
+    if args.scheduler:
+        _recommend_on_cluster(args)
+        return
     rec = FMRecommender.load(args.model)
     users = read_attributes_csv(args.user_attributes, "user_id") if args.user_attributes else None
     context = pd.read_csv(args.context) if args.context else None
-    if args.all:
+    if args.all or args.users == "all":
         ids = rec.user_ids_
-    elif args.users:
-        ids = pd.Index(_names(args.users))
-        if pd.api.types.is_integer_dtype(rec.user_ids_.dtype):
-            try:
-                ids = ids.astype(rec.user_ids_.dtype)
-            except ValueError:
-                raise ValueError(f"--users must be integer ids for this model; got {args.users}") from None
+    elif _is_file_arg(args.users):
+        ids = pd.Index(read_attributes_csv(args.users, "user_id")["user_id"])
     else:
-        raise ValueError("give --users ID,ID,... or --all")
-    items = _names(args.items)
-    if items is not None and pd.api.types.is_integer_dtype(rec.item_ids_.dtype):
-        items = pd.Index(items).astype(rec.item_ids_.dtype)
+        ids = _ids(args.users, rec.user_ids_, "--users")
+    items = None if args.items is None else _ids(args.items, rec.item_ids_, "--items")
     recs = rec.recommend(ids, n=args.n, exclude_seen=not args.include_seen, items=items,
                          context=context, users=users)
-    _write_text(recs.to_csv(index=False, lineterminator="\n"), args.output, args.overwrite)
+    if args.output and is_parquet(args.output):
+        write_table(recs, args.output, overwrite=args.overwrite)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        _write_text(recs.to_csv(index=False, lineterminator="\n"), args.output, args.overwrite)
+
+
+def _recommend_on_cluster(args: argparse.Namespace) -> None:
+    from .datasets import is_parquet
+    from .distributed import recommend_all
+    from .distributed.recommend import load_source
+
+    if args.user_attributes or args.context:
+        raise ValueError("--scheduler ranks the model's training users only; "
+                         "--user-attributes and --context need the single-machine path")
+    source = load_source(args.model)  # fails here, before a cluster starts, on a bad model
+    if args.all or args.users == "all":
+        users = None
+    elif _is_file_arg(args.users):
+        users = args.users
+    else:
+        users = _ids(args.users, source.user_ids, "--users")
+    items = None if args.items is None else _ids(args.items, source.item_ids, "--items")
+    parquet = args.output is not None and is_parquet(args.output)
+    with _client(args) as client:
+        result = recommend_all(args.model, users=users, n=args.n,
+                               exclude_seen=not args.include_seen, client=client,
+                               output=args.output if parquet else None, items=items,
+                               overwrite=args.overwrite)
+    if parquet:
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        _write_text(result.to_csv(index=False, lineterminator="\n"), args.output, args.overwrite)
+
+
+def _cluster_args(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--scheduler", default=None, metavar="local|tcp://ADDRESS", help=help)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of --scheduler local (default: one per core)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", default="synthetic",
                     help="synthetic (default), synthetic-ml-1m, synthetic-ml-20m, sample, ml-100k, "
                     "ml-1m, ml-10m, ml-20m, ml-25m, ml-latest-small, "
-                    "or a CSV file with user_id,item_id[,rating,timestamp]")
+                    "or a CSV or Parquet file with user_id,item_id[,rating,timestamp]")
     ev.add_argument("--data-home", default=None,
                     help="where MovieLens data lives (default: $RECFM_DATA or the user cache)")
     ev.add_argument("--no-download", action="store_true",
@@ -184,13 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write train.csv, test.csv and recommendations/<model>.csv to DIR")
     ev.add_argument("--plot", default=None, metavar="FILE.png", help="draw NDCG@k and Recall@k curves")
     ev.add_argument("--overwrite", action="store_true", help="allow replacing --output/--plot files")
+    _cluster_args(ev, "compute the test users' lists on a Dask cluster: 'local' (worker processes "
+                  "started here) or a scheduler address tcp://HOST:PORT")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=_cmd_evaluate)
 
     fit = sub.add_parser("fit", help="train an FM recommender on CSV files and save it")
-    fit.add_argument("--interactions", required=True, help="CSV with user_id,item_id[,rating,timestamp,...]")
-    fit.add_argument("--users", default=None, help="CSV of user attributes (user_id,...)")
-    fit.add_argument("--items", default=None, help="CSV of item attributes (item_id,...; lists as a|b)")
+    fit.add_argument("--interactions", required=True,
+                     help="CSV or Parquet (by extension) with user_id,item_id[,rating,timestamp,...]")
+    fit.add_argument("--users", default=None, help="CSV or Parquet of user attributes (user_id,...)")
+    fit.add_argument("--items", default=None,
+                     help="CSV or Parquet of item attributes (item_id,...; lists as a|b in CSV)")
     fit.add_argument("--user-features", default=None, help="user columns to use (default: all usable ones)")
     fit.add_argument("--item-features", default=None, help="item columns to use (default: all usable ones)")
     fit.add_argument("--context-features", default=None, help="interaction columns used as context")
@@ -209,15 +288,20 @@ def build_parser() -> argparse.ArgumentParser:
     rc = sub.add_parser("recommend", help="top-N lists from a saved model, as CSV")
     rc.add_argument("--model", required=True, help="directory written by recfm fit")
     who = rc.add_mutually_exclusive_group(required=True)
-    who.add_argument("--users", default=None, help="comma-separated user ids")
+    who.add_argument("--users", default=None,
+                     help="comma-separated user ids, 'all', or a CSV/Parquet file with a user_id column")
     who.add_argument("--all", action="store_true", help="every training user")
     rc.add_argument("--n", type=int, default=10)
     rc.add_argument("--items", default=None, help="rank only these item ids (comma-separated)")
     rc.add_argument("--user-attributes", default=None, help="CSV of attributes of new users (cold start)")
     rc.add_argument("--context", default=None, help="CSV with the context columns (one row, or one per user)")
     rc.add_argument("--include-seen", action="store_true", help="do not exclude training items")
-    rc.add_argument("--output", default=None, help="write the CSV here instead of stdout")
+    rc.add_argument("--output", default=None,
+                    help="write here instead of stdout: Parquet if it ends in .parquet (with "
+                    "--scheduler, a folder of one file per partition of users), else CSV")
     rc.add_argument("--overwrite", action="store_true")
+    _cluster_args(rc, "rank on a Dask cluster: 'local' (worker processes started here) or a "
+                  "scheduler address tcp://HOST:PORT; workers load --model themselves")
     rc.set_defaults(func=_cmd_recommend)
 
     ds = sub.add_parser("datasets", help="supported data sets and whether each is present locally")

@@ -10,11 +10,13 @@ from recfm.datasets.files import (
     DATASET_NAMES,
     SAMPLE_DIR,
     dataset_status,
+    is_parquet,
     load_dataset,
     load_sample,
     read_attributes_csv,
     read_interactions_csv,
     write_sample,
+    write_table,
 )
 from recfm.datasets.home import get_data_home
 from recfm.datasets.movielens import (
@@ -45,6 +47,7 @@ __all__ = [
     "dataset_status",
     "fetch_archive",
     "get_data_home",
+    "is_parquet",
     "load_dataset",
     "load_movielens",
     "load_sample",
@@ -54,4 +57,5 @@ __all__ = [
     "read_interactions_csv",
     "verify_file",
     "write_sample",
+    "write_table",
 ]

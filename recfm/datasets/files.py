@@ -38,10 +38,33 @@ def _numeric(df: pd.DataFrame, col: str, what: str, integer: bool) -> np.ndarray
     return values
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def is_parquet(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names Parquet data: a ``.parquet``/``.pq`` file, or a folder of them."""
+    p = Path(path)
+    return p.suffix.lower() in PARQUET_SUFFIXES or (
+        p.is_dir() and any(c.suffix.lower() in PARQUET_SUFFIXES for c in p.iterdir()))
+
+
 def _read_csv(path: str | os.PathLike, header: str) -> tuple[pd.DataFrame, str]:
-    """Read a CSV with a header line; errors name the file (``header``: what it should hold)."""
+    """Read a CSV with a header line, or Parquet (by name, :func:`is_parquet`); errors name
+    the file (``header``: what it should hold)."""
     path = Path(path).expanduser()
     what = str(path)
+    if is_parquet(path):
+        if not path.exists():
+            raise DataNotFoundError(f"{what}: file not found")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError(f"{what}: reading Parquet needs pyarrow: pip install 'recfm[parquet]'"
+                              ) from None
+        try:
+            return pd.read_parquet(path), what
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(f"{what}: cannot be read as Parquet ({exc})") from None
     if not path.is_file():
         raise DataNotFoundError(f"{what}: file not found")
     try:
@@ -52,13 +75,48 @@ def _read_csv(path: str | os.PathLike, header: str) -> tuple[pd.DataFrame, str]:
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
 
 
+def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``frame`` as Parquet (a ``.parquet``/``.pq`` name) or CSV (any other name).
+
+    The file is written under a temporary name beside ``path`` and renamed into place, so a
+    failure never leaves a partial file; an existing ``path`` is replaced only with
+    ``overwrite``.
+    """
+    import tempfile
+
+    from recfm._utils import write_text_atomic
+
+    path = Path(path)
+    if Path(path).suffix.lower() not in PARQUET_SUFFIXES:
+        write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"), overwrite=overwrite)
+        return path
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    if path.is_dir():
+        raise FileExistsError(f"{path} is a folder; refusing to replace it with a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would hide the file from the group
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 def read_interactions_csv(path: str | os.PathLike) -> Dataset:
-    """Read an interactions CSV with a header line into a :class:`Dataset`.
+    """Read an interactions CSV with a header line (or a Parquet file) into a :class:`Dataset`.
 
     Parameters
     ----------
     path : str or path-like
-        CSV with columns ``user_id, item_id`` and optionally ``rating`` (default 1.0) and
+        CSV, or Parquet when named ``*.parquet`` / ``*.pq`` (a file or a folder of them), with columns ``user_id, item_id`` and optionally ``rating`` (default 1.0) and
         ``timestamp`` (Unix seconds, default 0). Other columns are kept as they are. Ids
         keep the type pandas infers (int64 for integer ids).
 
@@ -174,7 +232,7 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         ``"synthetic"`` (:func:`make_synthetic` with its defaults), ``"synthetic-ml-1m"`` /
         ``"synthetic-ml-20m"`` (:func:`make_synthetic_like`, MovieLens-sized), ``"sample"``
         (:func:`load_sample`), a MovieLens name (:func:`load_movielens`), or a path ending
-        in ``.csv`` (:func:`read_interactions_csv`).
+        in ``.csv`` or ``.parquet`` (:func:`read_interactions_csv`).
     data_home : str or path-like, optional
         Data home for MovieLens (see :func:`get_data_home`).
     download : bool
@@ -189,7 +247,8 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     DataError
         Unknown name (the message lists the choices) or bad CSV content.
     """
-    if isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(".csv"):
+    if isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(
+            (".csv", *PARQUET_SUFFIXES)):
         return read_interactions_csv(name_or_path)
     name = str(name_or_path)
     if name == "synthetic":
@@ -208,7 +267,7 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
 def read_attributes_csv(
     path: str | os.PathLike, id_column: str, list_sep: str = "|"
 ) -> pd.DataFrame:
-    """Read a user or item attributes CSV (one row per id) for the feature builder.
+    """Read a user or item attributes CSV or Parquet file (one row per id) for the feature builder.
 
     Text columns whose values hold ``list_sep`` (e.g. ``Comedy|Drama``) become lists of
     strings, the multi-valued form the builder expects for genres and tags; an empty cell

@@ -152,13 +152,14 @@ class FactorModel:
 
     def rank(self, user_ids: np.ndarray, n: int, U: np.ndarray | None,
              seen: sp.csr_matrix | None, candidates: np.ndarray | None,
-             n_threads: int | None) -> pd.DataFrame:
+             n_threads: int | None, exclude_seen: bool = True) -> pd.DataFrame:
         """Top-``n`` frame ``user_id, item_id, rank, score`` of a block of users.
 
         The same computation as the recommender's own ``recommend`` for these users:
         ``top_n`` is a pure function of the block's vectors, the item vectors and the
         block's exclusions, so any partition of the users gives the same rows. ``U`` is the
-        block's user vectors (baselines) or None (an FM folds the block's query rows).
+        block's user vectors (baselines) or None (an FM folds the block's query rows);
+        ``seen`` is the block's exclusions (None: none), so ``exclude_seen`` is not read.
         """
         c = None
         if U is None:
@@ -168,3 +169,49 @@ class FactorModel:
         if c is not None:
             scores = scores + c[:, None]
         return recommendation_frame(user_ids, self.item_ids, idx, scores)
+
+
+class WholeRecommender:
+    """A recommender without a factor form (EASE, ItemKNN, ...), ranked by its own ``recommend``.
+
+    The whole fitted model is what every worker holds (scattered once, or loaded from its
+    directory), so worker memory is the model's size, not bounded by the partition size as
+    with :class:`FactorModel`.
+    """
+
+    def __init__(self, model: Any):
+        from .._utils import check_is_fitted
+
+        check_is_fitted(model, "seen_")
+        self.model = model
+        self.user_ids = pd.Index(model.user_ids_)
+        self.item_ids = pd.Index(model.item_ids_)
+
+    def rows_of(self, user_ids: Any) -> np.ndarray:
+        return self.model.user_rows(user_ids)
+
+    def candidate_indices(self, items: Any) -> np.ndarray:
+        return candidate_positions(self.item_ids, items)
+
+    def for_workers(self) -> WholeRecommender:
+        return self
+
+    def block(self, rows: np.ndarray, exclude_seen: bool) -> tuple[None, None]:
+        return None, None
+
+    def rank(self, user_ids: np.ndarray, n: int, U: Any, seen: Any,
+             candidates: np.ndarray | None, n_threads: int | None,
+             exclude_seen: bool = True) -> pd.DataFrame:
+        items = None if candidates is None else self.item_ids[candidates]
+        kwargs = {} if items is None else {"items": items}
+        return self.model.recommend(user_ids, n=n, exclude_seen=exclude_seen, **kwargs)
+
+
+def ranking_source(model: Any) -> FactorModel | WholeRecommender:
+    """The factor form of ``model`` when it has one, else the model itself, wrapped."""
+    if isinstance(model, (FactorModel, WholeRecommender)):
+        return model
+    try:
+        return FactorModel.from_recommender(model)
+    except TypeError:
+        return WholeRecommender(model)

@@ -26,7 +26,7 @@ import pandas as pd
 from .._utils import DataError, check_positive_int
 from ._deps import require_dask
 from ._output import PART_GLOB, check_output, staged_folder, write_part
-from .factors import FactorModel
+from .factors import FactorModel, WholeRecommender, ranking_source
 
 __all__ = ["recommend_all", "read_user_ids"]
 
@@ -37,12 +37,12 @@ PARTITION_USERS = 50_000
 #: prepares the next ones, few enough that the scheduler never holds all the seen rows.
 IN_FLIGHT_PER_THREAD = 2
 
-_CACHE: dict[tuple[str, int], FactorModel] = {}
+_CACHE: dict[tuple[str, int], FactorModel | WholeRecommender] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_factor_model(path: str | os.PathLike) -> FactorModel:
-    """The factor form of the recommender saved in directory ``path`` (cached per process).
+def load_source(path: str | os.PathLike) -> FactorModel | WholeRecommender:
+    """The ranking form of the recommender saved in directory ``path`` (cached per process).
 
     Workers call this themselves, so a saved model is read from shared storage once per
     worker process instead of being sent over the network.
@@ -55,18 +55,18 @@ def load_factor_model(path: str | os.PathLike) -> FactorModel:
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE.clear()  # one model per worker process at a time
-            _CACHE[key] = FactorModel.from_recommender(FMRecommender.load(str(path)))
+            _CACHE[key] = ranking_source(FMRecommender.load(str(path)))
         return _CACHE[key]
 
 
-def _rank_part(source: FactorModel | str, ids: np.ndarray, rows: np.ndarray,
+def _rank_part(source: FactorModel | WholeRecommender | str, ids: np.ndarray, rows: np.ndarray,
                U: np.ndarray | None, seen: Any, n: int, exclude_seen: bool,
                candidates: np.ndarray | None, folder: str | None, index: int,
                n_threads: int | None) -> Any:
     if isinstance(source, str):  # a saved model: this worker reads it and slices its rows
-        source = load_factor_model(source)
+        source = load_source(source)
         U, seen = source.block(rows, exclude_seen)
-    frame = source.rank(ids, n, U, seen, candidates, n_threads)
+    frame = source.rank(ids, n, U, seen, candidates, n_threads, exclude_seen)
     if folder is None:
         return frame
     return write_part(frame, Path(folder), index)
@@ -120,8 +120,11 @@ def recommend_all(model: Any, users: Any = None, n: int = 10, exclude_seen: bool
     Parameters
     ----------
     model : fitted recommender, FactorModel, or str / path-like
-        An ``FMRecommender``, ``Popularity``, ``ImplicitALS`` or ``ImplicitBPR``, or the
-        directory of a saved model (every worker then loads it itself).
+        A fitted recommender, or the directory of a saved model (every worker then loads
+        it itself). ``FMRecommender``, ``Popularity``, ``ImplicitALS`` and ``ImplicitBPR``
+        are ranked in factor form (item vectors scattered once, worker memory bounded by
+        the partition size); any other recommender (EASE, ItemKNN) is sent whole to each
+        worker, which calls its own ``recommend`` on every partition.
     users : None, array-like, pandas or Dask DataFrame, or path
         Who to recommend for: None = every training user of the model; else ids, a frame
         with a ``user_id`` column, or a Parquet/CSV file or folder holding one. Users absent
@@ -167,11 +170,9 @@ def recommend_all(model: Any, users: Any = None, n: int = 10, exclude_seen: bool
     source_path = None
     if isinstance(model, (str, os.PathLike)):
         source_path = str(Path(model).resolve())
-        fm = load_factor_model(source_path)
-    elif isinstance(model, FactorModel):
-        fm = model
+        fm = load_source(source_path)
     else:
-        fm = FactorModel.from_recommender(model)
+        fm = ranking_source(model)
     ids = fm.user_ids.to_numpy() if users is None else read_user_ids(users)
     rows = fm.rows_of(ids)
     candidates = None if items is None else fm.candidate_indices(items)

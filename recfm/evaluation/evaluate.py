@@ -26,7 +26,7 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +144,7 @@ def evaluate(
     items: pd.DataFrame | None = None,
     cold_start: bool = False,
     progress: bool = False,
+    recommend: Callable[..., pd.DataFrame] | None = None,
 ) -> EvaluationResult:
     """Fit and score every model on the same split (protocol in the module docstring).
 
@@ -166,6 +167,10 @@ def evaluate(
         ``supports_cold_start = True`` are scored.
     progress : bool
         Show a progress bar over models on stderr (needs tqdm).
+    recommend : callable, optional
+        ``recommend(model, user_ids, **kwargs) -> DataFrame`` computes the lists instead of
+        ``model.recommend(user_ids, **kwargs)``, e.g. on a cluster
+        (:func:`recfm.distributed.recommend_all`); it must return the same rows.
 
     Returns
     -------
@@ -251,7 +256,10 @@ def evaluate(
             kwargs["users"] = users
         logger.info("evaluate: recommending with %s", name)
         t0 = time.perf_counter()
-        recs_df = model.recommend(test_users.to_numpy(), **kwargs)
+        if recommend is None:
+            recs_df = model.recommend(test_users.to_numpy(), **kwargs)
+        else:
+            recs_df = recommend(model, test_users.to_numpy(), **kwargs)
         rec_s = time.perf_counter() - t0
 
         recs_df = _check_recommendations(recs_df, name)

@@ -5,7 +5,7 @@ This is what ``recfm evaluate`` runs; scripts can call :func:`run_experiment` di
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +82,7 @@ def run_experiment(
     download: bool = True,
     n_threads: int | None = None,
     progress: bool = False,
+    recommend: Callable[..., pd.DataFrame] | None = None,
 ) -> Experiment:
     """Load ``dataset``, split it and evaluate ``models`` side by side on the same split.
 
@@ -103,6 +104,8 @@ def run_experiment(
         Seed of the split and of every model.
     cold_start : bool
         Hold out whole users; models that cannot serve new users are reported, not scored.
+    recommend : callable, optional
+        How the test users' lists are computed (see :func:`recfm.evaluation.evaluate`).
     """
     names = parse_model_names(models)
     ks = parse_ks(k)
@@ -137,6 +140,7 @@ def run_experiment(
         items=data.items,
         cold_start=cold_start,
         progress=progress,
+        recommend=recommend,
     )
     settings = dict(
         dataset=data.name,

@@ -15,7 +15,7 @@ from recfm._utils import DataError
 from recfm.distributed import FactorModel, dask_client, recommend_all
 from recfm.model import FactorizationMachine
 from recfm.ranking import top_n
-from recfm.recommenders import FMRecommender, ImplicitALS, Popularity
+from recfm.recommenders import FMRecommender, ImplicitALS, ItemKNN, Popularity
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,15 @@ def test_als_baseline_equals_recommend_all_ties_aside(synthetic, client):
     # where the lists differ, the two items score the same to float32 rounding (a tie)
     assert np.all(np.abs(got["score"].to_numpy() - ref["score"].to_numpy())[~same] < 1e-5)
     assert same.mean() > 0.99
+
+
+def test_model_without_factor_form_runs_its_own_recommend(synthetic, client):
+    knn = ItemKNN().fit(synthetic.interactions)
+    pd.testing.assert_frame_equal(recommend_all(knn, n=10, client=client), knn.recommend_all(n=10))
+    cands = knn.item_ids_[::2]
+    users = knn.user_ids_[:50]
+    pd.testing.assert_frame_equal(recommend_all(knn, users=users, n=10, items=cands, client=client),
+                                  knn.recommend(users, n=10, items=cands))
 
 
 def test_in_process_without_a_client(fm):
