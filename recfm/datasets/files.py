@@ -116,7 +116,8 @@ def read_interactions_csv(path: str | os.PathLike) -> Dataset:
     Parameters
     ----------
     path : str or path-like
-        CSV, or Parquet when named ``*.parquet`` / ``*.pq`` (a file or a folder of them), with columns ``user_id, item_id`` and optionally ``rating`` (default 1.0) and
+        CSV, or Parquet when named ``*.parquet`` / ``*.pq`` (a file or a folder of them),
+        with columns ``user_id, item_id`` and optionally ``rating`` (default 1.0) and
         ``timestamp`` (Unix seconds, default 0). Other columns are kept as they are. Ids
         keep the type pandas infers (int64 for integer ids).
 
