@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
-    except (ValueError, KeyError, FileExistsError, FileNotFoundError, OSError, ImportError) as exc:
+    except (ValueError, KeyError, FileExistsError, FileNotFoundError, OSError, ImportError,
+            MemoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"recfm: error: {message}", file=sys.stderr)
         return 2

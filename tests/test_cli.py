@@ -127,6 +127,16 @@ def test_evaluate_json_has_both_models(capsys):
     assert by_model["fm"]["coverage@10"] > by_model["pop"]["coverage@10"]
 
 
+def test_evaluate_ease_too_large_for_memory_is_a_one_line_error(capsys, monkeypatch):
+    import recfm.recommenders.ease as ease
+
+    monkeypatch.setattr(ease, "available_memory", lambda: 1000)
+    code, out, err = run(capsys, "evaluate", "--dataset", "sample", "--models", "ease", "-q")
+    assert code == 2
+    assert err.startswith("recfm: error: EASE needs about") and "GiB" in err
+    assert "Traceback" not in err
+
+
 def test_evaluate_markdown(capsys):
     code, out, err = run(capsys, "evaluate", "--dataset", "sample", "--models", "pop",
                          "--k", "5,10", "--format", "markdown", "-q")
