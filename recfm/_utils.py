@@ -142,7 +142,7 @@ def numba_threads(n_threads: int | None) -> Iterator[int]:
     """
     import numba
 
-    limit = numba.config.NUMBA_NUM_THREADS
+    limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
     n = limit if n_threads is None or n_threads <= 0 else min(int(n_threads), limit)
     old = numba.get_num_threads()
     numba.set_num_threads(n)

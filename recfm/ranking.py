@@ -355,7 +355,8 @@ def top_n(U: np.ndarray, I: np.ndarray, n: int, exclude: sp.spmatrix | None = No
     block, chunk = _tiles(n_users, I.shape[0], block_size)
     # Dynamic scheduling (chunks of one task): blocks cost unequal time (exclusions,
     # candidates, a busy core), and a static split would wait for the slowest thread.
-    slots = numba.config.NUMBA_NUM_THREADS  # thread ids are < the active thread count
+    # thread ids are < the active thread count
+    slots = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
     with numba_threads(n_threads), numba.parallel_chunksize(1), _blas_one_thread():
         if direct:
             _k.topn_direct(U, I, _DIRECT_ROWS, slots, ex_indptr, ex_indices, cand_indptr,
@@ -428,7 +429,7 @@ def top_n_scores(scores: np.ndarray, n: int, exclude: sp.spmatrix | None = None,
     scores_out = np.full((n_users, n), -np.inf, dtype=np.float32)
     if n_users == 0 or n_items == 0:
         return items_out, scores_out
-    slots = numba.config.NUMBA_NUM_THREADS
+    slots = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
     with numba_threads(n_threads), numba.parallel_chunksize(1):
         _k.topn_dense(S, _DIRECT_ROWS, slots, ex_indptr, ex_indices, cand_indptr,
                       cand_indices, n, items_out, scores_out)

@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from recfm._utils import DataError, check_columns, check_positive_int, check_random_state
 
@@ -64,7 +65,7 @@ def _py(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _round_half_up(x: np.ndarray) -> np.ndarray:
+def _round_half_up(x: ArrayLike) -> np.ndarray:
     return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
 
 
@@ -73,7 +74,7 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64, copy=False), len(uniques)
 
 
-def _validate(df: object, what: str, need_timestamp: bool) -> None:
+def _validate(df: pd.DataFrame, what: str, need_timestamp: bool) -> None:
     cols = ["user_id", "item_id"] + (["timestamp"] if need_timestamp else [])
     check_columns(df, cols, what)
     if "rating" in df.columns:
@@ -123,7 +124,7 @@ def _merge_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return merged, n - len(merged)
 
 
-def _prepare(df: object, what: str, need_timestamp: bool = False) -> tuple[pd.DataFrame, int]:
+def _prepare(df: pd.DataFrame, what: str, need_timestamp: bool = False) -> tuple[pd.DataFrame, int]:
     _validate(df, what, need_timestamp)
     return _merge_duplicates(df)
 

@@ -151,6 +151,7 @@ def read_interactions_csv(path: str | os.PathLike) -> Dataset:
 
 
 def _sample_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
+    assert dataset.items is not None, "the synthetic generator always makes items"
     items = dataset.items.copy()
     items["genres"] = items["genres"].map("|".join)
     return {"interactions": dataset.interactions, "users": dataset.users, "items": items}

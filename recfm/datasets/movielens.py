@@ -19,6 +19,7 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import re
 import warnings
 import zipfile
@@ -467,7 +468,7 @@ def _missing(info: MovieLensInfo, home: Path) -> tuple[str, str]:
     return why, hint
 
 
-def load_movielens(name: str, data_home: str | Path | None = None, download: bool = True, *,
+def load_movielens(name: str, data_home: str | os.PathLike | None = None, download: bool = True, *,
                    verbose: bool = True) -> Dataset:
     """Load a MovieLens release as a :class:`Dataset`.
 
@@ -533,6 +534,7 @@ def load_movielens(name: str, data_home: str | Path | None = None, download: boo
         items = parse_items(raw, what)
         users = None
         if info.users_file is not None:
+            assert parse_users is not None, f"layout {info.layout!r} has users but no parser"
             raw, what = source.read(info.users_file)
             if isinstance(source, _DirSource):
                 _verify_extracted(name, info.users_file, raw, what)
@@ -543,7 +545,7 @@ def load_movielens(name: str, data_home: str | Path | None = None, download: boo
     return Dataset(name=name, interactions=ratings, users=users, items=items)
 
 
-def movielens_status(data_home: str | Path | None = None) -> pd.DataFrame:
+def movielens_status(data_home: str | os.PathLike | None = None) -> pd.DataFrame:
     """Which MovieLens releases are available locally (see ``datasets.dataset_status``).
 
     A release is *present* when its ratings file is available: in the extracted folder or

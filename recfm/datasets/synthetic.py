@@ -33,6 +33,7 @@ import os
 import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,7 +90,7 @@ SYNTHETIC_SIZES: dict[str, tuple[int, int, int]] = {
     "ml-20m": (138_493, 26_744, 20_000_263),
 }
 
-SAMPLE_PARAMS = dict(n_users=300, n_items=400, n_interactions=12_000, seed=0)
+SAMPLE_PARAMS: dict[str, Any] = dict(n_users=300, n_items=400, n_interactions=12_000, seed=0)
 """Parameters of the small sample in the repository's ``datasets/sample/`` folder."""
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import distributed
 
 #: Seconds to wait for a scheduler address to answer before giving up.
 CONNECT_TIMEOUT = 5.0
@@ -12,7 +16,7 @@ CONNECT_TIMEOUT = 5.0
 @contextlib.contextmanager
 def dask_client(scheduler: str = "local", n_workers: int | None = None,
                 threads_per_worker: int = 1, memory_limit: str | int | None = None,
-                timeout: float = CONNECT_TIMEOUT) -> Iterator[distributed.Client]:  # noqa: F821
+                timeout: float = CONNECT_TIMEOUT) -> Iterator[distributed.Client]:
     """A :class:`distributed.Client` for the block, closed (with its local cluster) at exit.
 
     Parameters

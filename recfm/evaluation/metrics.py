@@ -33,6 +33,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from recfm._utils import DataError, check_columns, check_positive_int
 
@@ -91,15 +92,15 @@ def _check_recs(recs: object, n_items: int | None = None) -> np.ndarray:
 def _check_test(test: object, n_users: int) -> sp.csr_matrix:
     if not sp.issparse(test):
         raise ValueError(f"test must be a scipy sparse matrix; got {type(test).__name__}")
-    test = sp.csr_matrix(test, copy=True)
-    if test.shape[0] != n_users:
+    csr = sp.csr_matrix(test, copy=True)
+    if csr.shape[0] != n_users:
         raise ValueError(
-            f"test has {test.shape[0]} rows but recs has {n_users}: one row per user in both"
+            f"test has {csr.shape[0]} rows but recs has {n_users}: one row per user in both"
         )
-    test.sum_duplicates()  # also sorts indices
-    test.data = (test.data != 0).astype(np.int8)
-    test.eliminate_zeros()
-    return test
+    csr.sum_duplicates()  # also sorts indices
+    csr.data = (csr.data != 0).astype(np.int8)
+    csr.eliminate_zeros()
+    return csr
 
 
 def _check_k(k: object) -> int:
@@ -162,8 +163,8 @@ def _fit_k(hits: np.ndarray, k: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # metric kernels on a hit matrix of exactly k columns
 # --------------------------------------------------------------------------------------------
-def _nan_where_empty(values: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
-    out = values.astype(np.float64, copy=True)
+def _nan_where_empty(values: ArrayLike, n_rel: np.ndarray) -> np.ndarray:
+    out = np.array(values, dtype=np.float64)
     out[n_rel == 0] = np.nan
     return out
 

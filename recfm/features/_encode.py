@@ -190,6 +190,7 @@ def _categorical_columns(
     cols = ucols[codes]  # factorize has no NaN left here: callers drop missing first
     unknown = cols < 0
     if unknown.any():
+        assert isinstance(info.spec, Categorical), "ids are encoded by the builder"
         policy = info.spec.unknown
         if policy == "error":
             k = int(np.flatnonzero(unknown)[0])
@@ -202,6 +203,7 @@ def _categorical_columns(
 def _missing_entries(info: FieldInfo, missing: np.ndarray, what: str, where: Where) -> Triples:
     if not missing.any():
         return _EMPTY
+    assert isinstance(info.spec, Categorical), "numeric fields handle their missing values"
     policy = info.spec.missing
     if policy == "error":
         _raise_missing(info.name, what, missing, where, policy)
@@ -246,6 +248,7 @@ def encode_field(info: FieldInfo, s: pd.Series, what: str, where: Where) -> Trip
             _raise_missing(info.name, what, isna, where, spec.missing)
         rows = np.flatnonzero(~isna).astype(np.int64)
         if spec.binned:
+            assert info.edges is not None, "a binned field has its edges from fit"
             bucket = np.searchsorted(info.edges, x[rows], side="right")
             return rows, info.value_columns[bucket], np.ones(len(rows), dtype=np.float32)
         vals = ((x[rows] - info.center) / info.scale).astype(np.float32)

@@ -322,6 +322,9 @@ class FeatureBuilder(Params):
             frames[side] = self._side_frame(side, users if side == "user" else items, names)
         for side in ("user", "item", "context"):
             source = interactions if side == "context" else frames[side]
+            if source is None:  # no users/items frame: no fields on that side (checked above)
+                resolved[side] = []
+                continue
             what = "interactions" if side == "context" else _FRAME[side]
             resolved[side] = [
                 infer_field(s, source[s], what) if isinstance(s, str) else s for s in specs[side]
@@ -424,7 +427,8 @@ class FeatureBuilder(Params):
                     space.add_field(id_col, side, Id(id_col))
                 space.add_values(id_col, new_ids[side])
             if side == "context":
-                data, what, where = interactions, "interactions", enc.at_row
+                where: enc.Where = enc.at_row
+                data, what = interactions, "interactions"
             else:
                 data, what = self._attrs[side], _FRAME[side]
                 where = self._where(side, self.user_index_ if side == "user" else self.item_index_)
@@ -452,6 +456,7 @@ class FeatureBuilder(Params):
             info = space.add_field(spec.name, side, spec)
             info.center, info.scale, info.edges = enc.fit_numeric(spec, x)
             if spec.binned:
+                assert info.edges is not None, "fit_numeric gives a binned field its edges"
                 space.add_values(spec.name, enc.bin_labels(info.edges))
             else:
                 space.add_numeric_column(spec.name)

@@ -63,15 +63,17 @@ Performance notes (what made the difference, measured):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
 
 # see "Performance notes" above for error_model, inline and _nrt
-_JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
-_INL = dict(_JIT, inline="always")
-_NONRT = dict(_JIT, _nrt=False)
-_DOT = dict(_NONRT, fastmath={"reassoc", "contract"})
+# (typed as Any-valued so that mypy matches them against njit's keyword overloads)
+_JIT: dict[str, Any] = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+_INL: dict[str, Any] = dict(_JIT, inline="always")
+_NONRT: dict[str, Any] = dict(_JIT, _nrt=False)
+_DOT: dict[str, Any] = dict(_NONRT, fastmath={"reassoc", "contract"})
 
 LOSS_BPR = 0
 LOSS_WARP = 1

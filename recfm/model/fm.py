@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import numbers
 import time
 from typing import Any
@@ -160,6 +161,13 @@ class FactorizationMachine(Params):
     so top-N for a block of users is one matrix product (see ``recfm.ranking``).
     """
 
+    # learned attributes whose type the first assignment does not tell
+    grad_sq_w0_: float | None
+    grad_sq_w_: np.ndarray | None
+    grad_sq_V_: np.ndarray | None
+    history_: dict[str, list[float]]
+    best_epoch_: int | None
+
     def __init__(
         self,
         n_factors: int = 64,
@@ -214,7 +222,7 @@ class FactorizationMachine(Params):
 
         def nonneg_float(name: str, positive: bool = False) -> float:
             v = getattr(self, name)
-            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
             if ok and (v > 0 if positive else v >= 0):
                 return float(v)
             what = "a positive" if positive else "a non-negative"
@@ -250,7 +258,7 @@ class FactorizationMachine(Params):
         out["n_threads"] = None if nt is None else int(nt)
         rs = self.random_state
         if not (rs is None or isinstance(rs, (np.random.Generator, np.random.RandomState))
-                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0)):
+                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and int(rs) >= 0)):
             raise ValueError(
                 "random_state must be None, a non-negative int, a numpy Generator or "
                 f"RandomState; got {rs!r}"

@@ -9,6 +9,7 @@ matrix again.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ import scipy.sparse as sp
 from .._utils import DataError, Params, check_columns, check_is_fitted, check_positive_int, plain
 
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
+
+
+_R = TypeVar("_R", bound="Recommender")
 
 
 class Recommender(Params):
@@ -52,11 +56,11 @@ class Recommender(Params):
         return train
 
     def fit(
-        self,
+        self: _R,
         train: pd.DataFrame,
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
-    ) -> Recommender:
+    ) -> _R:
         """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``]); returns self."""
         train = self.positives(train)
         user_codes, user_ids = pd.factorize(train["user_id"], sort=True)

@@ -44,6 +44,8 @@ class Popularity(Recommender):
 class _ImplicitMF(Recommender):
     """Shared wrapper around an ``implicit`` CPU matrix-factorisation model."""
 
+    verbose: bool  # a hyper-parameter of every subclass
+
     def _make_model(self):  # pragma: no cover - abstract
         raise NotImplementedError
 

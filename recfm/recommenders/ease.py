@@ -207,17 +207,17 @@ class EASE(ItemItemRecommender):
     def _fit(self, user_items: sp.csr_matrix) -> None:
         from threadpoolctl import threadpool_limits
 
-        search = self._search_grid is not None
+        grid = self._search_grid
         limits = None if not self.n_threads or self.n_threads <= 0 else self.n_threads
         with threadpool_limits(limits=limits, user_api="blas"):
-            if search:
-                self.l2_scores_ = self._search_l2(self._search_grid)
+            if grid is not None:
+                self.l2_scores_ = self._search_l2(grid)
                 best = max(self.l2_scores_.items(), key=lambda kv: (kv[1], -kv[0]))[0]
                 self.l2_ = float(best)
-                if len(self._search_grid) > 1 and best in (self._search_grid[0], self._search_grid[-1]):
+                if len(grid) > 1 and best in (grid[0], grid[-1]):
                     warnings.warn(
                         f"EASE chose l2={best:g}, on the edge of l2_grid "
-                        f"({self._search_grid[0]:g}..{self._search_grid[-1]:g}); widen the grid",
+                        f"({grid[0]:g}..{grid[-1]:g}); widen the grid",
                         UserWarning, stacklevel=4,
                     )
             else:

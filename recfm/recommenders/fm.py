@@ -7,6 +7,7 @@ sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q,
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -253,7 +254,8 @@ class FMRecommender(Recommender):
             Xq = (Xq + Xc).tocsr()
         return Xq, known
 
-    def recommend(
+    # the base takes **kwargs and ignores them; this model names the keywords it uses
+    def recommend(  # type: ignore[override]
         self,
         user_ids: Iterable,
         n: int = 10,
@@ -414,14 +416,14 @@ class FMRecommender(Recommender):
         return frame
 
     # -- persistence ---------------------------------------------------------------------
-    def save(self, path: str, overwrite: bool = False) -> None:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         """Save to a directory (JSON + ``.npz``, no pickle); see :mod:`recfm.recommenders.persistence`."""
         from .persistence import save_fm_recommender
 
         save_fm_recommender(self, path, overwrite=overwrite)
 
     @classmethod
-    def load(cls, path: str) -> FMRecommender:
+    def load(cls, path: str | os.PathLike) -> FMRecommender:
         """Load a recommender written by :meth:`save`."""
         from .persistence import load_fm_recommender
 

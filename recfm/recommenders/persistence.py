@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,7 @@ def save_fm_recommender(rec: FMRecommender, path: str | os.PathLike, overwrite: 
         # never delete a directory that is not a saved model, even with overwrite=True
         raise FileExistsError(f"{path} exists and is not a saved recfm model; refusing to replace it")
     model = rec.model_
-    meta = {
+    meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "recfm_version": __version__,

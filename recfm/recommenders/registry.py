@@ -1,7 +1,7 @@
 """Named recommender configurations, so the CLI and scripts agree on what ``als`` means."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .base import Recommender
 from .baselines import ImplicitALS, ImplicitBPR, Popularity
@@ -73,7 +73,7 @@ def describe_models() -> dict[str, str]:
     return {name: desc for name, (desc, _) in _FACTORIES.items()}
 
 
-def parse_model_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+def parse_model_names(spec: str | Sequence[str]) -> list[str]:
     """Split ``"pop,als"`` (or a list) into names; ``all`` expands to every model.
 
     Raises
