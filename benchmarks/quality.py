@@ -12,7 +12,8 @@ model fitted on its train part and scored on its test part by :func:`recfm.evalu
 from data (EASE's λ) are chosen on a validation split carved from the train part, never the
 test part. Printed: a markdown table of each metric's mean over the seeds (NDCG with its
 standard deviation and range), each model's NDCG per seed, and the ratios that the issues set targets
-for (recfm's best FM against EASE and the peers), per seed and as mean (min–max).
+for (recfm's best FM against EASE and the peers; ``fm-history`` and ``fm-seq`` against ``fm``
+and EASE), per seed and as mean (min–max), with the issue's targets marked met or not.
 
 Peers: implicit ALS/BPR and recfm's own EASE/ItemKNN through the registry; LightFM
 (``pip install lightfm-next``) with its usual settings (64 components, 30 epochs, learning rate
@@ -85,23 +86,36 @@ def markdown(summary: pd.DataFrame, tables: list[pd.DataFrame], seeds: list[int]
     return "\n".join(lines)
 
 
-def ratios(tables: list[pd.DataFrame], k: int) -> list[str]:
-    """NDCG ratio of recfm's best FM (by mean NDCG) to each reference, per seed and mean."""
+def _ratio_line(tables: list[pd.DataFrame], col: str, a: str, b: str, target: float | None = None
+                ) -> str:
+    per_seed = np.array([t.loc[a, col] / t.loc[b, col] for t in tables])
+    line = (f"{col} {a} / {b}: {per_seed.mean():.3f} (min {per_seed.min():.3f}, "
+            f"max {per_seed.max():.3f}; per seed " + ", ".join(f"{r:.3f}" for r in per_seed) + ")")
+    if target is not None:
+        line += f"  [target >= {target:g}: {'met' if per_seed.mean() >= target else 'NOT met'}]"
+    return line
+
+
+def ratios(tables: list[pd.DataFrame], k: int, split_name: str) -> list[str]:
+    """NDCG ratios that issue targets name: recfm's best FM (by mean NDCG) against each
+    reference, and the log-derived FMs (``fm-history``, ``fm-seq``) against ``fm`` and EASE."""
     col = f"ndcg@{k}"
     mean = pd.concat([t[col] for t in tables], axis=1).mean(axis=1)
     fms = [m for m in mean.index if m.startswith("fm")]
     if not fms:
         return []
     best = str(mean[fms].idxmax())
-    out = []
+    out = [f"best recfm FM by mean {col}: {best}"]
     for ref in ("ease", "itemknn", "als", "bpr", "lightfm-warp-tuned",
                 "lightfm-warp-genres-tuned", "fm"):
-        if ref == best or ref not in mean.index:
-            continue
-        per_seed = np.array([t.loc[best, col] / t.loc[ref, col] for t in tables])
-        out.append(f"NDCG@{k} {best} / {ref}: {per_seed.mean():.3f} "
-                   f"(min {per_seed.min():.3f}, max {per_seed.max():.3f}; per seed "
-                   + ", ".join(f"{r:.3f}" for r in per_seed) + ")")
+        if ref != best and ref in mean.index:
+            target = 1.05 if ref == "ease" and split_name == "random" else None
+            out.append(_ratio_line(tables, col, best, ref, target))
+    for model in ("fm-history", "fm-seq"):
+        for ref in ("fm", "ease"):
+            if model in mean.index and ref in mean.index and model != best:
+                target = 1.0 if model == "fm-seq" and split_name == "leave-last-out" else None
+                out.append(_ratio_line(tables, col, model, ref, target))
     return out
 
 
@@ -160,7 +174,7 @@ def main() -> None:
           "metrics and fit seconds: means\n")
     print(markdown(summary, tables, seeds, args.k))
     print()
-    for line in ratios(tables, args.k):
+    for line in ratios(tables, args.k, args.split):
         print(line)
 
 
