@@ -40,24 +40,15 @@ import pandas as pd
 
 from recfm._utils import check_positive_int
 from recfm.datasets.dataset import Dataset
+from recfm.datasets.movielens import GENRES_100K, OCCUPATIONS_1M
 
-GENRES = (
-    "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
-    "Thriller", "War", "Western",
-)
+GENRES = GENRES_100K[1:]  # MovieLens' 18 genres, without "unknown"
 # Movie counts per genre in ML-1M's movies.dat.
 _GENRE_WEIGHTS = np.array([503, 283, 105, 251, 1200, 211, 127, 1603, 68, 44, 343, 114, 106,
                            471, 276, 492, 143, 68], float)
 AGES = (1, 18, 25, 35, 45, 50, 56)  # ML-1M age-group codes
 _AGE_COUNTS = np.array([222, 1103, 2096, 1193, 550, 496, 380], float)
-OCCUPATIONS = (
-    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
-    "customer service", "doctor/health care", "executive/managerial", "farmer",
-    "homemaker", "K-12 student", "lawyer", "programmer", "retired", "sales/marketing",
-    "scientist", "self-employed", "technician/engineer", "tradesman/craftsman",
-    "unemployed", "writer",
-)
+OCCUPATIONS = OCCUPATIONS_1M
 _OCC_COUNTS = np.array([711, 528, 267, 173, 759, 112, 236, 679, 17, 92, 195, 129, 388, 142,
                         302, 144, 241, 502, 70, 72, 281], float)
 PLATFORMS = ("web", "ios", "android")

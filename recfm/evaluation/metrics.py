@@ -28,7 +28,8 @@ test item; averages over users (``np.nanmean``) therefore exclude them. Position
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -222,8 +223,7 @@ _KERNELS = {
 # --------------------------------------------------------------------------------------------
 # public per-metric functions
 # --------------------------------------------------------------------------------------------
-def precision_at_k(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray:
-    """Precision: P@k = hits / k (hits = relevant items among the top k).
+_PER_USER_DOC = """
 
     Parameters
     ----------
@@ -239,116 +239,54 @@ def precision_at_k(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarr
     ndarray of shape (n_users,), float64
         Per-user values; ``NaN`` for users with no test item.
     """
-    h, n_rel, k = _prepare(recs, test, k)
-    return _precision(h, n_rel, k)
 
 
-def recall_at_k(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray:
-    """Recall: R@k = hits / |T|.
+class _PerUserMetric(Protocol):
+    """Signature of the per-user metric functions below."""
 
-    Parameters
-    ----------
-    recs : int array of shape (n_users, K)
-        Recommended item indices per user, best first, ``-1`` padding.
-    test : csr_matrix of shape (n_users, n_items)
-        Test interactions; stored non-zeros are the relevant items T.
-    k : int > 0
-        Cut-off.
-
-    Returns
-    -------
-    ndarray of shape (n_users,), float64
-        Per-user values; ``NaN`` for users with no test item.
-    """
-    h, n_rel, k = _prepare(recs, test, k)
-    return _recall(h, n_rel, k)
+    def __call__(self, recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray: ...
 
 
-def ndcg_at_k(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray:
+def _per_user_metric(name: str, kernel: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
+                     summary: str) -> _PerUserMetric:
+    """The public function ``name(recs, test, k=10)`` of a per-user metric kernel."""
+
+    def metric(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray:
+        h, n_rel, k = _prepare(recs, test, k)
+        return kernel(h, n_rel, k)
+
+    metric.__name__ = metric.__qualname__ = name
+    metric.__doc__ = summary + _PER_USER_DOC
+    return metric
+
+
+precision_at_k = _per_user_metric(
+    "precision_at_k", _precision,
+    "Precision: P@k = hits / k (hits = relevant items among the top k).",
+)
+recall_at_k = _per_user_metric(
+    "recall_at_k", _recall,
+    "Recall: R@k = hits / |T|.",
+)
+ndcg_at_k = _per_user_metric(
+    "ndcg_at_k", _ndcg,
     """Normalised discounted cumulative gain: NDCG@k = DCG / IDCG.
 
     DCG = Σ_{r≤k} rel_r / log2(r + 1) (gain 1/log2(rank+1)) and
-    IDCG = Σ_{r=1}^{min(k,|T|)} 1 / log2(r + 1) (the ideal list, over min(k, |T|) items).
-
-    Parameters
-    ----------
-    recs : int array of shape (n_users, K)
-        Recommended item indices per user, best first, ``-1`` padding.
-    test : csr_matrix of shape (n_users, n_items)
-        Test interactions; stored non-zeros are the relevant items T.
-    k : int > 0
-        Cut-off.
-
-    Returns
-    -------
-    ndarray of shape (n_users,), float64
-        Per-user values; ``NaN`` for users with no test item.
-    """
-    h, n_rel, k = _prepare(recs, test, k)
-    return _ndcg(h, n_rel, k)
-
-
-def map_at_k(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray:
-    """Mean average precision: MAP@k = Σ_{r≤k} P@r · rel_r / min(k, |T|).
-
-    Parameters
-    ----------
-    recs : int array of shape (n_users, K)
-        Recommended item indices per user, best first, ``-1`` padding.
-    test : csr_matrix of shape (n_users, n_items)
-        Test interactions; stored non-zeros are the relevant items T.
-    k : int > 0
-        Cut-off.
-
-    Returns
-    -------
-    ndarray of shape (n_users,), float64
-        Per-user values; ``NaN`` for users with no test item.
-    """
-    h, n_rel, k = _prepare(recs, test, k)
-    return _map(h, n_rel, k)
-
-
-def hit_rate_at_k(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray:
-    """Hit rate: HR@k = 1 if any of the top k is in T, else 0.
-
-    Parameters
-    ----------
-    recs : int array of shape (n_users, K)
-        Recommended item indices per user, best first, ``-1`` padding.
-    test : csr_matrix of shape (n_users, n_items)
-        Test interactions; stored non-zeros are the relevant items T.
-    k : int > 0
-        Cut-off.
-
-    Returns
-    -------
-    ndarray of shape (n_users,), float64
-        Per-user values; ``NaN`` for users with no test item.
-    """
-    h, n_rel, k = _prepare(recs, test, k)
-    return _hit_rate(h, n_rel, k)
-
-
-def mrr_at_k(recs: np.ndarray, test: sp.spmatrix, k: int = 10) -> np.ndarray:
-    """Mean reciprocal rank: MRR@k = 1 / (rank of the first hit in the top k), else 0.
-
-    Parameters
-    ----------
-    recs : int array of shape (n_users, K)
-        Recommended item indices per user, best first, ``-1`` padding.
-    test : csr_matrix of shape (n_users, n_items)
-        Test interactions; stored non-zeros are the relevant items T.
-    k : int > 0
-        Cut-off.
-
-    Returns
-    -------
-    ndarray of shape (n_users,), float64
-        Per-user values; ``NaN`` for users with no test item.
-    """
-    h, n_rel, k = _prepare(recs, test, k)
-    return _mrr(h, n_rel, k)
+    IDCG = Σ_{r=1}^{min(k,|T|)} 1 / log2(r + 1) (the ideal list, over min(k, |T|) items).""",
+)
+map_at_k = _per_user_metric(
+    "map_at_k", _map,
+    "Mean average precision: MAP@k = Σ_{r≤k} P@r · rel_r / min(k, |T|).",
+)
+hit_rate_at_k = _per_user_metric(
+    "hit_rate_at_k", _hit_rate,
+    "Hit rate: HR@k = 1 if any of the top k is in T, else 0.",
+)
+mrr_at_k = _per_user_metric(
+    "mrr_at_k", _mrr,
+    "Mean reciprocal rank: MRR@k = 1 / (rank of the first hit in the top k), else 0.",
+)
 
 
 def coverage_at_k(recs: np.ndarray, n_items: int, k: int = 10) -> float:

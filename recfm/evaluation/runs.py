@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from recfm._utils import DataError, check_columns
-from recfm.evaluation.evaluate import RECOMMENDATION_COLUMNS, EvaluationResult
+from recfm.evaluation.evaluate import EvaluationResult, _check_recommendations
 from recfm.evaluation.report import to_records
 
 __all__ = ["save_run", "load_run", "SavedRun", "RUN_FORMAT", "RUN_FORMAT_VERSION"]
@@ -105,13 +105,7 @@ def save_run(
             raise ValueError(
                 f"model name {name!r} cannot be a file name; use letters, digits and . _ + -"
             )
-        what = f"recommendations of model {name!r}"
-        if not isinstance(df, pd.DataFrame):
-            raise DataError(f"{what} must be a DataFrame; got {type(df).__name__}")
-        missing = [c for c in RECOMMENDATION_COLUMNS if c not in df.columns]
-        if missing:
-            raise DataError(f"{what} is missing column(s) {missing}")
-        recs[name] = df.loc[:, list(RECOMMENDATION_COLUMNS)]
+        recs[name] = _check_recommendations(df, name)
 
     meta: dict[str, Any] = {
         "format": RUN_FORMAT,
