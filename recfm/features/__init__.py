@@ -10,7 +10,18 @@ append-only growth, and :class:`Design` for the matrices and libFM/svmlight expo
 """
 from .builder import FeatureBuilder
 from .design import Design
-from .fields import MISSING, UNKNOWN, Categorical, Field, Id, MultiValued, Numeric, infer_field
+from .fields import (
+    MISSING,
+    UNKNOWN,
+    Categorical,
+    Field,
+    History,
+    Id,
+    MultiValued,
+    Numeric,
+    RecentItems,
+    infer_field,
+)
 from .space import FeatureSpace, FieldInfo
 
 __all__ = [
@@ -20,10 +31,12 @@ __all__ = [
     "FeatureSpace",
     "Field",
     "FieldInfo",
+    "History",
     "Id",
     "MISSING",
     "MultiValued",
     "Numeric",
+    "RecentItems",
     "UNKNOWN",
     "infer_field",
 ]

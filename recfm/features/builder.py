@@ -26,8 +26,19 @@ import scipy.sparse as sp
 
 from .._utils import DataError, Params, check_columns, check_is_fitted
 from . import _encode as enc
+from . import _log
 from .design import Design
-from .fields import Categorical, Field, Id, Numeric, field_from_dict, infer_field
+from .fields import (
+    LOG_KINDS,
+    Categorical,
+    Field,
+    History,
+    Id,
+    Numeric,
+    RecentItems,
+    field_from_dict,
+    infer_field,
+)
 from .space import FeatureSpace
 
 USER_ID = "user_id"
@@ -37,6 +48,13 @@ _FRAME = {"user": "users", "item": "items"}
 _ARG = {"user": "user_features", "item": "item_features", "context": "context_features"}
 
 _STATE_VERSION = 1
+#: Side on which each log-derived field may be declared.
+_LOG_SIDE = {"history": "user", "recent": "context"}
+
+
+def _is_attr(info: Any) -> bool:
+    """Whether a fitted field reads a column of a frame (not an id, not the log)."""
+    return info.kind != "id" and info.kind not in LOG_KINDS
 
 
 def _spec_list(value: Any, arg: str) -> list:
@@ -214,11 +232,31 @@ class FeatureBuilder(Params):
                         f"field {name!r} is declared {where}; each column may feed one field"
                     )
                 seen[name] = arg
+                kind = getattr(spec, "kind", None)
+                if kind in _LOG_SIDE and _LOG_SIDE[kind] != side:
+                    raise ValueError(
+                        f"{arg}: {type(spec).__name__} belongs in {_ARG[_LOG_SIDE[kind]]}"
+                    )
         return specs
 
     # -- frame checks --------------------------------------------------------------------
     def _attr_names(self, side: str) -> list[str]:
-        return [f.name for f in self.space_.fields_on(side) if f.kind != "id"]
+        return [f.name for f in self.space_.fields_on(side) if _is_attr(f)]
+
+    def _log_infos(self) -> list:
+        """Fitted log-derived fields (history, recent items)."""
+        space = getattr(self, "space_", None)
+        return [] if space is None else [f for f in space.fields if f.kind in LOG_KINDS]
+
+    def _log_times(self, df: pd.DataFrame, what: str, specs: list) -> np.ndarray | None:
+        """Validated timestamps of ``df`` when a log field needs them (else None)."""
+        need = [s for s in specs if isinstance(s, RecentItems)]
+        opt = [s for s in specs if isinstance(s, History) and s.max_items is not None]
+        if need:
+            return _log.timestamps(df, need[0].timestamp, what, repr(need[0]))
+        if opt and opt[0].timestamp in df.columns:
+            return _log.timestamps(df, opt[0].timestamp, what, repr(opt[0]))
+        return None
 
     def _check_interactions(self, df: Any, context_names: list[str], what: str) -> None:
         cols = [USER_ID, ITEM_ID]
@@ -307,18 +345,21 @@ class FeatureBuilder(Params):
         specs = self._check_params()
         for side in ("user", "item"):
             frame = users if side == "user" else items
-            if specs[side] and frame is None:
-                names = [_spec_name(s) for s in specs[side]]
+            attr_specs = [s for s in specs[side] if getattr(s, "kind", None) not in LOG_KINDS]
+            if attr_specs and frame is None:
+                names = [_spec_name(s) for s in attr_specs]
                 raise DataError(
                     f"{_ARG[side]} {names} are declared but no {_FRAME[side]} frame was given "
                     f"(pass {_FRAME[side]}= with column {_ID_COL[side]!r} and those columns)"
                 )
-        context_names = [_spec_name(s) for s in specs["context"]]
+        context_names = [_spec_name(s) for s in specs["context"]
+                         if getattr(s, "kind", None) not in LOG_KINDS]
         self._check_interactions(interactions, context_names, "interactions")
         frames = {}
         resolved: dict[str, list[Field]] = {}
         for side in ("user", "item"):
-            names = [_spec_name(s) for s in specs[side]]
+            names = [_spec_name(s) for s in specs[side]
+                     if getattr(s, "kind", None) not in LOG_KINDS]
             frames[side] = self._side_frame(side, users if side == "user" else items, names)
         for side in ("user", "item", "context"):
             source = interactions if side == "context" else frames[side]
@@ -327,8 +368,17 @@ class FeatureBuilder(Params):
                 continue
             what = "interactions" if side == "context" else _FRAME[side]
             resolved[side] = [
-                infer_field(s, source[s], what) if isinstance(s, str) else s for s in specs[side]
+                infer_field(s, source[s], what) if isinstance(s, str) else s
+                for s in specs[side] if getattr(s, "kind", None) not in LOG_KINDS
             ]
+        log_specs = [s for side in specs for s in specs[side]
+                     if getattr(s, "kind", None) in LOG_KINDS]
+        resolved["log"] = log_specs
+        self._log = None
+        self._log_cache = {}
+        if log_specs:
+            # checked before any work: a log field without usable timestamps fails here
+            self._log_times(interactions, "interactions", log_specs)
         space = FeatureSpace()
         self.user_index_ = pd.Index([], dtype=interactions[USER_ID].dtype)
         self.item_index_ = pd.Index([], dtype=interactions[ITEM_ID].dtype)
@@ -369,16 +419,22 @@ class FeatureBuilder(Params):
         # Copy on write: a Design made before keeps the (smaller) space it was built with.
         grown = space.copy()
         resolved = {
-            side: [f.spec for f in grown.fields_on(side) if f.kind != "id"]
+            side: [f.spec for f in grown.fields_on(side) if _is_attr(f)]
             for side in ("user", "item", "context")
         }
+        resolved["log"] = [f.spec for f in grown.fields if f.kind in LOG_KINDS]
+        if resolved["log"]:
+            self._log_times(interactions, "interactions", resolved["log"])
         # All or nothing: a bad value met half-way must not leave ids grown but not the space.
-        saved = (self.user_index_, self.item_index_, dict(self._attrs), dict(self._context_counts))
+        saved = (self.user_index_, self.item_index_, dict(self._attrs), dict(self._context_counts),
+                 self._log)
         try:
             self._grow(grown, interactions, frames, resolved, first=False)
         except BaseException:
-            self.user_index_, self.item_index_, self._attrs, self._context_counts = saved
+            (self.user_index_, self.item_index_, self._attrs, self._context_counts,
+             self._log) = saved
             raise
+        self._log_cache = {}
         self.space_ = grown
         self.n_features_ = grown.n_features
         return self
@@ -435,6 +491,31 @@ class FeatureBuilder(Params):
             for spec in resolved[side]:
                 column = data[spec.name]
                 self._grow_field(space, side, spec, column, what, where, first)
+            if side == "context" and resolved.get("log"):
+                self._grow_log(space, interactions, resolved["log"], first)
+
+    def _grow_log(
+        self, space: FeatureSpace, interactions: pd.DataFrame, specs: list, first: bool
+    ) -> None:
+        """Append the interactions to the stored log; give new logged items their columns
+        in every log field (history and recent items share the items of the log)."""
+        users = self.user_index_.get_indexer(interactions[USER_ID]).astype(np.int64)
+        items = self.item_index_.get_indexer(interactions[ITEM_ID]).astype(np.int64)
+        times = self._log_times(interactions, "interactions", specs)
+        if self._log is None:
+            self._log = {"user": users, "item": items, "time": times}
+        else:
+            old = self._log
+            t = None if old["time"] is None or times is None else np.concatenate(
+                [old["time"], times])
+            self._log = {"user": np.concatenate([old["user"], users]),
+                         "item": np.concatenate([old["item"], items]), "time": t}
+        logged = enc.ordered(pd.Index(self.item_index_[np.unique(self._log["item"])]))
+        for spec in specs:
+            info = space.add_field(spec.name, _LOG_SIDE[spec.kind], spec) if first \
+                else space[spec.name]
+            new = logged[info.lookup(logged) < 0] if len(info.values) else logged
+            space.add_values(spec.name, new)
 
     def _grow_field(
         self,
@@ -520,13 +601,16 @@ class FeatureBuilder(Params):
         return out, idx >= 0
 
     def _side_matrix(
-        self, side: str, ids: pd.Index, frame: pd.DataFrame | None, what: str
+        self, side: str, ids: pd.Index, frame: pd.DataFrame | None, what: str,
+        described: np.ndarray | None = None, with_log: bool = True,
     ) -> sp.csr_matrix:
-        """Feature rows of ``ids``: id column when known + attributes (frame, else stored)."""
+        """Feature rows of ``ids``: id column when known + attributes (frame, else stored)
+        + the training history of known users (``with_log``). ``described``: ids that may
+        be new without attributes (a request gives their history)."""
         index = self.user_index_ if side == "user" else self.item_index_
         space = self.space_
         pos = index.get_indexer(ids) if len(index) else np.full(len(ids), -1, dtype=np.int64)
-        fields = [f for f in space.fields_on(side) if f.kind != "id"]
+        fields = [f for f in space.fields_on(side) if _is_attr(f)]
         names = [f.name for f in fields]
         parts: list[enc.Triples] = []
         if names:
@@ -534,6 +618,8 @@ class FeatureBuilder(Params):
             bad = (pos < 0) & ~has_source
         else:
             bad = pos < 0
+        if described is not None:
+            bad &= ~described
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             id_col, frame_name = _ID_COL[side], _FRAME[side]
@@ -563,10 +649,144 @@ class FeatureBuilder(Params):
                 (rows, info.value_columns[pos[rows]], np.ones(len(rows), dtype=np.float32))
             )
         X = _build_csr(parts, len(ids), space.n_features)
-        return _normalize_rows(X) if self.normalize else X
+        if self.normalize:
+            X = _normalize_rows(X)
+        if side == "user" and with_log and self._history_info() is not None:
+            # history keeps its own weights (1/sqrt(n)...), outside row normalisation
+            H = self._log_matrices()["history"]
+            known = np.flatnonzero(pos >= 0)
+            Hk = H[pos[known]].tocoo()
+            extra = sp.csr_matrix((Hk.data, (known[Hk.row], Hk.col)), shape=X.shape,
+                                  dtype=np.float32)
+            X = (X + extra).tocsr()
+            X.sort_indices()
+        return X
+
+    # -- log-derived fields ------------------------------------------------------------
+    def _history_info(self) -> Any:
+        infos = [f for f in self._log_infos() if f.kind == "history"]
+        return infos[0] if infos else None
+
+    def _recent_info(self) -> Any:
+        infos = [f for f in self._log_infos() if f.kind == "recent"]
+        return infos[0] if infos else None
+
+    def _item_columns(self, info: Any) -> np.ndarray:
+        """Column of ``info`` for each item row (-1: the item is not in the log)."""
+        return info.lookup(self.item_index_)
+
+    def _log_matrices(self) -> dict:
+        """Cached per-user history CSR and the log sorted by user then time."""
+        if not self._log_cache:
+            log = self._log
+            info = self._history_info()
+            if info is not None:
+                self._log_cache["history"] = _log.history_matrix(
+                    info.spec, self._item_columns(info), log["user"], log["item"], log["time"],
+                    len(self.user_index_), self.space_.n_features)
+        return self._log_cache
+
+    def _frame_log(self, history: Any, what: str = "history") -> tuple[pd.Index, dict]:
+        """A request's history (DataFrame ``user_id, item_id[, timestamp]`` or dict user ->
+        item ids) as a log over its own user keys; unknown item ids raise naming them."""
+        if isinstance(history, dict):
+            keys = list(history)
+            lens = [len(np.atleast_1d(np.asarray(v, dtype=object))) if v is not None else 0
+                    for v in history.values()]
+            items_list = [x for v in history.values() if v is not None
+                          for x in np.atleast_1d(np.asarray(v, dtype=object)).tolist()]
+            frame = pd.DataFrame({USER_ID: np.repeat(np.arange(len(keys)), lens),
+                                  ITEM_ID: pd.Series(items_list, dtype=object)})
+            if len(items_list):
+                frame[ITEM_ID] = pd.Series(items_list).infer_objects()
+            user_keys = pd.Index(keys)
+            users = frame[USER_ID].to_numpy(np.int64)
+            times = None
+        elif isinstance(history, pd.DataFrame):
+            check_columns(history, [USER_ID, ITEM_ID], what)
+            frame = history
+            user_keys = pd.Index(pd.unique(frame[USER_ID]))
+            users = user_keys.get_indexer(frame[USER_ID]).astype(np.int64)
+            times = None
+            recent = self._recent_info()
+            ts = recent.spec.timestamp if recent is not None else "timestamp"
+            if ts in frame.columns:
+                times = _log.timestamps(frame, ts, what, "the request history")
+        else:
+            raise DataError(
+                f"{what} must be a DataFrame with columns user_id, item_id (optionally "
+                f"timestamp) or a dict user id -> item ids; got {type(history).__name__}"
+            )
+        items = self.item_index_.get_indexer(frame[ITEM_ID]) if len(frame) else \
+            np.zeros(0, np.int64)
+        bad = items < 0
+        if bad.any():
+            unknown = pd.unique(frame[ITEM_ID][bad])
+            shown = ", ".join(enc.fmt_value(v) for v in unknown[:10])
+            raise DataError(
+                f"{what} has {len(unknown)} item id(s) not in the catalogue: {shown}"
+                f"{' ...' if len(unknown) > 10 else ''}"
+            )
+        return user_keys, {"user": users, "item": items.astype(np.int64), "time": times}
+
+    def log_rows(self, user_ids: Any, history: Any = None) -> sp.csr_matrix:
+        """Query-side rows of the log-derived fields (history and recent items) of users.
+
+        Parameters
+        ----------
+        user_ids : scalar or array-like
+            External ids (repeats allowed).
+        history : DataFrame, dict or None
+            Interactions standing for the users' logs: a frame ``user_id, item_id``
+            (+ the timestamp column, which orders the recent items; else row order) or a
+            dict ``{user_id: [item ids]}`` (in order, latest last). A user found there
+            gets these items instead of its training log (an empty list: no history);
+            other known users get their training log; others get no row entries.
+
+        Returns
+        -------
+        csr_matrix of shape (len(user_ids), n_features_), float32
+
+        Raises
+        ------
+        DataError
+            ``history`` names item ids that are not in the catalogue (listed), or is
+            malformed.
+        """
+        check_is_fitted(self, "space_")
+        ids = _as_id_index(user_ids, "user_ids")
+        nf = self.space_.n_features
+        parts: list[enc.Triples] = []
+        pos = self.user_index_.get_indexer(ids) if len(self.user_index_) else \
+            np.full(len(ids), -1, np.int64)
+        given = np.full(len(ids), -1, np.int64)
+        glog = None
+        if history is not None:
+            keys, glog = self._frame_log(history)
+            given = keys.get_indexer(ids) if len(keys) else given
+        from_log = np.where(given >= 0, -1, pos)
+        hist, recent = self._history_info(), self._recent_info()
+        if hist is not None:
+            H = self._log_matrices()["history"]
+            parts.append(_rows_of(H, from_log))
+            if glog is not None:
+                Hg = _log.history_matrix(hist.spec, self._item_columns(hist), glog["user"],
+                                         glog["item"], glog["time"], len(keys), nf)
+                parts.append(_rows_of(Hg, given))
+        if recent is not None:
+            log = self._log
+            parts.append(_log.recent_triples(recent.spec, self._item_columns(recent),
+                                             log["user"], log["item"], log["time"],
+                                             from_log, None))
+            if glog is not None:
+                t = glog["time"] if glog["time"] is not None else \
+                    np.arange(len(glog["user"]), dtype=np.float64)
+                parts.append(_log.recent_triples(recent.spec, self._item_columns(recent),
+                                                 glog["user"], glog["item"], t, given, None))
+        return _build_csr(parts, len(ids), nf)
 
     def _context_matrix(self, df: pd.DataFrame, what: str) -> sp.csr_matrix | None:
-        fields = self.space_.fields_on("context")
+        fields = [f for f in self.space_.fields_on("context") if _is_attr(f)]
         if not fields:
             return None
         df = df.reset_index(drop=True)
@@ -583,7 +803,7 @@ class FeatureBuilder(Params):
             self._check_id_types(index, frame.index, _FRAME[side], side)
         pos = index.get_indexer(sample_ids)
         new = pd.Index(pd.unique(sample_ids[pos < 0])) if (pos < 0).any() else None
-        has_attrs = any(f.kind != "id" for f in self.space_.fields_on(side))
+        has_attrs = any(_is_attr(f) for f in self.space_.fields_on(side))
         extra = None
         if frame is not None and has_attrs:
             # Catalogue entries new to the builder: rows from attributes alone.
@@ -634,6 +854,8 @@ class FeatureBuilder(Params):
         """
         check_is_fitted(self, "space_")
         self._check_interactions(interactions, self._attr_names("context"), "interactions")
+        log_specs = [f.spec for f in self._log_infos()]
+        times = self._log_times(interactions, "interactions", log_specs) if log_specs else None
         u_frame = self._side_frame("user", users, self._attr_names("user"))
         i_frame = self._side_frame("item", items, self._attr_names("item"))
         user_ids, su = self._extend("user", interactions[USER_ID], u_frame)
@@ -662,6 +884,27 @@ class FeatureBuilder(Params):
         else:
             values = np.ones(len(interactions), dtype=np.float32)
 
+        context = self._context_matrix(interactions, "interactions")
+        recent = self._recent_info()
+        if recent is not None:
+            log = self._log
+            R = _build_csr([_log.recent_triples(
+                recent.spec, recent.lookup(item_ids), log["user"], log["item"], log["time"],
+                su.astype(np.int64), times)], len(interactions), self.space_.n_features)
+            context = R if context is None else (context + R).tocsr()
+            context.sort_indices()
+        hist = self._history_info()
+        history_columns = history_rescale = None
+        if hist is not None:
+            history_columns = hist.lookup(item_ids)
+            counts = np.zeros(len(user_ids), np.int64)
+            H = self._log_matrices()["history"]
+            counts[: H.shape[0]] = np.diff(H.indptr)
+            scale = hist.spec.scale
+            history_rescale = np.where(
+                counts > 1, scale(counts - 1) / scale(np.maximum(counts, 1)), 0.0
+            ).astype(np.float32)
+
         return Design(
             user_features=user_features,
             item_features=item_features,
@@ -672,8 +915,10 @@ class FeatureBuilder(Params):
             sample_values=np.array(values, dtype=np.float32),
             user_ids=np.array(user_ids),
             item_ids=np.array(item_ids),
-            context=self._context_matrix(interactions, "interactions"),
+            context=context,
             space=self.space_,
+            history_columns=history_columns,
+            history_rescale=history_rescale,
             extra={
                 "n_fitted_users": len(self.user_index_),
                 "n_fitted_items": len(self.item_index_),
@@ -689,8 +934,10 @@ class FeatureBuilder(Params):
         """``fit`` then ``transform`` on the same frames."""
         return self.fit(interactions, users, items).transform(interactions, users, items)
 
-    def user_rows(self, user_ids: Any, users: pd.DataFrame | None = None) -> sp.csr_matrix:
-        """Query-side feature rows of users (without context).
+    def user_rows(self, user_ids: Any, users: pd.DataFrame | None = None,
+                  history: Any = None) -> sp.csr_matrix:
+        """Query-side feature rows of users (without context), log-derived fields included
+        as of the end of the log (see :meth:`log_rows`).
 
         Parameters
         ----------
@@ -700,6 +947,9 @@ class FeatureBuilder(Params):
             Attribute rows (``user_id`` + declared user columns). Ids found there are built
             from these attributes (plus their id column when known); a new id must be there
             (cold start: attributes only, no id column).
+        history : DataFrame, dict or None
+            With log-derived fields: the interactions that stand for these users' logs (see
+            :meth:`log_rows`); a new id given there needs no attributes.
 
         Returns
         -------
@@ -708,12 +958,27 @@ class FeatureBuilder(Params):
         Raises
         ------
         DataError
-            An id neither fitted nor in ``users`` (named in the message), or bad frames.
+            An id neither fitted nor in ``users`` nor ``history`` (named in the message),
+            bad frames, or a history naming items not in the catalogue.
         """
         check_is_fitted(self, "space_")
         ids = _as_id_index(user_ids, "user_ids")
         frame = self._side_frame("user", users, self._attr_names("user"))
-        return self._side_matrix("user", ids, frame, "user_ids")
+        if not self._log_infos():
+            if history is not None:
+                raise DataError(
+                    "history given, but the builder has no History or RecentItems field "
+                    "to use it"
+                )
+            return self._side_matrix("user", ids, frame, "user_ids")
+        described = None
+        if history is not None:
+            keys = self._frame_log(history)[0]
+            described = keys.get_indexer(ids) >= 0 if len(keys) else None
+        X = self._side_matrix("user", ids, frame, "user_ids", described, with_log=False)
+        X = (X + self.log_rows(ids, history)).tocsr()
+        X.sort_indices()
+        return X
 
     def item_rows(self, item_ids: Any, items: pd.DataFrame | None = None) -> sp.csr_matrix:
         """Item-side feature rows of items; like :meth:`user_rows` with an ``items`` frame.
@@ -792,6 +1057,11 @@ class FeatureBuilder(Params):
                 k: [_json_column(pd.Series(v.index)), v.to_numpy().tolist()]
                 for k, v in self._context_counts.items()
             },
+            "log": None if getattr(self, "_log", None) is None else {
+                "user": self._log["user"].tolist(),
+                "item": self._log["item"].tolist(),
+                "time": None if self._log["time"] is None else self._log["time"].tolist(),
+            },
         }
 
     @classmethod
@@ -831,6 +1101,13 @@ class FeatureBuilder(Params):
             k: pd.Series(np.asarray(c, dtype=np.int64), index=pd.Index(vals))
             for k, (vals, c) in state["context_counts"].items()
         }
+        log = state.get("log")
+        b._log = None if log is None else {
+            "user": np.asarray(log["user"], dtype=np.int64),
+            "item": np.asarray(log["item"], dtype=np.int64),
+            "time": None if log["time"] is None else np.asarray(log["time"], dtype=np.float64),
+        }
+        b._log_cache = {}
         return b
 
 
@@ -858,3 +1135,10 @@ def _json_dtype(values: list) -> Any:
     if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
         return "Int64"
     return None
+
+
+def _rows_of(X: sp.csr_matrix, rows: np.ndarray) -> enc.Triples:
+    """Triples of ``X[rows[r]]`` placed at row r (rows -1 give nothing)."""
+    r = np.flatnonzero(rows >= 0)
+    sub = X[rows[r]].tocoo()
+    return (r[sub.row].astype(np.int64), sub.col.astype(np.int64), sub.data)

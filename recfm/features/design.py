@@ -47,6 +47,14 @@ class Design:
         External id of each row (``user_ids[u]`` is the id of row ``u``).
     space : FeatureSpace or None
         The fitted feature space (names, fields, vocabularies); None for hand-made designs.
+    history_columns : ndarray of shape (n_items,), int64, or None
+        With a :class:`~recfm.features.History` field: the history column of each item row
+        (-1 when the item is not in the log). A training sample leaves its target item's
+        column out of its own user's history (see :meth:`query_rows`).
+    history_rescale : ndarray of shape (n_users,), float32, or None
+        Factor turning the weights of a history of n items into those of n - 1 items
+        (``1/sqrt(n-1)`` over ``1/sqrt(n)`` by default; 0 when n <= 1), applied to the rest
+        of the history when the target is left out.
     """
 
     user_features: sp.csr_matrix
@@ -60,6 +68,8 @@ class Design:
     context: sp.csr_matrix | None = None
     space: Any = None
     extra: dict = field(default_factory=dict)
+    history_columns: np.ndarray | None = None
+    history_rescale: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -98,7 +108,9 @@ class Design:
         return idx.astype(np.int64, copy=False)
 
     def query_rows(self, sample_idx: Any = None) -> sp.csr_matrix:
-        """Query side of samples: ``user_features[u] + context[s]``.
+        """Query side of samples: ``user_features[u] + context[s]``, as trained: with a
+        history field, the target item's history column is left out of its user's row and
+        the rest of the history re-weighted by ``history_rescale[u]``.
 
         Parameters
         ----------
@@ -110,11 +122,30 @@ class Design:
         csr_matrix of shape (n, n_features), float32, sorted indices
         """
         idx = self._sample_index(sample_idx)
-        Q = self.user_features[self.sample_users[idx]]
+        Q = sp.csr_matrix(self.user_features[self.sample_users[idx]], dtype=np.float32)
+        if self.history_columns is not None and Q.nnz:
+            Q = self._exclude_targets(Q, idx)
         if self.context is not None:
             Q = Q + self.context[idx]
         Q = sp.csr_matrix(Q, dtype=np.float32)
         Q.sort_indices()
+        return Q
+
+    def _exclude_targets(self, Q: sp.csr_matrix, idx: np.ndarray) -> sp.csr_matrix:
+        hist_cols = np.zeros(Q.shape[1], bool)
+        hc = self.history_columns
+        hist_cols[hc[hc >= 0]] = True
+        rows = np.repeat(np.arange(Q.shape[0]), np.diff(Q.indptr))
+        target = hc[self.sample_items[idx]][rows]
+        is_target = Q.indices == target
+        has_target = np.zeros(Q.shape[0], bool)
+        has_target[rows[is_target]] = True
+        scale = np.where(has_target, self.history_rescale[self.sample_users[idx]], 1.0)
+        Q = Q.copy()
+        in_hist = hist_cols[Q.indices]
+        Q.data[in_hist] *= scale[rows[in_hist]].astype(np.float32)
+        Q.data[is_target] = 0.0
+        Q.eliminate_zeros()
         return Q
 
     def item_side_rows(self, sample_idx: Any = None) -> sp.csr_matrix:

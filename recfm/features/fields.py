@@ -248,7 +248,116 @@ class Numeric(Field):
         return self.bins is not None
 
 
-_FIELD_TYPES = {cls.__name__: cls for cls in (Id, Categorical, MultiValued, Numeric)}
+_HISTORY_WEIGHTS = ("sqrt", "linear", "none")
+
+
+def _check_optional_count(owner: str, arg: str, value: Any) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+    ):
+        raise ValueError(f"{owner}: {arg} must be None or a positive integer; got {value!r}")
+
+
+@dataclass(frozen=True)
+class History(Field):
+    """The user's training items as a query-side field (SVD++ / asymmetric SVD).
+
+    Each user row carries one column per item the user interacted with in the training
+    log (``history=<item id>``; separate vectors y_j, not the item-id vectors), weighted
+    ``1/sqrt(n)`` (``'sqrt'``), ``1/n`` (``'linear'``) or 1 (``'none'``) for a history of
+    n items. Built from the interactions given to ``fit``/``partial_fit`` only. During
+    training a sample's target item is left out of its own history (and the others
+    re-weighted for n - 1 items), so the model never sees the answer in the question.
+    Declare it in ``user_features``; it reads no column of the users frame.
+
+    Parameters
+    ----------
+    name : str, default 'history'
+        Prefix of the field's feature names.
+    weight : {'sqrt', 'linear', 'none'}, default 'sqrt'
+    max_items : int or None, default None
+        Keep only each user's latest ``max_items`` items (by ``timestamp`` when the log has
+        that column, else by row order).
+    timestamp : str, default 'timestamp'
+        Column ordering the log for ``max_items`` (optional).
+    """
+
+    name: str = "history"
+    weight: str = "sqrt"
+    max_items: int | None = None
+    timestamp: str = "timestamp"
+
+    kind: ClassVar[str] = "history"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_choice(self._owner, "weight", self.weight, _HISTORY_WEIGHTS)
+        _check_optional_count(self._owner, "max_items", self.max_items)
+        _check_name(self._owner + " timestamp", self.timestamp)
+
+    def scale(self, n: np.ndarray) -> np.ndarray:
+        """Weight of each item of a history of ``n`` items (0 for an empty history)."""
+        n = np.asarray(n, dtype=np.float64)
+        safe = np.maximum(n, 1.0)
+        if self.weight == "sqrt":
+            out = 1.0 / np.sqrt(safe)
+        elif self.weight == "linear":
+            out = 1.0 / safe
+        else:
+            out = np.ones_like(safe)
+        return np.where(n > 0, out, 0.0)
+
+
+@dataclass(frozen=True)
+class RecentItems(Field):
+    """The user's last ``n`` items strictly before each interaction (FPMC-style context).
+
+    A query-side field with one column per item (``recent=<item id>``, vectors of their
+    own); the most recent item has weight 1, the one before ``decay``, then ``decay**2``...
+    Training rows use the training log's items with a timestamp strictly before the
+    interaction's (never the interaction itself, nor anything later); at recommend time a
+    user's latest ``n`` training items (or those of the history given in the request).
+    Declare it in ``context_features``; the interactions need the ``timestamp`` column
+    (numbers or datetimes, no missing values; rows need not be sorted).
+
+    Parameters
+    ----------
+    n : int, default 1
+    decay : float in (0, 1], default 1.0
+    name : str, default 'recent'
+    timestamp : str, default 'timestamp'
+    """
+
+    name: str = "recent"
+    n: int = 1
+    decay: float = 1.0
+    timestamp: str = "timestamp"
+
+    kind: ClassVar[str] = "recent"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_optional_count(self._owner, "n", self.n)
+        if self.n is None:
+            raise ValueError(f"{self._owner}: n must be a positive integer; got None")
+        d = self.decay
+        if isinstance(d, bool) or not isinstance(d, numbers.Real) or not 0 < d <= 1:
+            raise ValueError(f"{self._owner}: decay must be a number in (0, 1]; got {d!r}")
+        _check_name(self._owner + " timestamp", self.timestamp)
+
+    def weights(self) -> np.ndarray:
+        """Weight of the latest, second latest, ... item (float32, length n)."""
+        return (float(self.decay) ** np.arange(self.n)).astype(np.float32)
+
+
+#: Field kinds built from the interaction log rather than from a frame column.
+LOG_KINDS = ("history", "recent")
+
+
+_FIELD_TYPES = {
+    cls.__name__: cls
+    for cls in (Id, Categorical, MultiValued, Numeric, History, RecentItems)
+}
 
 
 def field_from_dict(d: dict) -> Field:

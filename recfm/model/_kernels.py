@@ -551,9 +551,18 @@ def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_we
     ``m = weight * rank_weight``; ``R = sum reg/2 theta^2`` over every parameter occurrence
     the step touches (``reg_linear`` for item-side linear weights, ``reg_factors`` for the
     factors of the query row(s), of t+ and of each t-). The returned loss omits ``R``."""
+    query_vector(uf, u, cx, s, has_ctx, params[2], buf, P)
+    return pairwise_step_p(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_weight,
+                           weight, gneg, buf, params, hyper, adagrad)
+
+
+@njit(**_NONRT)
+def pairwise_step_p(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_weight,
+                    weight, gneg, buf, params, hyper, adagrad):
+    """:func:`pairwise_step` with the query vector already in ``buf[P]``; leaves
+    ``dL/dp`` in ``buf[QG]``."""
     w = params[1]
     V = params[2]
-    query_vector(uf, u, cx, s, has_ctx, V, buf, P)
     spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
     loss = 0.0
     for n in range(n_neg):
@@ -976,3 +985,224 @@ def ndcg_block(scores, row0, ex_indptr, ex_indices, te_indptr, te_indices, top, 
         for q in range(min(top, n_test)):
             idcg += disc[q]
         out[r] = dcg / idcg
+
+
+# --------------------------------------------------------------------------------------
+# user visits: pairwise losses with a history field (cached sums, as libFM)
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def visit_rows(n_negatives):
+    """Rows of the visit scratch buffer: ``(HS, HG, total)``: the cached history sum
+    ``S = sum_j x_j y_j`` and the accumulated ``sum_s r_s dL_s/dp`` follow the negatives."""
+    return EN + n_negatives, EN + n_negatives + 1, EN + n_negatives + 2
+
+
+@njit(**_INL)
+def find_in_row(indptr, indices, row, col):
+    """Position of ``col`` in row ``row`` of a CSR with sorted indices, or -1."""
+    lo = indptr[row]
+    hi = indptr[row + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = indices[mid]
+        if v < col:
+            lo = mid + 1
+        elif v > col:
+            hi = mid
+        else:
+            return mid
+    return -1
+
+
+@njit(**_NONRT)
+def push_history(hist, u, buf, hg, mtot, hslot, cg, cm, params, hyper, adagrad):
+    """End of a visit: one step on every history feature j of user u with the visit's
+    summed gradient ``x_j (buf[hg] - cg[slot_j]) + reg_v (mtot - cm[slot_j]) y_j``, where
+    slot j (``hslot``, 1-based, 0 = none) holds what the samples whose target was j
+    contributed (they left j out of their history); resets the slots."""
+    indptr, indices, data = hist
+    V = params[2]
+    gV = params[5]
+    lr = hyper[0]
+    reg_v = hyper[2]
+    k = V.shape[1]
+    for jj in range(indptr[u], indptr[u + 1]):
+        j = indices[jj]
+        x = data[jj]
+        sl = hslot[jj] - 1
+        hslot[jj] = 0
+        m = mtot
+        if sl >= 0:
+            m = mtot - cm[sl]
+        for f in range(k):
+            g = buf[hg, f]
+            if sl >= 0:
+                g -= cg[sl, f]
+            v = V[j, f]
+            gv = x * g + reg_v * m * v
+            if adagrad:
+                a = gV[j, f] + gv * gv
+                gV[j, f] = a
+                V[j, f] = v - lr * gv / math.sqrt(a)
+            else:
+                V[j, f] = v - lr * gv
+
+
+@njit(**_NONRT)
+def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hist, hcol, hres,
+                 hslot, itf, cx, has_ctx, pos, samples, params, hyper, adagrad, popularity,
+                 n_negatives, max_sampled, buf, negs, gneg, cg, cm):
+    """BPR or WARP over the visits of users ``vusers[ustart:uend]`` (shuffled first) with RNG
+    stream ``c``: each user's samples ``queue[:][qptr[u]:qptr[u + 1]]`` (shuffled) in a row.
+
+    The query of a sample is ``p = V^T (uf[u] + cx[s]) + r_s (S - x_t y_t)``: the user's
+    own row (id, attributes) and context at their current values, plus the history sum
+    ``S = sum_j x_j y_j`` cached once per visit, with the target's history feature t left
+    out (``r_s = hres[u]`` re-weights the rest, for n - 1 items; ``r_s = 1`` when t is not in
+    the history). Item sides, the user's row and the context step per sample, as in
+    :func:`chunk_pairwise`; the history features step once, at the end of the visit, with
+    the sum over the visit of each sample's gradient (:func:`push_history`): exactly the
+    per-sample gradients at the visit's starting history. Scratch: ``cg`` (rows >= the
+    longest visit) and ``cm`` hold the targets' contributions. Returns (summed loss, count)."""
+    q_items, q_ids = queue
+    has_ids = q_ids.shape[0] > 0
+    _, s_weights, has_weights = samples
+    n_items = itf[0].shape[0] - 1
+    top = n_items - 1
+    w = params[1]
+    V = params[2]
+    k = V.shape[1]
+    hs, hg, _ = visit_rows(n_negatives)
+    # users of the chunk in a new order, then each visit's samples
+    for a in range(uend - 1, ustart, -1):
+        b = ustart + rng_below(states, c, a - ustart + 1)
+        tmp = vusers[a]
+        vusers[a] = vusers[b]
+        vusers[b] = tmp
+    loss = 0.0
+    count = 0
+    for a in range(ustart, uend):
+        u = vusers[a]
+        s0 = qptr[u]
+        s1 = qptr[u + 1]
+        for x in range(s1 - 1, s0, -1):
+            y = s0 + rng_below(states, c, x - s0 + 1)
+            tmp = q_items[x]
+            q_items[x] = q_items[y]
+            q_items[y] = tmp
+            if has_ids:
+                tmp = q_ids[x]
+                q_ids[x] = q_ids[y]
+                q_ids[y] = tmp
+        for f in range(k):
+            buf[hs, f] = _ZERO
+            buf[hg, f] = _ZERO
+        add_row_vector(hist, u, V, buf, hs)
+        mtot = _ZERO
+        n_slots = 0
+        for t in range(s0, s1):
+            i = q_items[t]
+            smp = q_ids[t] if has_ids else -1
+            wt = s_weights[smp] if has_weights else _ONE
+            hc = hcol[i]
+            jj = find_in_row(hist[0], hist[1], u, hc) if hc >= 0 else -1
+            r = hres[u] if jj >= 0 else _ONE
+            query_vector(uf, u, cx, smp, has_ctx, V, buf, P)
+            if jj >= 0:
+                xt = hist[2][jj]
+                for f in range(k):
+                    buf[P, f] += r * (buf[hs, f] - xt * V[hc, f])
+            else:
+                for f in range(k):
+                    buf[P, f] += r * buf[hs, f]
+            m = _ZERO
+            if loss_code == LOSS_BPR:
+                n_ok = 0
+                for _ in range(n_negatives):
+                    j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
+                                      MAX_NEGATIVE_TRIES)
+                    if j >= 0:
+                        negs[n_ok] = j
+                        n_ok += 1
+                if n_ok == 0:
+                    continue
+                loss += pairwise_step_p(LOSS_BPR, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok,
+                                        _ONE, wt, gneg, buf, params, hyper, adagrad)
+                m = wt
+                count += 1
+            else:
+                spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
+                for tries in range(1, max_sampled + 1):
+                    j = draw_item(states, c, n_items, q_items, popularity)
+                    sneg = item_vector(itf, j, w, V, buf, EN) + dot_rows(buf, P, buf, EN)
+                    if sneg > spos - _ONE:
+                        if is_positive_fast(pos, u, j):
+                            continue
+                        rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
+                        if rw > 0.0:
+                            g = -wt * np.float32(rw)
+                            negs[0] = j
+                            gneg[0] = g
+                            loss += -g * (_ONE - (spos - sneg))
+                            pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, 1, gneg,
+                                              buf, params, scale_reg(hyper, -g), adagrad)
+                            m = -g
+                        break
+                count += 1
+            if m == _ZERO:
+                continue
+            # dL/dy_j = r x_j dL/dp for every history feature but the target's
+            mtot += m
+            for f in range(k):
+                buf[hg, f] += r * buf[QG, f]
+            if jj >= 0:
+                sl = hslot[jj] - 1
+                if sl < 0:
+                    sl = n_slots
+                    n_slots += 1
+                    hslot[jj] = sl + 1
+                    cm[sl] = _ZERO
+                    for f in range(k):
+                        cg[sl, f] = _ZERO
+                cm[sl] += m
+                for f in range(k):
+                    cg[sl, f] += r * buf[QG, f]
+        push_history(hist, u, buf, hg, mtot, hslot, cg, cm, params, hyper, adagrad)
+    return loss, count
+
+
+def _make_visit_epoch(parallel):
+    flavour = 100 + (1 if parallel else 0)  # a distinct cache key per compilation
+
+    def epoch(loss_code, cptr, vusers, qptr, queue, uf, hist, hcol, hres, hslot, max_visit,
+              itf, cx, has_ctx, pos, samples, chunk_order, seed, params, hyper, adagrad,
+              popularity, n_negatives, max_sampled, out_loss, out_count):
+        """One epoch of user visits: chunk c trains the users ``vusers[cptr[c]:cptr[c+1]]``
+        with its own RNG stream ``seed + c``; chunks in ``chunk_order``, in parallel
+        (Hogwild) when compiled so. ``hslot`` (one int per history entry) must be zero."""
+        n_chunks = chunk_order.shape[0]
+        V = params[2]
+        k = V.shape[1]
+        nn = max(n_negatives, 1)
+        states = seed_states(seed, n_chunks)
+        for cc in prange(n_chunks):
+            c = chunk_order[cc]
+            buf = np.zeros((EN + nn + 2, k), V.dtype)
+            negs = np.zeros(nn, np.int64)
+            gneg = np.zeros(nn, V.dtype)
+            cg = np.empty((max_visit, k), V.dtype)
+            cm = np.empty(max_visit, V.dtype)
+            loss, count = chunk_visits(loss_code, c, cptr[c], cptr[c + 1], states, vusers, qptr,
+                                       queue, uf, hist, hcol, hres, hslot, itf, cx, has_ctx,
+                                       pos, samples, params, hyper, adagrad, popularity,
+                                       n_negatives, max_sampled, buf, negs, gneg, cg, cm)
+            out_loss[c] = loss
+            out_count[c] = count
+        return flavour
+
+    return epoch
+
+
+#: ``VISIT_EPOCHS[parallel]``: the visit epoch compiled serial and parallel.
+VISIT_EPOCHS = (njit(**_JIT)(_make_visit_epoch(False)),
+                njit(parallel=True, **_JIT)(_make_visit_epoch(True)))

@@ -343,8 +343,32 @@ class FactorizationMachine(Params):
                     f"design.context has shape {ctx.shape}; expected (n_samples, n_features) "
                     f"= ({n}, {n_features})"
                 )
-        return dict(uf=uf, itf=itf, inter=inter, su=su, si=si, sv=sv, ctx=ctx,
-                    n_users=n_users, n_items=n_items, n_features=n_features, n_samples=n)
+        out = dict(uf=uf, itf=itf, inter=inter, su=su, si=si, sv=sv, ctx=ctx,
+                   n_users=n_users, n_items=n_items, n_features=n_features, n_samples=n)
+        hc = getattr(design, "history_columns", None)
+        if hc is not None:
+            hc = np.asarray(hc, dtype=np.int64)
+            hres = np.ascontiguousarray(getattr(design, "history_rescale", None),
+                                        dtype=np.float32)
+            if hc.shape != (n_items,) or hres.shape != (n_users,):
+                raise DataError(
+                    f"design.history_columns must have shape ({n_items},) and "
+                    f"design.history_rescale ({n_users},); got {hc.shape} and {hres.shape}"
+                )
+            if (hc >= n_features).any():
+                raise DataError("design.history_columns holds columns outside the design")
+            is_hist = np.zeros(n_features, bool)
+            is_hist[hc[hc >= 0]] = True
+            keep = sp.diags((~is_hist).astype(np.float32))
+            only = sp.diags(is_hist.astype(np.float32))
+            static = sp.csr_matrix(uf @ keep, dtype=np.float32)
+            hist = sp.csr_matrix(uf @ only, dtype=np.float32)
+            for m in (static, hist):
+                m.eliminate_zeros()
+                m.sort_indices()
+            out.update(uf_static=_index32(static), hist=_index32(hist),
+                       hcol=np.ascontiguousarray(hc, dtype=np.int32), hres=hres)
+        return out
 
     @staticmethod
     def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -538,6 +562,25 @@ class FactorizationMachine(Params):
         self.n_features_ = nf
         log.info("FactorizationMachine grew from %d to %d features", old, nf)
 
+    def _visit_plan(self, data: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """Samples grouped by user (``queue``, ``qptr``), the users with samples in a random
+        order (``vusers``), cut into chunks of about ``CHUNK_SIZE`` samples (``cptr``)."""
+        su = data["su"]
+        order = np.argsort(su, kind="stable")
+        counts = np.bincount(su, minlength=data["n_users"])
+        qptr = np.zeros(data["n_users"] + 1, np.int64)
+        np.cumsum(counts, out=qptr[1:])
+        vusers = rng.permutation(np.flatnonzero(counts > 0)).astype(np.int32)
+        ends = np.cumsum(counts[vusers])
+        # a chunk closes at the first user that brings it to CHUNK_SIZE samples
+        cut = np.flatnonzero(np.diff(ends // K.CHUNK_SIZE, prepend=0) > 0) + 1
+        cptr = np.unique(np.concatenate([[0], cut, [len(vusers)]])).astype(np.int64)
+        return dict(
+            queue=(data["si"][order].astype(np.int32), order.astype(np.int32)),
+            qptr=qptr, vusers=vusers, cptr=cptr, max_visit=int(counts.max()),
+            hslot=np.zeros(data["hist"].nnz, np.int32),
+        )
+
     def _train(self, params, data, sw, n_epochs, val, patience) -> None:
         from tqdm.auto import tqdm
 
@@ -586,8 +629,25 @@ class FactorizationMachine(Params):
         kind = (K.KIND_PAIRWISE_IDS if fast else K.KIND_PAIRWISE) if pairwise \
             else K.KIND_POINTWISE
         samples = (data["sv"], s_w, has_w)
+        visits = "hist" in data
+        if visits:
+            if not pairwise:
+                raise ValueError(
+                    f"a History field trains with a pairwise loss ('bpr' or 'warp'); got "
+                    f"loss={params['loss']!r}"
+                )
+            plan = self._visit_plan(data, rng)
+            hist = data["hist"]
+            hist_t = (hist.indptr, hist.indices, hist.data)
+            us = data["uf_static"]
+            us_t = (us.indptr, us.indices, us.data)
+            n_chunks = len(plan["cptr"]) - 1
+            out_loss = np.zeros(n_chunks, np.float64)
+            out_count = np.zeros(n_chunks, np.int64)
         with numba_threads(params["n_threads"]) as n_thr:
             kernel = K.EPOCHS[kind][0 if n_thr == 1 else 1]
+            if visits:
+                kernel = K.VISIT_EPOCHS[0 if n_thr == 1 else 1]
             bar = tqdm(range(n_epochs), desc="FM epochs", disable=not self.verbose,
                        unit="epoch")
             for epoch in bar:
@@ -595,9 +655,17 @@ class FactorizationMachine(Params):
                 seed = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
                 chunk_order = rng.permutation(n_chunks).astype(np.int64)
                 prm = (w0, self.w_, self.V_) + acc
-                kernel(loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples,
-                       chunk_order, seed, prm, hyper, adagrad, popularity,
-                       params["n_negatives"], params["max_sampled"], out_loss, out_count)
+                if visits:
+                    kernel(loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
+                           us_t, hist_t, data["hcol"], data["hres"], plan["hslot"],
+                           plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples,
+                           chunk_order, seed, prm, hyper,
+                           adagrad, popularity, params["n_negatives"], params["max_sampled"],
+                           out_loss, out_count)
+                else:
+                    kernel(loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples,
+                           chunk_order, seed, prm, hyper, adagrad, popularity,
+                           params["n_negatives"], params["max_sampled"], out_loss, out_count)
                 if not pairwise:
                     self.w0_ = float(w0[0])
                     if adagrad:

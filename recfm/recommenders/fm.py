@@ -217,17 +217,22 @@ class FMRecommender(Recommender):
         user_ids: Iterable,
         users: pd.DataFrame | None = None,
         context: pd.DataFrame | None = None,
+        history: Any = None,
     ) -> tuple[sp.csr_matrix, np.ndarray]:
         """FM query rows (user features + context) and training row of each user (-1: new).
 
         ``context`` has one row (applied to every user) or one row per user, holding the
-        context columns the builder was fitted with.
+        context columns the builder was fitted with. ``history`` (see :meth:`recommend`)
+        stands for the log of the users it names.
         """
         check_is_fitted(self, "seen_")
         ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
         known = self.user_ids_.get_indexer(ids)
-        if users is None and (known < 0).any():
-            unknown = ids[known < 0]
+        described = known >= 0
+        if history is not None:
+            described |= _history_keys(history).get_indexer(ids) >= 0
+        if users is None and not described.all():
+            unknown = ids[~described]
             hint = (
                 " (pass users= with their attributes for cold start)"
                 if self.supports_cold_start
@@ -236,7 +241,7 @@ class FMRecommender(Recommender):
             raise KeyError(
                 f"{len(unknown)} user id(s) not seen in training, e.g. {plain(unknown[0])!r}{hint}"
             )
-        Xq = self.builder_.user_rows(ids, users=users)
+        Xq = self.builder_.user_rows(ids, users=users, history=history)
         if context is not None and not self.builder_.context_features:
             raise DataError(
                 "context given, but this model was fitted without context features "
@@ -263,6 +268,7 @@ class FMRecommender(Recommender):
         items: Sequence | None = None,
         context: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
+        history: Any = None,
     ) -> pd.DataFrame:
         """Top-``n`` items for each user, by full FM score.
 
@@ -283,16 +289,29 @@ class FMRecommender(Recommender):
             learnt. Context given to a model without context features is an error.
         users : DataFrame, optional
             Attributes of (new) users: ``user_id`` plus the fitted user columns.
+        history : DataFrame or dict, optional
+            For models with a :class:`~recfm.features.History` or
+            :class:`~recfm.features.RecentItems` field: interactions standing for the logs
+            of the users they name, as a frame ``user_id, item_id`` (+ ``timestamp``, which
+            orders recent items; else row order) or a dict ``{user_id: [item ids]}``. A new
+            user is served from its history alone, without retraining (its query vector
+            is folded from those items exactly as a trained user's is from its training
+            items); a known user's history replaces its training log. An empty list is an
+            empty history (the ranking then rests on the other query features, or on the
+            item biases alone). Item ids not in the catalogue raise, naming them. With
+            ``exclude_seen``, the history's items are excluded as well.
 
         Returns
         -------
         DataFrame with columns ``user_id, item_id, rank, score``.
         """
         n = check_positive_int(n, "n")
-        Xq, known = self.query_rows(user_ids, users=users, context=context)
+        Xq, known = self.query_rows(user_ids, users=users, context=context, history=history)
         candidates = None if items is None else self._candidate_indices(items)
         U, _, c = fold(self.model_, Xq, Xq[:0])
         exclude = self.seen_rows(known) if exclude_seen else None
+        if exclude is not None and history is not None:
+            exclude = self._with_history(exclude, user_ids, history)
         idx, scores = top_n(
             U, self.item_vectors_, n, exclude=exclude, candidates=candidates,
             block_size=self.block_size,
@@ -300,6 +319,21 @@ class FMRecommender(Recommender):
         scores = scores + c[:, None]
         ids = np.atleast_1d(np.asarray(user_ids))
         return self.to_frame(ids, idx, scores)
+
+    def _with_history(self, seen: sp.csr_matrix, user_ids: Iterable, history: Any) -> sp.csr_matrix:
+        """``seen`` plus, for the users named in ``history``, the history's items."""
+        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+        keys, log = self.builder_._frame_log(history)
+        at = keys.get_indexer(ids) if len(keys) else np.full(len(ids), -1)
+        H = sp.csr_matrix((np.ones(len(log["user"]), np.float32), (log["user"], log["item"])),
+                          shape=(max(len(keys), 1), seen.shape[1]))
+        r = np.flatnonzero(at >= 0)
+        Hq = H[at[r]].tocoo()
+        extra = sp.csr_matrix((Hq.data, (r[Hq.row], Hq.col)), shape=seen.shape)
+        out = (seen + extra).tocsr()
+        out.data[:] = 1.0
+        out.sort_indices()
+        return out
 
     def recommend_all(self, n: int = 10, exclude_seen: bool = True, **kwargs: Any) -> pd.DataFrame:
         """Top-``n`` items for every training user (same options as :meth:`recommend`)."""
@@ -312,9 +346,10 @@ class FMRecommender(Recommender):
         item_ids: Iterable,
         context: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
+        history: Any = None,
     ) -> np.ndarray:
         """Full FM score of each (user, item) pair, computed by the model's ``predict``."""
-        Xq, _ = self.query_rows(user_ids, users=users, context=context)
+        Xq, _ = self.query_rows(user_ids, users=users, context=context, history=history)
         idx = self._candidate_indices(item_ids)
         if len(idx) != Xq.shape[0]:
             raise ValueError(f"user_ids has {Xq.shape[0]} entries but item_ids has {len(idx)}")
@@ -367,20 +402,23 @@ class FMRecommender(Recommender):
         context: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
+        history: Any = None,
     ) -> pd.DataFrame:
         """Decompose the FM score of one (user, item) pair into its terms.
 
         The FM score ``y(x) = w0 + Σ_j w_j x_j + Σ_{j<l} <v_j, v_l> x_j x_l`` is split into
         the global bias, one linear term per active feature, and one interaction per pair of
         active features. Terms are sorted by absolute value, largest first, and sum to the
-        score (the ``score`` attribute of the returned frame's ``attrs``).
+        score (the ``score`` attribute of the returned frame's ``attrs``). With a history
+        field, the ``query×item`` terms pairing ``history=j`` (or ``recent=j``) with the
+        item's features are item–item contributions: how much having consumed j adds.
 
         Returns
         -------
         DataFrame with columns ``kind`` (``bias``, ``query``, ``item``, ``query×item``,
         ``query×query``, ``item×item``), ``feature``, ``other_feature`` and ``value``.
         """
-        Xq, _ = self.query_rows([user_id], users=users, context=context)
+        Xq, _ = self.query_rows([user_id], users=users, context=context, history=history)
         if items is not None:
             Xt = self.builder_.item_rows([item_id], items=items)
         else:
@@ -441,4 +479,16 @@ def _neighbour_frame(query_ids, all_ids: pd.Index, nb: np.ndarray, scores: np.nd
             "rank": np.tile(np.arange(1, n + 1, dtype=np.int32), n_q)[valid],
             "score": scores.ravel().astype(np.float64)[valid],
         }
+    )
+
+
+def _history_keys(history: Any) -> pd.Index:
+    """User ids a request history names (validated later by the builder)."""
+    if isinstance(history, dict):
+        return pd.Index(list(history))
+    if isinstance(history, pd.DataFrame) and "user_id" in history.columns:
+        return pd.Index(pd.unique(history["user_id"]))
+    raise DataError(
+        "history must be a DataFrame with columns user_id, item_id (optionally timestamp) "
+        f"or a dict user id -> item ids; got {type(history).__name__}"
     )

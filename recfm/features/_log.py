@@ -1,0 +1,138 @@
+"""Fields built from the interaction log: a user's history and last items, vectorised.
+
+A *log* is three aligned arrays: user key, item row and time of each interaction (time may
+be None: the row order is then the order of events). Everything here works on whole arrays
+(``np.lexsort``, ``np.searchsorted``, ``np.repeat``); nothing loops over users or rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._utils import DataError
+from .fields import History, RecentItems
+
+
+def timestamps(frame: pd.DataFrame, column: str, what: str, field: str) -> np.ndarray:
+    """The ``column`` of ``frame`` as comparable numbers (datetimes as int64 ns).
+
+    Raises
+    ------
+    DataError
+        The column is absent, holds missing values or neither numbers nor datetimes.
+    """
+    if column not in frame.columns:
+        raise DataError(
+            f"{what} frame has no timestamp column {column!r}, which {field} needs to order "
+            f"each user's interactions; available columns: {list(frame.columns)}"
+        )
+    s = frame[column]
+    isna = s.isna().to_numpy()
+    if isna.any():
+        raise DataError(
+            f"{what} column {column!r} has {int(isna.sum())} missing timestamp(s), first at "
+            f"row {int(np.flatnonzero(isna)[0])}; {field} needs a time for every interaction"
+        )
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return s.to_numpy().astype("datetime64[ns]").view(np.int64).astype(np.float64)
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        t = s.to_numpy(dtype=np.float64)
+        if not np.isfinite(t).all():
+            raise DataError(f"{what} column {column!r} holds non-finite timestamps")
+        return t
+    raise DataError(
+        f"{what} column {column!r} has dtype {s.dtype}; timestamps must be numbers or "
+        "datetimes"
+    )
+
+
+def sort_order(users: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+    """Order of the log by user, then time, then position (ties keep the row order)."""
+    pos = np.arange(len(users))
+    if times is None:
+        return np.lexsort((pos, users))
+    return np.lexsort((pos, times, users))
+
+
+def _segments(sorted_users: np.ndarray, q_users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    start = np.searchsorted(sorted_users, q_users, side="left")
+    end = np.searchsorted(sorted_users, q_users, side="right")
+    return start, end
+
+
+def history_matrix(
+    spec: History,
+    column_of_item: np.ndarray,
+    users: np.ndarray,
+    items: np.ndarray,
+    times: np.ndarray | None,
+    n_users: int,
+    n_features: int,
+) -> sp.csr_matrix:
+    """Users x features CSR of the history field: distinct items of each user's log (the
+    latest ``max_items`` when set), weighted by ``spec.scale`` of their number. Items
+    without a column (``column_of_item`` -1) are left out and not counted."""
+    cols = column_of_item[items] if len(items) else np.zeros(0, np.int64)
+    keep = cols >= 0
+    users, cols = users[keep], cols[keep]
+    times = None if times is None else times[keep]
+    order = sort_order(users, times)
+    users, cols = users[order], cols[order]
+    # the latest occurrence of a (user, item) pair gives its recency
+    last = ~pd.DataFrame({"u": users, "c": cols}).duplicated(keep="last").to_numpy()
+    users, cols = users[last], cols[last]
+    if spec.max_items is not None and len(users):
+        _, end = _segments(users, users)
+        keep = (end - np.arange(len(users))) <= spec.max_items
+        users, cols = users[keep], cols[keep]
+    counts = np.bincount(users, minlength=n_users)
+    vals = spec.scale(counts)[users].astype(np.float32)
+    X = sp.csr_matrix((vals, (users, cols)), shape=(n_users, n_features), dtype=np.float32)
+    X.sum_duplicates()
+    X.sort_indices()
+    return X
+
+
+def recent_triples(
+    spec: RecentItems,
+    column_of_item: np.ndarray,
+    users: np.ndarray,
+    items: np.ndarray,
+    times: np.ndarray,
+    q_users: np.ndarray,
+    q_times: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, value) of the recent-items field for queries ``(q_users[r],
+    q_times[r])``: the user's last ``spec.n`` log items with a time strictly before
+    ``q_times[r]`` (all of the user's log when ``q_times`` is None); ``q_users`` -1 gets
+    none. Items without a column are skipped (they still take their place in the order)."""
+    order = sort_order(users, times)
+    lu, li, lt = users[order], items[order], times[order]
+    qu = np.asarray(q_users, dtype=np.int64)
+    start, end = _segments(lu, qu)
+    if q_times is None:
+        before = end
+    else:
+        # one sorted key over (user, time): the joint rank of the times keeps it in int64
+        _, inv = np.unique(np.concatenate([lt, q_times]), return_inverse=True)
+        n_ranks = np.int64(inv.max() + 1) if len(inv) else np.int64(1)
+        key_log = lu.astype(np.int64) * n_ranks + inv[: len(lt)]
+        key_q = qu * n_ranks + inv[len(lt):]
+        before = np.searchsorted(key_log, key_q, side="left")
+    rows, cols, vals = [], [], []
+    w = spec.weights()
+    valid_q = qu >= 0
+    for k in range(spec.n):  # n is a handful: a loop over lags, not over rows
+        at = before - 1 - k
+        ok = valid_q & (at >= start)
+        r = np.flatnonzero(ok)
+        c = column_of_item[li[at[ok]]] if len(r) else np.zeros(0, np.int64)
+        has = c >= 0
+        rows.append(r[has])
+        cols.append(c[has])
+        vals.append(np.full(int(has.sum()), w[k], np.float32))
+    return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
+            np.concatenate(vals))
