@@ -194,8 +194,8 @@ def make_queue(users, items, seed, with_ids):
 # negative sampling
 # --------------------------------------------------------------------------------------
 @njit(**_INL)
-def is_positive(indptr, indices, row, col):
-    """Whether ``(row, col)`` is stored in a CSR matrix with sorted indices (binary search)."""
+def find_in_row(indptr, indices, row, col):
+    """Position of ``col`` in row ``row`` of a CSR with sorted indices, or -1."""
     lo = indptr[row]
     hi = indptr[row + 1]
     while lo < hi:
@@ -206,8 +206,14 @@ def is_positive(indptr, indices, row, col):
         elif v > col:
             hi = mid
         else:
-            return True
-    return False
+            return mid
+    return -1
+
+
+@njit(**_INL)
+def is_positive(indptr, indices, row, col):
+    """Whether ``(row, col)`` is stored in a CSR matrix with sorted indices (binary search)."""
+    return find_in_row(indptr, indices, row, col) >= 0
 
 
 _BLOOM_MULT = np.uint64(0x9E3779B1)
@@ -992,26 +998,9 @@ def ndcg_block(scores, row0, ex_indptr, ex_indices, te_indptr, te_indices, top, 
 # --------------------------------------------------------------------------------------
 @njit(**_INL)
 def visit_rows(n_negatives):
-    """Rows of the visit scratch buffer: ``(HS, HG, total)``: the cached history sum
-    ``S = sum_j x_j y_j`` and the accumulated ``sum_s r_s dL_s/dp`` follow the negatives."""
-    return EN + n_negatives, EN + n_negatives + 1, EN + n_negatives + 2
-
-
-@njit(**_INL)
-def find_in_row(indptr, indices, row, col):
-    """Position of ``col`` in row ``row`` of a CSR with sorted indices, or -1."""
-    lo = indptr[row]
-    hi = indptr[row + 1]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        v = indices[mid]
-        if v < col:
-            lo = mid + 1
-        elif v > col:
-            hi = mid
-        else:
-            return mid
-    return -1
+    """Rows ``(HS, HG)`` of the visit scratch buffer, after the negatives': the cached
+    history sum ``S = sum_j x_j y_j`` and the accumulated ``sum_s r_s dL_s/dp``."""
+    return EN + n_negatives, EN + n_negatives + 1
 
 
 @njit(**_NONRT)
@@ -1072,7 +1061,7 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
     w = params[1]
     V = params[2]
     k = V.shape[1]
-    hs, hg, _ = visit_rows(n_negatives)
+    hs, hg = visit_rows(n_negatives)
     # users of the chunk in a new order, then each visit's samples
     for a in range(uend - 1, ustart, -1):
         b = ustart + rng_below(states, c, a - ustart + 1)
