@@ -96,19 +96,19 @@ def test_split_then_build_never_puts_a_test_interaction_in_a_feature():
     train, test = random_split(df, test_size=0.3, seed=1)
     b = FeatureBuilder(user_features=[History()], context_features=[RecentItems(n=3)])
     d = b.fit_transform(train)
-    test_pairs = set(zip(test.user_id, test.item_id))
+    test_pairs = set(zip(test.user_id, test.item_id, strict=True))
     names = np.asarray(b.feature_names())
     for X, users in ((d.user_features, b.user_index_), (b.log_rows(b.user_index_),
                                                         b.user_index_)):
         coo = X.tocoo()
-        for r, c in zip(coo.row, coo.col):
+        for r, c in zip(coo.row, coo.col, strict=True):
             name = names[c]
             if name.startswith(("history=", "recent=")):
                 assert (users[r], int(name.split("=")[1])) not in test_pairs
     # recent items of the training rows: only the same user's strictly earlier train items
     coo = d.context.tocoo()
     t = train.reset_index(drop=True)
-    for r, c in zip(coo.row, coo.col):
+    for r, c in zip(coo.row, coo.col, strict=True):
         j = int(names[c].split("=")[1])
         earlier = t[(t.user_id == t.user_id[r]) & (t.timestamp < t.timestamp[r])]
         assert j in set(earlier.item_id)

@@ -87,7 +87,7 @@ def _replay(data, plan, params, lr, reg_v):
             if len(pos):
                 C[hcol[i]] = r * qg
         n_s = plan["qptr"][u + 1] - plan["qptr"][u]
-        for x, jcol in zip(hx, hj):
+        for x, jcol in zip(hx, hj, strict=True):
             c = C.get(jcol)
             grad = x * (HG - (c if c is not None else 0.0)) + \
                 reg_v * (n_s - (c is not None)) * V[jcol]
