@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from recfm._utils import DataError
 from recfm.evaluation import evaluate
 from recfm.recommenders import EASE, ItemKNN
 from recfm.split import random_split
@@ -156,6 +157,13 @@ def test_ease_warns_on_grid_edge_and_rejects_bad_params():
         EASE(l2_grid=(10.0, -1.0)).fit(frame)
     with pytest.raises(ValueError, match="validation_size must be in"):
         EASE(validation_size=1.5).fit(frame)
+
+
+def test_ease_auto_needs_users_to_validate_on():
+    few = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [10, 11, 10, 12, 11]})
+    with pytest.raises(DataError, match="no user with enough interactions to carve a validation"):
+        EASE().fit(few)
+    assert EASE(l2=1.0).fit(few).recommend([1], n=1).item_id.tolist() == [12]
 
 
 def test_ease_refuses_a_catalogue_too_large_for_memory_before_work():
