@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,16 @@ def recommend_all(model: Any, users: Any = None, n: int = 10, exclude_seen: bool
 
 def _run_on_cluster(client, fm, source_path, ids, rows, starts, size, n, exclude_seen,
                     candidates, folder, threads) -> list[Any]:
+    with warnings.catch_warnings():
+        # each task carries its users' seen rows by design (the scheduler can rerun it if
+        # its worker dies); Dask's "large graph" hint is about graphs, not this
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        return _submit_all(client, fm, source_path, ids, rows, starts, size, n, exclude_seen,
+                           candidates, folder, threads)
+
+
+def _submit_all(client, fm, source_path, ids, rows, starts, size, n, exclude_seen,
+                candidates, folder, threads) -> list[Any]:
     from distributed import as_completed
 
     source = source_path if source_path is not None else client.scatter(
