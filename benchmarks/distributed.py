@@ -6,7 +6,7 @@ Gaussian user/item vectors and a random long-tailed seen CSR stand in for a trai
 ranking cost depends on the shapes and the exclusions, not on what the numbers mean (as in
 ``recommend_speed.py``). Top-10 for every user, seen items excluded, written to Parquet:
 
-* in-process: ``recommend_all(model, client=None, output=...)`` -- the partitions run one
+* in-process: ``recommend_all(model, client=False, output=...)`` -- the partitions run one
   after another in this process, numba using every core;
 * cluster: the same call on a ``LocalCluster`` of ``--workers`` worker processes (1 thread
   each); the item vectors are scattered once, each partition carries its seen rows.
@@ -112,9 +112,9 @@ def bench_top_n(args) -> None:
     tmp = tempfile.mkdtemp(prefix="recfm-bench-", dir=args.tmp)
     try:
         # warm-up: numba kernels from cache
-        recommend_all(model, users=np.arange(1000), n=args.n)
+        recommend_all(model, users=np.arange(1000), n=args.n, client=False)
         t0 = time.perf_counter()
-        recommend_all(model, n=args.n, output=os.path.join(tmp, "local.parquet"))
+        recommend_all(model, n=args.n, client=False, output=os.path.join(tmp, "local.parquet"))
         t_local = time.perf_counter() - t0
         print(f"  in-process : {t_local:8.1f} s  {n_users / t_local:>10,.0f} users/s  "
               f"(peak RSS of this process {peak_rss_mib():,.0f} MiB)", flush=True)

@@ -102,6 +102,8 @@ def read_user_ids(users: Any) -> np.ndarray:
 
 
 def _client(client: Any) -> Any:
+    if client is False:
+        return None
     if client is not None:
         return client
     from distributed import default_client
@@ -134,9 +136,9 @@ def recommend_all(model: Any, users: Any = None, n: int = 10, exclude_seen: bool
         Items per user.
     exclude_seen : bool
         Leave out each user's training items.
-    client : distributed.Client, optional
-        Default: the current Dask client; with none, the partitions run in this process
-        (the single-machine path, same output).
+    client : distributed.Client, None or False
+        None: the current Dask client, or, with none, this process. False: this process
+        (the single-machine path: the same partitions one after another, same output).
     output : str or path-like, optional
         Parquet folder to write (one ``part.NNNNN.parquet`` per partition of users, columns
         ``user_id, item_id, rank, score``). None: return a pandas DataFrame instead.

@@ -93,8 +93,10 @@ def test_model_without_factor_form_runs_its_own_recommend(synthetic, client):
                                   knn.recommend(users, n=10, items=cands))
 
 
-def test_in_process_without_a_client(fm):
-    pd.testing.assert_frame_equal(recommend_all(fm, n=4), fm.recommend_all(n=4))
+def test_in_process_without_a_client(fm, tmp_path):
+    got = recommend_all(fm, n=4, client=False, output=tmp_path / "r.parquet", partition_size=50)
+    assert len(list((tmp_path / "r.parquet").iterdir())) == -(-len(fm.user_ids_) // 50)
+    pd.testing.assert_frame_equal(pd.read_parquet(got), fm.recommend_all(n=4))
 
 
 def test_existing_output_refused_unless_overwrite(fm, client, tmp_path):
