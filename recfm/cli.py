@@ -15,9 +15,10 @@ log = logging.getLogger("recfm")
 
 
 def _refuse_existing(path: str | None, overwrite: bool, flag: str) -> None:
-    """Check before any work that a file or directory the user named may be written."""
-    if path and Path(path).exists() and not overwrite:
-        raise FileExistsError(f"{flag} {path} exists; pass --overwrite to replace it")
+    """Check before any work that a file the user named may be written (exists, kind, permissions)."""
+    from ._files import check_file_target
+
+    check_file_target(path, overwrite, flag)
 
 
 def _write_text(text: str, output: str | None, overwrite: bool = False) -> None:
@@ -36,8 +37,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
     _refuse_existing(args.output, args.overwrite, "--output")
     _refuse_existing(args.plot, args.overwrite, "--plot")
-    if args.save_run and Path(args.save_run).exists() and any(Path(args.save_run).iterdir()):
-        raise FileExistsError(f"--save-run directory {args.save_run} exists and is not empty")
+    if args.save_run:
+        from ._files import check_dir_target
+
+        check_dir_target(args.save_run, "--save-run")
+        if Path(args.save_run).exists() and any(Path(args.save_run).iterdir()):
+            raise FileExistsError(f"--save-run directory {args.save_run} exists and is not empty")
     if args.plot:
         from .evaluation.plots import require_matplotlib
 
@@ -108,9 +113,10 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     from .features import FeatureBuilder
     from .model import FactorizationMachine
     from .recommenders import FMRecommender, auto_feature_specs
+    from .recommenders.persistence import check_save_target
 
     out = Path(args.out)
-    _refuse_existing(args.out, args.overwrite, "--out")
+    check_save_target(out, args.overwrite)  # before training, not after
     interactions = read_interactions_csv(args.interactions).interactions
     users = read_attributes_csv(args.users, "user_id") if args.users else None
     items = read_attributes_csv(args.items, "item_id") if args.items else None
@@ -158,16 +164,22 @@ def _is_file_arg(spec: str) -> bool:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> None:
+    import inspect
+
     import pandas as pd
 
     from .datasets import is_parquet, read_attributes_csv, write_table
-    from .recommenders import FMRecommender
+    from .recommenders import load
 
     _refuse_existing(args.output, args.overwrite, "--output")
     if args.scheduler:
         _recommend_on_cluster(args)
         return
-    rec = FMRecommender.load(args.model)
+    rec = load(args.model)  # any saved recommender
+    accepted = inspect.signature(rec.recommend).parameters
+    for flag, key in (("--items", "items"), ("--context", "context"), ("--user-attributes", "users")):
+        if getattr(args, key if key != "users" else "user_attributes") and key not in accepted:
+            raise ValueError(f"{flag} is not supported by a saved {type(rec).__name__}")
     users = read_attributes_csv(args.user_attributes, "user_id") if args.user_attributes else None
     context = pd.read_csv(args.context) if args.context else None
     if args.all or args.users == "all":
@@ -177,8 +189,9 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     else:
         ids = _ids(args.users, rec.user_ids_, "--users")
     items = None if args.items is None else _ids(args.items, rec.item_ids_, "--items")
-    recs = rec.recommend(ids, n=args.n, exclude_seen=not args.include_seen, items=items,
-                         context=context, users=users)
+    options = {k: v for k, v in (("items", items), ("context", context), ("users", users))
+               if v is not None}
+    recs = rec.recommend(ids, n=args.n, exclude_seen=not args.include_seen, **options)
     if args.output and is_parquet(args.output):
         write_table(recs, args.output, overwrite=args.overwrite)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -286,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(func=_cmd_fit)
 
     rc = sub.add_parser("recommend", help="top-N lists from a saved model, as CSV")
-    rc.add_argument("--model", required=True, help="directory written by recfm fit")
+    rc.add_argument("--model", required=True,
+                    help="model folder written by recfm fit or by any recommender's save()")
     who = rc.add_mutually_exclusive_group(required=True)
     who.add_argument("--users", default=None,
                      help="comma-separated user ids, 'all', or a CSV/Parquet file with a user_id column")

@@ -8,11 +8,10 @@ existing file is never overwritten.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from recfm._files import atomic_file
 from recfm._utils import DataError
 
 logger = logging.getLogger("recfm.datasets")
@@ -163,33 +162,29 @@ def fetch_archive(name: str, data_home: Path, *, hint: str = "", progress: bool 
     if dest.exists():
         return dest
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{archive.filename}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
+        # atomic_file: the download lands under a temporary name with the umask's
+        # permissions and is linked to ``dest`` only once verified, never over a file there
+        with atomic_file(dest) as tmp:
+            logger.info("downloading %s (%.1f MB) to %s", archive.url, archive.size / 1e6, dest)
+            try:
+                _http_get(archive.url, tmp, progress)
+            except _network_errors() as exc:
+                raise DataNotFoundError(
+                    f"could not download {archive.url} ({type(exc).__name__}: {exc}); {hint}".rstrip("; ")
+                ) from exc
+            problem = _mismatch(tmp, archive.size, archive.sha256)
+            if problem:
+                # Name the final file, not the temporary one the user never sees.
+                raise DataError(
+                    f"downloaded {archive.filename} from {archive.url}: {problem}; "
+                    f"the download was deleted, nothing was saved to {dest}"
+                )
+    except FileExistsError:
+        return dest  # someone else finished first: keep theirs
+    except DataError:
+        raise
     except OSError as exc:
         raise DataNotFoundError(
             f"cannot write {archive.filename} to the data home {dest.parent} ({exc}); {hint}".rstrip("; ")
         ) from exc
-    tmp = Path(tmp_name)
-    try:
-        logger.info("downloading %s (%.1f MB) to %s", archive.url, archive.size / 1e6, dest)
-        try:
-            _http_get(archive.url, tmp, progress)
-        except _network_errors() as exc:
-            raise DataNotFoundError(
-                f"could not download {archive.url} ({type(exc).__name__}: {exc}); {hint}".rstrip("; ")
-            ) from exc
-        problem = _mismatch(tmp, archive.size, archive.sha256)
-        if problem:
-            # Name the final file, not the temporary one the user never sees.
-            raise DataError(
-                f"downloaded {archive.filename} from {archive.url}: {problem}; "
-                f"the download was deleted, nothing was saved to {dest}"
-            )
-        if dest.exists():  # someone else finished first: keep theirs
-            return dest
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    return dest

@@ -3,19 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .._files import staged_dir
+
 PART_GLOB = "part.*.parquet"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
@@ -38,32 +32,17 @@ def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
 
 @contextlib.contextmanager
 def staged_folder(path: str | os.PathLike, overwrite: bool) -> Iterator[Path]:
-    """Yield an empty sibling folder to write into; rename it to ``path`` when the block ends.
+    """Yield an empty sibling folder to write into; it becomes ``path`` when the block ends.
 
     If the block raises, the staging folder is deleted and ``path`` is untouched: nobody
-    ever sees a partial output under the name they asked for. The folder gets the usual
-    permissions (0777 minus the umask), not ``mkdtemp``'s private 0700.
+    ever sees a partial output under the name they asked for. Replacing an existing folder
+    swaps the two atomically where the OS allows it (see :func:`recfm._files.replace_dir`).
+    The folder gets the umask's permissions, not ``mkdtemp``'s private 0700.
     """
     path = check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_umask())
+    with staged_dir(path, replace=overwrite, suffix=".partial") as tmp:
         yield tmp
         check_output(path, overwrite)  # it may have appeared while we worked
-        if path.exists():
-            old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            if old.is_dir():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_part(frame, folder: Path, index: int) -> int:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from recfm._files import atomic_file
 from recfm.evaluation.evaluate import EvaluationResult
 from recfm.evaluation.report import per_k_table
 
@@ -95,18 +95,6 @@ def plot_curves(
     if title:
         fig.suptitle(title)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path, overwrite=overwrite) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
-        if path.exists() and not overwrite:
-            raise FileExistsError(
-                f"plot_curves: {str(path)!r} exists; pass overwrite=True to replace it"
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

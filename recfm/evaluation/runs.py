@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from recfm._files import staged_dir
 from recfm._utils import DataError, check_columns
 from recfm.evaluation.evaluate import EvaluationResult, _check_recommendations
 from recfm.evaluation.report import to_records
@@ -122,10 +121,7 @@ def save_run(
         "notes": list(result.notes) if result is not None else [],
     }
 
-    parent = directory.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=parent))
-    try:
+    with staged_dir(directory) as tmp:
         train.to_csv(tmp / "train.csv", index=False)
         test.to_csv(tmp / "test.csv", index=False)
         (tmp / "recommendations").mkdir()
@@ -135,12 +131,6 @@ def save_run(
             json.dump(meta, fh, indent=2, allow_nan=False)
             fh.write("\n")
         _check_target(directory)  # again: something may have appeared meanwhile
-        if directory.exists():
-            directory.rmdir()  # empty (checked above)
-        os.rename(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

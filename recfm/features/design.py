@@ -10,15 +10,15 @@ The full FM row of sample ``s`` is ``x_s = q_s + t_s`` (the two sides never shar
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from .._files import atomic_file
 
 #: Samples formatted per block when writing text files (bounds the memory of the writer).
 _WRITE_BLOCK = 131072
@@ -278,20 +278,6 @@ def _format_lines(y: np.ndarray, sides: list[sp.csr_matrix]) -> bytes:
 
 
 def _atomic_write(path: str | os.PathLike, overwrite: bool, blocks: Iterator[bytes]) -> None:
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for block in blocks:
-                f.write(block)
-        # mkstemp creates the file private (0600); give it the usual permissions instead.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, overwrite=overwrite) as tmp, open(tmp, "wb") as f:
+        for block in blocks:
+            f.write(block)

@@ -4,6 +4,7 @@ from .baselines import ImplicitALS, ImplicitBPR, Popularity
 from .ease import EASE
 from .fm import FMRecommender, auto_feature_specs
 from .itemknn import ItemKNN
+from .persistence import load_recommender as load
 from .registry import describe_models, make_recommender, model_names, parse_model_names
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "ImplicitBPR",
     "EASE",
     "ItemKNN",
+    "load",
     "make_recommender",
     "model_names",
     "describe_models",

@@ -8,8 +8,10 @@ matrix again.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,13 @@ class Recommender(Params):
 
     #: Whether the model can score users absent from training (from their attributes).
     supports_cold_start: bool = False
+
+    #: Fitted arrays saved by :meth:`save` besides the ids and ``seen_``: attribute name ->
+    #: :class:`~recfm.recommenders.persistence.Dense` or ``CSR`` (dtype and shape in named
+    #: sizes, checked on load). See :mod:`recfm.recommenders.persistence`.
+    _state_arrays: ClassVar[dict[str, Any]] = {}
+    #: Fitted JSON-able attributes saved by :meth:`save`.
+    _state_scalars: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, min_rating: float | None = None):
         self.min_rating = min_rating
@@ -151,6 +160,60 @@ class Recommender(Params):
     ) -> pd.DataFrame:
         """Long DataFrame from (n_users, n) item-index and score arrays (-1 = padding)."""
         return recommendation_frame(user_ids, self.item_ids_, items, scores)
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Save the fitted model to the folder ``path`` (JSON + ``.npz``, no pickle).
+
+        ``overwrite=True`` replaces a model saved there (recfm's own files only: anything
+        else in the folder is kept); a crash at any point leaves the old model or the new
+        one. See :mod:`recfm.recommenders.persistence` for the format and guarantees.
+        """
+        from .persistence import save_recommender
+
+        return save_recommender(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Recommender:
+        """Load a model saved by :meth:`save`; the folder must hold this class (or a subclass).
+
+        ``recfm.recommenders.load(path)`` loads whichever recommender a folder holds.
+        """
+        from .persistence import load_recommender
+
+        return load_recommender(path, expected=None if cls is Recommender else cls)
+
+    def _params_to_json(self) -> dict:
+        """Hyper-parameters as JSON values (a ``random_state`` that is not an int is dropped)."""
+        params = self.get_params()
+        if "random_state" in params and not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None
+        return params
+
+    @classmethod
+    def _from_json_params(cls, params: dict) -> Recommender:
+        """An unfitted instance from :meth:`_params_to_json` output."""
+        unknown = set(params) - set(cls._param_names())
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)}")
+        return cls(**params)
+
+    def _get_state(self) -> tuple[dict, dict]:
+        """Fitted scalars and arrays to save, as declared in ``_state_scalars`` / ``_state_arrays``."""
+        return ({k: getattr(self, k) for k in self._state_scalars},
+                {k: getattr(self, k, None) for k in self._state_arrays})
+
+    def _state_dims(self, state: dict) -> dict[str, int]:
+        """Sizes named in ``_state_arrays`` beyond ``n_users`` and ``n_items``, from the
+        hyper-parameters (already set on ``self``) and the saved scalars ``state``."""
+        return {}
+
+    def _set_state(self, state: dict, arrays: dict) -> None:
+        """Set the fitted attributes from checked saved values (ids and ``seen_`` are set)."""
+        for k in self._state_scalars:
+            setattr(self, k, state[k])
+        for k, v in arrays.items():
+            setattr(self, k, v)
 
 
 def candidate_positions(item_ids: pd.Index, items: Iterable) -> np.ndarray:

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import check_is_fitted
+from .._utils import check_is_fitted, check_positive_int
 from ..ranking import top_n
 from .base import Recommender
+from .persistence import Dense
 
 
 class Popularity(Recommender):
@@ -23,6 +24,7 @@ class Popularity(Recommender):
     """
 
     supports_cold_start = True
+    _state_arrays = {"item_popularity_": Dense("float32", ("n_items",), low=0.0)}
 
     def user_rows(self, user_ids) -> np.ndarray:
         """Row of each user; -1 for users unknown to training (they get the global list)."""
@@ -45,9 +47,30 @@ class _ImplicitMF(Recommender):
     """Shared wrapper around an ``implicit`` CPU matrix-factorisation model."""
 
     verbose: bool  # a hyper-parameter of every subclass
+    _state_arrays = {
+        "user_factors": Dense("float32", ("n_users", "n_columns")),
+        "item_factors": Dense("float32", ("n_items", "n_columns")),
+    }
+    #: Factor columns implicit stores beyond ``factors`` (BPR keeps an item-bias column).
+    _extra_columns = 0
 
     def _make_model(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _get_state(self) -> tuple[dict, dict]:
+        return {}, {"user_factors": self.model_.user_factors, "item_factors": self.model_.item_factors}
+
+    def _state_dims(self, state: dict) -> dict[str, int]:
+        return {"n_columns": check_positive_int(self.factors, "factors") + self._extra_columns}
+
+    def _set_state(self, state: dict, arrays: dict) -> None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = self._make_model()
+        model.user_factors = arrays["user_factors"]
+        model.item_factors = arrays["item_factors"]
+        self.model_ = model
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         from threadpoolctl import threadpool_limits
@@ -152,6 +175,8 @@ class ImplicitBPR(_ImplicitMF):
     verbose : bool
         Show implicit's progress bar.
     """
+
+    _extra_columns = 1
 
     def __init__(
         self,

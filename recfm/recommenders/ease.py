@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from .._utils import DataError
 from .item_item import ItemItemRecommender, blocked_top_n, ndcg_at
+from .persistence import Dense
 
 #: Default λ grid for ``l2="auto"``: log-spaced over the range where EASE's optimum lies on
 #: MovieLens, Netflix and MSD (Steck reports 200-1000; ML-100K's optimum is 200-500).
@@ -139,6 +140,9 @@ class EASE(ItemItemRecommender):
     The chosen λ comes from a fit on ``1 - validation_size`` of the data and is used as is
     for the full fit (the Gram matrix grows by ~1/(1 - validation_size); λ is not rescaled).
     """
+
+    _state_arrays = {"B_": Dense("float32", ("n_items", "n_items"))}
+    _state_scalars = ("l2_", "l2_scores_")
 
     def __init__(
         self,
@@ -271,6 +275,20 @@ class EASE(ItemItemRecommender):
 
     def _scores(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.B_)
+
+    # -- persistence (see recfm.recommenders.persistence) --------------------------------
+    def _get_state(self) -> tuple[dict, dict]:
+        # JSON keys are strings: the λ -> NDCG table is saved as [λ, NDCG] pairs
+        return ({"l2_": self.l2_, "l2_scores_": [[k, v] for k, v in self.l2_scores_.items()]},
+                {"B_": self.B_})
+
+    def _set_state(self, state: dict, arrays: dict) -> None:
+        l2 = state["l2_"]
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 < l2 < np.inf:
+            raise TypeError(f"l2_ must be a positive number; got {l2!r}")
+        self.l2_ = float(l2)
+        self.l2_scores_ = {float(k): float(v) for k, v in state["l2_scores_"]}
+        self.B_ = arrays["B_"]
 
 
 def _spectral_scores(block: sp.csr_matrix, Q: np.ndarray, d: np.ndarray,

@@ -20,6 +20,7 @@ from ..features import Categorical, FeatureBuilder, MultiValued, Numeric
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
 from .base import Recommender
+from .persistence import Dense
 
 AUTO = "auto"
 # attributes only on the user side: what serves users absent from training best, since a
@@ -453,19 +454,109 @@ class FMRecommender(Recommender):
         frame.attrs["score"] = float(frame["value"].sum())
         return frame
 
-    # -- persistence ---------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
-        """Save to a directory (JSON + ``.npz``, no pickle); see :mod:`recfm.recommenders.persistence`."""
-        from .persistence import save_fm_recommender
+    # -- persistence (see recfm.recommenders.persistence) --------------------------------
+    _state_arrays = {
+        "w": Dense("float32", ("n_features",)),
+        "V": Dense("float32", ("n_features", "n_factors")),
+        "item_vectors": Dense("float32", ("n_items", "n_item_columns")),
+        # Adagrad accumulators, so that partial_fit goes on where training stopped
+        "grad_sq_w": Dense("float32", ("n_features",), low=0.0, optional=True),
+        "grad_sq_V": Dense("float32", ("n_features", "n_factors"), low=0.0, optional=True),
+    }
 
-        save_fm_recommender(self, path, overwrite=overwrite)
+    def _params_to_json(self) -> dict:
+        model = self.model_.get_params()
+        if not isinstance(model.get("random_state"), (int, type(None))):
+            model["random_state"] = None
+        # the fitted builder is saved whole in the state; its spec is rebuilt from it
+        return {"min_rating": self.min_rating, "block_size": self.block_size, "model": model}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> FMRecommender:
-        """Load a recommender written by :meth:`save`."""
-        from .persistence import load_fm_recommender
+    def _from_json_params(cls, params: dict) -> FMRecommender:
+        params = dict(params)
+        model = params.pop("model", None)
+        if not isinstance(model, dict):
+            raise ValueError("'model' must hold the FactorizationMachine parameters")
+        unknown = (set(params) - {"min_rating", "block_size"}) | (
+            set(model) - set(FactorizationMachine._param_names()))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)}")
+        return cls(model=FactorizationMachine(**model), **params)
 
-        return load_fm_recommender(path)
+    def _get_state(self) -> tuple[dict, dict]:
+        model = self.model_
+        g0 = getattr(model, "grad_sq_w0_", None)
+        state = {
+            "builder": self.builder_.get_state(),
+            "w0": float(model.w0_),
+            "grad_sq_w0": None if g0 is None else float(g0),
+            "history": {k: [float(x) for x in v] for k, v in getattr(model, "history_", {}).items()},
+            "n_epochs_trained": int(getattr(model, "n_epochs_", 0)),
+            "best_epoch": getattr(model, "best_epoch_", None),
+        }
+        arrays = {"w": model.w_, "V": model.V_, "item_vectors": self.item_vectors_,
+                  "grad_sq_w": getattr(model, "grad_sq_w_", None),
+                  "grad_sq_V": getattr(model, "grad_sq_V_", None)}
+        return state, arrays
+
+    def _state_dims(self, state: dict) -> dict[str, int]:
+        k = check_positive_int(self.model.n_factors, "n_factors")
+        return {"n_features": len(state["builder"]["space"]["feature_names"]),
+                "n_factors": k, "n_item_columns": k + 1}
+
+    def _set_state(self, state: dict, arrays: dict) -> None:
+        try:
+            builder = FeatureBuilder.from_state(state["builder"])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ValueError(f"the saved feature builder is damaged: {exc!r}") from None
+        _check_builder(builder, len(arrays["w"]), self.user_ids_, self.item_ids_)
+        for key in ("w0", "grad_sq_w0"):
+            v = state[key]
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or not np.isfinite(v)):
+                raise ValueError(f"the saved {key} must be a finite number; got {v!r}")
+        if state["w0"] is None:
+            raise ValueError("the saved w0 is missing")
+        model = self.model
+        model.w0_ = float(state["w0"])
+        model.w_, model.V_ = arrays["w"], arrays["V"]
+        model.n_features_ = int(model.V_.shape[0])
+        model.history_ = {str(k): list(v) for k, v in dict(state["history"]).items()}
+        model.grad_sq_w0_ = None if state["grad_sq_w0"] is None else float(state["grad_sq_w0"])
+        model.grad_sq_w_, model.grad_sq_V_ = arrays.get("grad_sq_w"), arrays.get("grad_sq_V")
+        model.n_epochs_ = int(state["n_epochs_trained"])
+        model.best_epoch_ = state["best_epoch"]
+        model._rng = np.random.default_rng(model.random_state)
+        self.model = FactorizationMachine(**model.get_params())
+        self.model_ = model
+        self.builder = FeatureBuilder(**builder.get_params())
+        self.builder_ = builder
+        self.item_vectors_ = arrays["item_vectors"]
+
+
+def _check_builder(builder: FeatureBuilder, n_features: int, user_ids: pd.Index,
+                   item_ids: pd.Index) -> None:
+    """Refuse a loaded builder whose columns fall outside the saved arrays or whose ids
+    disagree with the model's (a damaged or tampered ``recfm.json``)."""
+    space = builder.space_
+    if space.n_features != n_features or len(space._field_of_column) != n_features:
+        raise ValueError(
+            f"the saved feature space has {space.n_features} columns but the arrays {n_features}"
+        )
+    foc = np.asarray(space._field_of_column, dtype=np.int64)
+    if n_features and (foc.min() < 0 or foc.max() >= len(space.fields)):
+        raise ValueError("the saved feature space maps a column to a field that does not exist")
+    for info in space.fields:
+        cols = np.asarray(info.value_columns, dtype=np.int64)
+        extra = np.asarray([info.unknown_column, info.missing_column, info.column], dtype=np.int64)
+        if len(cols) != len(info.values) or (extra < -1).any() or (
+            np.concatenate([cols, extra[extra >= 0]]) >= n_features).any() or (cols < 0).any():
+            raise ValueError(f"the saved feature field {info.name!r} has columns outside [0, {n_features})")
+    if not builder.user_index_.equals(user_ids):
+        raise ValueError("the saved feature builder's users differ from the model's user_ids")
+    n_trained = len(builder.item_index_)
+    if not builder.item_index_.equals(item_ids[:n_trained]):
+        raise ValueError("the saved feature builder's items differ from the model's item_ids")
 
 
 def _neighbour_frame(query_ids, all_ids: pd.Index, nb: np.ndarray, scores: np.ndarray,

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from .._utils import check_positive_int
 from ..ranking import top_n_scores
 from .item_item import ItemItemRecommender, _block_rows
+from .persistence import CSR
 
 
 def cosine_neighbours(
@@ -79,6 +80,8 @@ class ItemKNN(ItemItemRecommender):
     similarity_ : CSR of shape (n_items, n_items), float32
         Row i: item i's neighbours and their similarities (zero diagonal).
     """
+
+    _state_arrays = {"similarity_": CSR(("n_items", "n_items"))}
 
     def __init__(
         self,
