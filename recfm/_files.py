@@ -239,19 +239,21 @@ def _check_creatable(path: Path, what: str) -> None:
         raise PermissionError(f"{what} {path} cannot be written: {base} is not writable")
 
 
-def check_file_target(path: str | os.PathLike | None, overwrite: bool, what: str = "output") -> None:
+def check_file_target(path: str | os.PathLike | None, overwrite: bool, what: str = "output",
+                      folder_ok: bool = False) -> None:
     """Check, before any work, that a file can be written at ``path`` (None: nothing to check).
 
     Raises ``FileExistsError`` if it exists and ``overwrite`` is false, ``IsADirectoryError``
-    if it is a folder, ``PermissionError`` if its folder is not writable.
+    if it is a folder (unless ``folder_ok``: outputs such as a Parquet folder), and
+    ``NotADirectoryError`` / ``PermissionError`` if it cannot be created.
     """
     if path is None:
         return
     path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{what} {path} is a folder; give a file name")
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{what} {path} exists; pass --overwrite (overwrite=True) to replace it")
+    if path.is_dir() and not folder_ok:
+        raise IsADirectoryError(f"{what} {path} is a folder; give a file name")
     _check_creatable(path, what)
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 log = logging.getLogger("recfm")
 
 
-def _refuse_existing(path: str | None, overwrite: bool, flag: str) -> None:
+def _refuse_existing(path: str | None, overwrite: bool, flag: str, folder_ok: bool = False) -> None:
     """Check before any work that a file the user named may be written (exists, kind, permissions)."""
     from ._files import check_file_target
 
-    check_file_target(path, overwrite, flag)
+    check_file_target(path, overwrite, flag, folder_ok=folder_ok)
 
 
 def _write_text(text: str, output: str | None, overwrite: bool = False) -> None:
@@ -171,7 +171,8 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     from .datasets import is_parquet, read_attributes_csv, write_table
     from .recommenders import load
 
-    _refuse_existing(args.output, args.overwrite, "--output")
+    # on a cluster, a Parquet output is a folder of parts
+    _refuse_existing(args.output, args.overwrite, "--output", folder_ok=bool(args.scheduler))
     if args.scheduler:
         _recommend_on_cluster(args)
         return

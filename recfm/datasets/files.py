@@ -82,31 +82,16 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = 
     failure never leaves a partial file; an existing ``path`` is replaced only with
     ``overwrite``.
     """
-    import tempfile
-
-    from recfm._utils import write_text_atomic
+    from recfm._files import atomic_file, write_text_atomic
 
     path = Path(path)
+    if path.is_dir():
+        raise FileExistsError(f"{path} is a folder; refusing to replace it with a file")
     if Path(path).suffix.lower() not in PARQUET_SUFFIXES:
         write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"), overwrite=overwrite)
         return path
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    if path.is_dir():
-        raise FileExistsError(f"{path} is a folder; refusing to replace it with a file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path, overwrite=overwrite) as tmp:
         frame.to_parquet(tmp, index=False)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would hide the file from the group
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -48,7 +48,7 @@ def load_source(path: str | os.PathLike) -> FactorModel | WholeRecommender:
     Workers call this themselves, so a saved model is read from shared storage once per
     worker process instead of being sent over the network.
     """
-    from ..recommenders import FMRecommender
+    from ..recommenders import load
 
     path = Path(path).resolve()
     stamp = max((p.stat().st_mtime_ns for p in path.iterdir()), default=0) if path.is_dir() else 0
@@ -56,7 +56,7 @@ def load_source(path: str | os.PathLike) -> FactorModel | WholeRecommender:
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE.clear()  # one model per worker process at a time
-            _CACHE[key] = ranking_source(FMRecommender.load(str(path)))
+            _CACHE[key] = ranking_source(load(path))  # any saved recommender
         return _CACHE[key]
 
 

@@ -46,7 +46,8 @@ class Popularity(Recommender):
 class _ImplicitMF(Recommender):
     """Shared wrapper around an ``implicit`` CPU matrix-factorisation model."""
 
-    verbose: bool  # a hyper-parameter of every subclass
+    verbose: bool  # hyper-parameters of every subclass
+    factors: int
     _state_arrays = {
         "user_factors": Dense("float32", ("n_users", "n_columns")),
         "item_factors": Dense("float32", ("n_items", "n_columns")),

@@ -7,7 +7,6 @@ sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q,
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -500,6 +499,8 @@ class FMRecommender(Recommender):
         return state, arrays
 
     def _state_dims(self, state: dict) -> dict[str, int]:
+        if self.model is None:
+            raise ValueError("the saved parameters hold no FactorizationMachine")
         k = check_positive_int(self.model.n_factors, "n_factors")
         return {"n_features": len(state["builder"]["space"]["feature_names"]),
                 "n_factors": k, "n_item_columns": k + 1}
@@ -518,6 +519,8 @@ class FMRecommender(Recommender):
         if state["w0"] is None:
             raise ValueError("the saved w0 is missing")
         model = self.model
+        if model is None:
+            raise ValueError("the saved parameters hold no FactorizationMachine")
         model.w0_ = float(state["w0"])
         model.w_, model.V_ = arrays["w"], arrays["V"]
         model.n_features_ = int(model.V_.shape[0])

@@ -134,7 +134,7 @@ class CSR:
 Spec = Dense | CSR
 
 
-def saveable_classes() -> dict[str, type]:
+def saveable_classes() -> dict[str, type[Recommender]]:
     """The recommender classes a model folder may name, by class name (a fixed table)."""
     from .baselines import ImplicitALS, ImplicitBPR, Popularity
     from .ease import EASE
@@ -152,7 +152,7 @@ def _members(name: str, spec: Spec) -> list[str]:
     return [f"{stem}_indptr", f"{stem}_indices"] + ([f"{stem}_data"] if spec.values else [])
 
 
-def _all_specs(cls: type) -> dict[str, Spec]:
+def _all_specs(cls: type[Recommender]) -> dict[str, Spec]:
     return {"seen": CSR(("n_users", "n_items"), values=False), **cls._state_arrays}
 
 
@@ -281,7 +281,7 @@ def save_recommender(rec: Recommender, path: str | os.PathLike, overwrite: bool 
 
 def _write_npz(target: Path, members: dict[str, np.ndarray]) -> None:
     with open(target, "wb") as fh:
-        np.savez(fh, **members)
+        np.savez(fh, allow_pickle=False, **members)
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -424,7 +424,7 @@ def _folder_lock(path: Path) -> Iterator[None]:
 
 
 # -- loading --------------------------------------------------------------------------------
-def load_recommender(path: str | os.PathLike, expected: type | None = None) -> Recommender:
+def load_recommender(path: str | os.PathLike, expected: type[Recommender] | None = None) -> Recommender:
     """Read a model folder written by :func:`save_recommender` (any recfm recommender).
 
     Parameters
@@ -719,25 +719,26 @@ def _read_arrays(fh, arrays_path: Path, specs: dict[str, Spec], dims: dict[str, 
         arrays = {}
         for member, (dtype, shape, offset) in headers.items():
             out = _aligned_empty(shape, dtype)
-            view = memoryview(out.reshape(-1).view(np.uint8))
+            flat = out.reshape(-1).view(np.uint8)
+            got = 0
             try:
                 with zf.open(by_member[member]) as mf:
                     mf.read(offset)
-                    got = 0
-                    while got < len(view):
-                        n = mf.readinto(view[got:])
-                        if not n:
+                    while got < len(flat):  # in chunks: no second full-size copy
+                        chunk = mf.read(min(len(flat) - got, 2**24))
+                        if not chunk:
                             break
-                        got += n
+                        flat[got:got + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+                        got += len(chunk)
             except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
                 raise ValueError(f"{where}: array {member!r} cannot be read: {exc}") from None
-            if got != len(view):
+            if got != len(flat):
                 raise ValueError(f"{where}: array {member!r} is truncated")
             arrays[member] = out
     for name, spec in specs.items():
-        parts = {m: arrays[m] for m in _members(name, spec) if m in arrays}
-        if parts:
-            _check_values(name, spec, parts, dims, where)
+        present = {m: arrays[m] for m in _members(name, spec) if m in arrays}
+        if present:
+            _check_values(name, spec, present, dims, where)
     return arrays
 
 
