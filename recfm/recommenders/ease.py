@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError
+from .._utils import DataError, check_positive_int
 from .item_item import ItemItemRecommender, blocked_top_n, ndcg_at
 from .persistence import Dense
 
@@ -176,6 +176,8 @@ class EASE(ItemItemRecommender):
             raise ValueError(f"l2_grid must hold positive finite numbers; got {self.l2_grid!r}")
         if search and not 0.0 < float(self.validation_size) < 1.0:
             raise ValueError(f"validation_size must be in (0, 1); got {self.validation_size!r}")
+        if search:
+            check_positive_int(self.validation_k, "validation_k")
         return search, np.unique(grid)
 
     def _check_memory(self, n_items: int, search: bool) -> None:

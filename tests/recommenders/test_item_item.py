@@ -157,6 +157,8 @@ def test_ease_warns_on_grid_edge_and_rejects_bad_params():
         EASE(l2_grid=(10.0, -1.0)).fit(frame)
     with pytest.raises(ValueError, match="validation_size must be in"):
         EASE(validation_size=1.5).fit(frame)
+    with pytest.raises(ValueError, match="validation_k must be a positive integer; got 0"):
+        EASE(validation_k=0).fit(frame)
 
 
 def test_ease_auto_needs_users_to_validate_on():
