@@ -6,7 +6,9 @@ Writers
     ever sees the old file or the new one. :func:`staged_dir` does the same for a folder.
     Both give their output the permissions the user's umask implies (``0666 & ~umask`` for
     files, ``0777 & ~umask`` for folders), not the private 0600/0700 of ``mkstemp`` and
-    ``mkdtemp``.
+    ``mkdtemp``. A temporary sibling is ``flock``-ed by its writer while it lives; one left
+    by a killed process (unlocked, older than :data:`STALE_SECONDS`) is removed by the next
+    write to the same target (:func:`remove_stale`).
 Up-front checks
     :func:`check_file_target` and :func:`check_dir_target` refuse, before any work, an
     output that exists (without ``overwrite``), has the wrong kind, or cannot be written.
@@ -21,14 +23,23 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, leftovers stay
+    fcntl = None  # type: ignore[assignment]
+
 _UMASK_LOCK = threading.Lock()
+#: An unlocked temporary sibling at least this old (seconds) is a killed writer's leftover.
+STALE_SECONDS = 5.0
 
 
 def current_umask() -> int:
@@ -91,6 +102,49 @@ def _publish_no_clobber(tmp: Path, path: Path) -> None:
     os.unlink(tmp)
 
 
+def _try_lock(fd: int, block: bool = False) -> bool:
+    """``flock`` ``fd`` exclusively; False if another process holds it (or no flock here)."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale(parent: Path, pattern: str) -> None:
+    """Delete entries of ``parent`` whose name fully matches the regex ``pattern`` and that
+    a killed writer left: nobody holds their lock and they are :data:`STALE_SECONDS` old."""
+    if fcntl is None or not parent.is_dir():  # pragma: no cover - no locks to tell the living
+        return
+    regex = re.compile(pattern)
+    for name in os.listdir(parent):
+        if not regex.fullmatch(name):
+            continue
+        entry = parent / name
+        try:
+            fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if _try_lock(fd) and time.time() - st.st_mtime >= STALE_SECONDS:
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(entry, ignore_errors=True)
+                elif stat.S_ISREG(st.st_mode):
+                    os.unlink(entry)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _tmp_file_pattern(name: str) -> str:
+    # mkstemp's names: prefix + 8 characters of [a-z0-9_] + suffix
+    return re.escape(f".{name}.") + r"[a-z0-9_]{8}" + re.escape(".tmp")
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it becomes ``path`` atomically.
@@ -107,16 +161,13 @@ def atomic_file(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path.parent, _tmp_file_pattern(path.name))
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     try:
-        os.close(fd)
+        _try_lock(fd, block=True)  # held until the end: the file is alive, not a leftover
         yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        os.fsync(fd)  # the writer's data, whichever handle it wrote through
         os.chmod(tmp, file_mode())
         if overwrite:
             os.replace(tmp, path)
@@ -126,6 +177,7 @@ def atomic_file(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        os.close(fd)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, overwrite: bool = False) -> None:
@@ -140,12 +192,25 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = F
         fh.write(data)
 
 
-def make_staging_dir(path: Path, tag: str = "tmp", suffix: str = "") -> Path:
-    """A new empty folder ``.NAME.<tag>-XXXXXXXX<suffix>`` beside ``path``, with the umask's permissions."""
+@contextlib.contextmanager
+def staging_dir(path: Path, tag: str = "tmp", suffix: str = "") -> Iterator[Path]:
+    """A new empty folder ``.NAME.<tag>-XXXXXXXX<suffix>`` beside ``path``, with the umask's
+    permissions, locked while the block runs and deleted after it unless renamed away.
+
+    Leftovers of killed writers with the same name pattern are removed first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path.parent, re.escape(f".{path.name}.{tag}-") + r"[a-z0-9_]{8}" + re.escape(suffix))
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag}-", suffix=suffix, dir=path.parent))
-    os.chmod(tmp, dir_mode())
-    return tmp
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        _try_lock(fd, block=True)
+        os.chmod(tmp, dir_mode())
+        yield tmp
+    finally:
+        os.close(fd)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def exchange_dirs(a: Path, b: Path) -> bool:
@@ -199,8 +264,7 @@ def staged_dir(path: str | os.PathLike, replace: bool = False, suffix: str = "")
     may be replaced (see :func:`check_dir_target`) before calling.
     """
     path = Path(path)
-    tmp = make_staging_dir(path, suffix=suffix)
-    try:
+    with staging_dir(path, suffix=suffix) as tmp:
         yield tmp
         if replace and path.is_dir() and any(path.iterdir()):
             replace_dir(tmp, path)
@@ -216,9 +280,6 @@ def staged_dir(path: str | os.PathLike, replace: bool = False, suffix: str = "")
                     ) from None
                 raise
             fsync_dir(path.parent)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _nearest_existing(path: Path) -> Path:

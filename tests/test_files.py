@@ -81,6 +81,28 @@ def test_atomic_file_refuses_a_file_that_appears_meanwhile(tmp_path):
     assert os.listdir(tmp_path) == ["out.csv"]
 
 
+def test_leftovers_of_killed_writers_are_removed_but_live_ones_kept(tmp_path, monkeypatch):
+    import fcntl
+
+    from recfm import _files
+
+    monkeypatch.setattr(_files, "STALE_SECONDS", 0.0)
+    dead = tmp_path / ".report.txt.abcd1234.tmp"
+    alive = tmp_path / ".report.txt.live5678.tmp"
+    user = tmp_path / ".report.txt.mine.tmp"  # not a name recfm makes
+    for p in (dead, alive, user):
+        p.write_text("partial")
+    fd = os.open(alive, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # its writer is still running
+        write_text_atomic(tmp_path / "report.txt", "done\n")
+        assert sorted(os.listdir(tmp_path)) == sorted([alive.name, user.name, "report.txt"])
+    finally:
+        os.close(fd)
+    write_text_atomic(tmp_path / "report.txt", "again\n", overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == sorted([user.name, "report.txt"])
+
+
 def test_target_checks(tmp_path):
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(NotADirectoryError, match="a_file is not a folder"):
@@ -154,3 +176,19 @@ def test_cli_recommends_from_any_saved_recommender(tmp_path, capsys):
     err = _error(capsys, "recommend", "--model", tmp_path / "pop", "--users", str(users[0]),
                  "--context", INTERACTIONS)
     assert "--context is not supported by a saved Popularity" in err
+
+
+def test_cli_fit_overwrite_keeps_files_recfm_did_not_write(tmp_path, capsys):
+    from recfm.recommenders import load
+
+    out = tmp_path / "model"
+    argv = ["fit", "--interactions", str(INTERACTIONS), "--out", str(out), "--epochs", "1",
+            "--factors", "4", "--threads", "1", "-q"]
+    assert main(argv) == 0
+    (out / "notes").mkdir()
+    (out / "notes" / "todo.txt").write_text("retrain weekly\n")
+    (out / "train.py").write_text("print('hi')\n")
+    assert main(argv + ["--overwrite"]) == 0
+    assert (out / "notes" / "todo.txt").read_text() == "retrain weekly\n"
+    assert (out / "train.py").read_text() == "print('hi')\n"
+    assert isinstance(load(out), FMRecommender)

@@ -61,7 +61,6 @@ import os
 import re
 import secrets
 import shutil
-import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -76,8 +75,9 @@ from .._files import (
     atomic_file,
     check_dir_target,
     fsync_dir,
-    make_staging_dir,
     open_regular,
+    remove_stale,
+    staging_dir,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,8 +93,6 @@ MAX_META_BYTES = 256 * 2**20
 MAX_COMPRESSION_RATIO = 100
 #: Largest npy header read from a member.
 _MAX_HEADER = 2**16
-#: A hidden ``.NAME.recfm-new-*`` sibling unlocked for this long is a killed save's leftover.
-STALE_SECONDS = 5.0
 
 _ARRAYS_NAME = re.compile(r"arrays-[0-9a-f]{32}\.npz")
 # every name recfm writes in a model folder: the manifest, arrays files, their temporary
@@ -295,12 +293,7 @@ def _write_manifest(target: Path, manifest: dict) -> None:
 
 def _save_new(path: Path, manifest: dict, members: dict[str, np.ndarray]) -> None:
     """Build the model in a hidden sibling folder and rename it to ``path``."""
-    import fcntl
-
-    tmp = make_staging_dir(path, "recfm-new")
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # tells _remove_stale_siblings this save is alive
+    with staging_dir(path, "recfm-new") as tmp:
         arrays_file = f"arrays-{secrets.token_hex(16)}.npz"
         _write_npz(tmp / arrays_file, members)
         _write_manifest(tmp / META_FILE, {**manifest, "arrays_file": arrays_file})
@@ -312,10 +305,6 @@ def _save_new(path: Path, manifest: dict, members: dict[str, np.ndarray]) -> Non
                 raise FileExistsError(f"{path} was created by someone else while saving") from None
             raise
         fsync_dir(path.parent)
-    finally:
-        os.close(fd)
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _save_into(path: Path, manifest: dict, members: dict[str, np.ndarray]) -> None:
@@ -356,32 +345,13 @@ def _remove_owned(path: Path, keep: str | None) -> None:
 def _remove_stale_siblings(path: Path, overwrite: bool) -> None:
     """Remove hidden siblings left by killed saves to ``path``.
 
-    ``.NAME.recfm-new-*`` folders whose writer is gone (their lock is free) are deleted. A
-    ``.NAME.old`` folder left by recfm 0.1's two-rename overwrite is deleted on
-    ``overwrite`` only, and only if it holds nothing but recfm's files.
+    ``.NAME.recfm-new-*`` folders whose writer is gone are deleted (see
+    :func:`recfm._files.remove_stale`). A ``.NAME.old`` folder left by recfm 0.1's
+    two-rename overwrite is deleted on ``overwrite`` only, and only if it holds nothing but
+    recfm's files.
     """
-    import fcntl
-
-    parent = path.parent
-    if not parent.is_dir():
-        return
-    prefix = f".{path.name}.recfm-new-"
-    for name in os.listdir(parent):
-        if name.startswith(prefix):
-            stale = parent / name
-            try:
-                fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            except OSError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if time.time() - os.fstat(fd).st_mtime >= STALE_SECONDS:
-                    shutil.rmtree(stale, ignore_errors=True)
-            except OSError:
-                pass  # a save in progress holds it
-            finally:
-                os.close(fd)
-    legacy = parent / f".{path.name}.old"
+    remove_stale(path.parent, re.escape(f".{path.name}.recfm-new-") + r"[a-z0-9_]{8}")
+    legacy = path.parent / f".{path.name}.old"
     if overwrite and legacy.is_dir() and not legacy.is_symlink():
         names = os.listdir(legacy)
         if names and all(_OWNED.fullmatch(n) for n in names):
@@ -395,10 +365,11 @@ def _folder_lock(path: Path) -> Iterator[None]:
     A waiter that obtains the lock on a lock file already unlinked by its previous holder
     sees that the path now names another file (or none) and tries again.
     """
-    import fcntl
+    from .._files import fcntl, file_mode
 
-    from .._files import file_mode
-
+    if fcntl is None:  # pragma: no cover - no advisory locks (Windows): saves do not take turns
+        yield
+        return
     lock = path / LOCK_FILE
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), file_mode())

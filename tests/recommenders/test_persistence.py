@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recfm import _files
 from recfm.datasets import load_sample
 from recfm.model import FactorizationMachine
 from recfm.recommenders import (
@@ -166,7 +167,7 @@ def _run_killed(rec, path, overwrite, step) -> int:
 @pytest.mark.parametrize("existing", [True, False])
 def test_a_save_killed_at_any_step_leaves_the_old_or_the_new_model(fitted, tmp_path, existing,
                                                                    monkeypatch):
-    monkeypatch.setattr(persistence, "STALE_SECONDS", 0.0)
+    monkeypatch.setattr(_files, "STALE_SECONDS", 0.0)
     old, new = fitted["Popularity"], fitted["ItemKNN"]
     step, killed = 1, 0
     while True:
@@ -261,7 +262,7 @@ def test_concurrent_saves_and_loads_all_succeed_and_leave_no_debris(fitted, tmp_
 
 
 def test_stale_leftovers_do_not_block_and_are_removed(fitted, tmp_path, monkeypatch):
-    monkeypatch.setattr(persistence, "STALE_SECONDS", 0.0)
+    monkeypatch.setattr(_files, "STALE_SECONDS", 0.0)
     path = tmp_path / "m"
     fitted["Popularity"].save(path)
     # what older saves could leave: recfm 0.1's .NAME.old, a killed new-folder save,
