@@ -374,8 +374,8 @@ class FeatureBuilder(Params):
         log_specs = [s for side in specs for s in specs[side]
                      if getattr(s, "kind", None) in LOG_KINDS]
         resolved["log"] = log_specs
-        self._log = None
-        self._log_cache = {}
+        self._log: dict[str, Any] | None = None
+        self._log_cache: dict[str, Any] = {}
         if log_specs:
             # checked before any work: a log field without usable timestamps fails here
             self._log_times(interactions, "interactions", log_specs)
@@ -510,7 +510,7 @@ class FeatureBuilder(Params):
                 [old["time"], times])
             self._log = {"user": np.concatenate([old["user"], users]),
                          "item": np.concatenate([old["item"], items]), "time": t}
-        logged = enc.ordered(pd.Index(self.item_index_[np.unique(self._log["item"])]))
+        logged = enc.ordered(pd.Index(self.item_index_[np.unique(self._log_arrays()["item"])]))
         for spec in specs:
             info = space.add_field(spec.name, _LOG_SIDE[spec.kind], spec) if first \
                 else space[spec.name]
@@ -675,10 +675,16 @@ class FeatureBuilder(Params):
         """Column of ``info`` for each item row (-1: the item is not in the log)."""
         return info.lookup(self.item_index_)
 
+    def _log_arrays(self) -> dict[str, Any]:
+        """The stored log (user rows, item rows, times); only called when log fields exist."""
+        if self._log is None:
+            raise RuntimeError("FeatureBuilder has no interaction log: it declares no log field")
+        return self._log
+
     def _log_matrices(self) -> dict:
         """Cached per-user history CSR and the log sorted by user then time."""
         if not self._log_cache:
-            log = self._log
+            log = self._log_arrays()
             info = self._history_info()
             if info is not None:
                 self._log_cache["history"] = _log.history_matrix(
@@ -774,7 +780,7 @@ class FeatureBuilder(Params):
                                          glog["item"], glog["time"], len(keys), nf)
                 parts.append(_rows_of(Hg, given))
         if recent is not None:
-            log = self._log
+            log = self._log_arrays()
             parts.append(_log.recent_triples(recent.spec, self._item_columns(recent),
                                              log["user"], log["item"], log["time"],
                                              from_log, None))
@@ -887,7 +893,7 @@ class FeatureBuilder(Params):
         context = self._context_matrix(interactions, "interactions")
         recent = self._recent_info()
         if recent is not None:
-            log = self._log
+            log = self._log_arrays()
             R = _build_csr([_log.recent_triples(
                 recent.spec, recent.lookup(item_ids), log["user"], log["item"], log["time"],
                 su.astype(np.int64), times)], len(interactions), self.space_.n_features)
@@ -1037,6 +1043,7 @@ class FeatureBuilder(Params):
         for side in ("user", "item"):
             df = self._attrs.get(side)
             attrs[side] = None if df is None else {c: _json_column(df[c]) for c in df.columns}
+        log = getattr(self, "_log", None)
         return {
             "format": "recfm.FeatureBuilder",
             "version": _STATE_VERSION,
@@ -1057,10 +1064,10 @@ class FeatureBuilder(Params):
                 k: [_json_column(pd.Series(v.index)), v.to_numpy().tolist()]
                 for k, v in self._context_counts.items()
             },
-            "log": None if getattr(self, "_log", None) is None else {
-                "user": self._log["user"].tolist(),
-                "item": self._log["item"].tolist(),
-                "time": None if self._log["time"] is None else self._log["time"].tolist(),
+            "log": None if log is None else {
+                "user": log["user"].tolist(),
+                "item": log["item"].tolist(),
+                "time": None if log["time"] is None else log["time"].tolist(),
             },
         }
 

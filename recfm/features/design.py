@@ -133,14 +133,15 @@ class Design:
 
     def _exclude_targets(self, Q: sp.csr_matrix, idx: np.ndarray) -> sp.csr_matrix:
         hist_cols = np.zeros(Q.shape[1], bool)
-        hc = self.history_columns
+        hc, rescale = self.history_columns, self.history_rescale
+        assert hc is not None and rescale is not None, "called for designs with history only"
         hist_cols[hc[hc >= 0]] = True
         rows = np.repeat(np.arange(Q.shape[0]), np.diff(Q.indptr))
         target = hc[self.sample_items[idx]][rows]
         is_target = Q.indices == target
         has_target = np.zeros(Q.shape[0], bool)
         has_target[rows[is_target]] = True
-        scale = np.where(has_target, self.history_rescale[self.sample_users[idx]], 1.0)
+        scale = np.where(has_target, rescale[self.sample_users[idx]], 1.0)
         Q = Q.copy()
         in_hist = hist_cols[Q.indices]
         Q.data[in_hist] *= scale[rows[in_hist]].astype(np.float32)
