@@ -24,18 +24,22 @@ Argument bundles (tuples keep signatures short; also, CPython compiles a call wi
 Epochs and chunks: the training queue (samples in shuffled order) is cut into chunks of
 ``CHUNK_SIZE`` samples. Chunk c is reshuffled in place and trained by one call of a
 ``chunk_*`` function with its own RNG stream (xorshift64* in an explicit ``uint64`` state
-row, seeded ``splitmix64(seed + c)``: never by thread id). The epoch function is written once
-and compiled twice (as umap does): serial, and ``parallel=True`` with a ``prange`` over the
-chunks (Hogwild: lock-free updates race between threads). The serial epoch is bit-for-bit
-reproducible. Both compilations call the same compiled chunk functions.
+row, seeded ``splitmix64(seed + c)``: never by thread id). One serial epoch kernel per kind
+trains a list of chunks; a multi-threaded epoch splits the shuffled chunk order between
+Python threads that each run that kernel on their part (``nogil=True``: they run at once;
+Hogwild: lock-free updates race between threads), so results depend on the chunk size,
+never on the thread count's scheduling except through those races. With one thread the
+epoch is bit-for-bit reproducible.
 
-Caching: numba's cache key ignores the ``parallel`` flag, so two compilations of the same
-Python function would overwrite each other's cache entry and load the serial code for the
-parallel epoch (or vice versa). The epoch is therefore built by a factory whose closure
-captures its kind and a flavour constant, which enter the cache key; both versions load
-from the cache in a new process (checked: a first parallel fit in a fresh process takes
-~0.3 s instead of ~10 s of compilation). The kind constant also lets numba prune the other
-kinds' branches, so each epoch links only its own chunk function.
+Compile time (a first run compiles everything used; numba caches it on disk): the epoch
+was once also compiled with ``parallel=True`` and a ``prange`` over the chunks, and that
+compilation alone cost about as much as the chunk functions it calls (~8 CPU-s per kind)
+for no speed the threads do not give. Each helper compiles once per argument types, and
+numba types a Python ``int`` constant as a literal of its value, so row constants are
+``np.int64`` and indices read from int32 arrays are widened to int64 where they are read:
+one version of each helper (dot_rows was compiled seven times). The epoch is built by a
+factory whose closure constant ``kind`` lets numba prune the other kinds' branches (each
+epoch links only its own chunk function) and enters the cache key.
 
 Performance notes (what made the difference, measured):
 
@@ -66,7 +70,7 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # see "Performance notes" above for error_model, inline and _nrt
 # (typed as Any-valued so that mypy matches them against njit's keyword overloads)
@@ -88,11 +92,16 @@ MAX_NEGATIVE_TRIES = 64
 #: Cap of the WARP rank weight (as in LightFM), for numerical stability.
 MAX_WARP_WEIGHT = 10.0
 
-# rows of the per-chunk scratch buffer
-P = 0
-EP = 1
-QG = 2
-EN = 3
+# rows of the per-chunk scratch buffer. numpy ints, not Python ints: numba types a Python
+# int global as a literal and compiles every callee once per literal value it is passed
+# (seven versions of dot_rows); an int64 is one type. Row and column indices are likewise
+# widened to int64 where they are read, so each helper compiles once (see "Compile time").
+P = np.int64(0)
+EP = np.int64(1)
+QG = np.int64(2)
+EN = np.int64(3)
+_N1 = np.int64(1)
+_NONE = np.int64(-1)
 
 # float32 constants keep float32 arithmetic float32 (a Python float literal would promote to
 # float64); with float64 arrays they promote exactly.
@@ -185,7 +194,7 @@ def make_queue(users, items, seed, with_ids):
     qs = np.empty(n if with_ids else 0, np.int32)
     for a in range(qs.shape[0]):
         qs[a] = a
-    states = seed_states(seed, 1)
+    states = seed_states(seed, _N1)
     shuffle_queue((qu, qi, qs), 0, n, states, 0)
     return qu, qi, qs
 
@@ -309,7 +318,7 @@ def draw_negative(states, c, user, pos, n_items, pop_items, popularity, max_trie
 @njit(**_JIT)
 def draw_negatives(seed, n, user, pos, n_items, pop_items, popularity, max_tries):
     """``n`` draws of :func:`draw_negative` from stream ``splitmix64(seed)`` (for tests)."""
-    states = seed_states(seed, 1)
+    states = seed_states(seed, _N1)
     out = np.empty(n, np.int64)
     for t in range(n):
         out[t] = draw_negative(states, 0, user, pos, n_items, pop_items, popularity, max_tries)
@@ -365,7 +374,7 @@ def add_row_terms(csr, row, w, V, out, r):
         # a separate pass: summing |v_j|^2 inside the loop above made it one chain of 64
         # dependent additions (no reassociation without fastmath) and kept that loop from
         # vectorising; dot_rows' eight partial sums do not wait on each other
-        sq += (dot_rows(V, j, V, j) * x) * x
+        sq += (dot_rows(V, np.int64(j), V, np.int64(j)) * x) * x
     return lin, sq
 
 
@@ -703,7 +712,7 @@ def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
 
 
 # --------------------------------------------------------------------------------------
-# chunks: the per-sample loops, compiled once and shared by the serial and parallel epochs
+# chunks: the per-sample loops
 # --------------------------------------------------------------------------------------
 @njit(**_NONRT)
 def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, queue, samples,
@@ -726,12 +735,12 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
     loss = 0.0
     count = 0
     for t in range(start, end):
-        u = q_users[t]
-        i = q_items[t]
-        smp = q_ids[t] if has_ids else -1
+        u = np.int64(q_users[t])
+        i = np.int64(q_items[t])
+        smp = np.int64(q_ids[t]) if has_ids else _NONE
         wt = s_weights[smp] if has_weights else _ONE
         if loss_code == LOSS_BPR:
-            n_ok = 0
+            n_ok = np.int64(0)
             for _ in range(n_negatives):
                 j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
                                   MAX_NEGATIVE_TRIES)
@@ -740,7 +749,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
                     n_ok += 1
             if n_ok == 0:
                 continue
-            loss += pairwise_step(LOSS_BPR, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok, _ONE,
+            loss += pairwise_step(loss_code, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok, _ONE,
                                   wt, gneg, buf, params, hyper, adagrad)
             count += 1
         else:
@@ -758,7 +767,7 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
                         negs[0] = j
                         gneg[0] = g
                         loss += -g * (_ONE - (spos - sneg))
-                        pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, 1, gneg, buf,
+                        pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, _N1, gneg, buf,
                                           params, scale_reg(hyper, -g), adagrad)
                     break
             count += 1
@@ -783,20 +792,20 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
     loss = 0.0
     count = 0
     for t in range(start, end):
-        u = q_users[t]
-        i = q_items[t]
-        smp = q_ids[t] if has_ids else -1
+        u = np.int64(q_users[t])
+        i = np.int64(q_items[t])
+        smp = np.int64(q_ids[t]) if has_ids else _NONE
         wt = s_weights[smp] if has_weights else _ONE
-        cu = ucol[u]
+        cu = np.int64(ucol[u])
         xu = uval[u]
-        ci = icol[i]
+        ci = np.int64(icol[i])
         xi = ival[i]
         if loss_code == LOSS_BPR:
             j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
                               MAX_NEGATIVE_TRIES)
             if j < 0:
                 continue
-            cj = icol[j]
+            cj = np.int64(icol[j])
             xj = ival[j]
             d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, xi, ci, xj, cj)
             lo, sg = bpr_terms(d)
@@ -808,7 +817,7 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
             spos = w[ci] * xi + xu * xi * dot_rows(V, cu, V, ci)
             for tries in range(1, max_sampled + 1):
                 j = draw_item(states, c, n_items, q_items, popularity)
-                cj = icol[j]
+                cj = np.int64(icol[j])
                 xj = ival[j]
                 sneg = w[cj] * xj + xu * xj * dot_rows(V, cu, V, cj)
                 if sneg > spos - _ONE:
@@ -839,9 +848,9 @@ def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos,
     loss = 0.0
     count = 0
     for t in range(start, end):
-        u = q_users[t]
-        i = q_items[t]
-        smp = q_ids[t] if has_ids else -1
+        u = np.int64(q_users[t])
+        i = np.int64(q_items[t])
+        smp = np.int64(q_ids[t]) if has_ids else _NONE
         wt = s_weights[smp] if has_weights else _ONE
         target = s_values[smp] if loss_code == LOSS_SQUARED else _ONE
         loss += pointwise_step(loss_code, uf, u, cx, smp, has_ctx, itf, i, target, wt, buf,
@@ -860,37 +869,37 @@ def chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos,
 
 
 # --------------------------------------------------------------------------------------
-# epochs: one Python function, compiled serial and parallel (Hogwild over the chunks)
+# epochs: one serial kernel per kind; parallel epochs run it on threads (Hogwild)
 # --------------------------------------------------------------------------------------
 KIND_PAIRWISE = 0
 KIND_PAIRWISE_IDS = 1
 KIND_POINTWISE = 2
 
 
-def _make_epoch(kind, parallel):
-    # ``kind`` and ``flavour`` are closure constants: numba prunes the branches of the other
-    # kinds before typing (each epoch links only its own chunk function, which keeps compile
-    # times down), and they enter the cache key, so that the serial and parallel versions
-    # of one kind get distinct cache entries
-    flavour = 2 * kind + (1 if parallel else 0)
+def _make_epoch(kind):
+    # ``kind`` is a closure constant: numba prunes the branches of the other kinds before
+    # typing (each epoch links only its own chunk function, which keeps compile times down),
+    # and it enters the cache key, so the three kinds get distinct cache entries
 
     def epoch(loss_code, uf, itf, cx, has_ctx, pos, queue, samples, chunk_order, seed, params,
               hyper, adagrad, popularity, n_negatives, max_sampled, out_loss, out_count):
-        """One epoch over the sample ``queue``, cut into chunks of ``CHUNK_SIZE`` samples;
-        chunk c has its own RNG stream seeded ``seed + c`` and is shuffled in place before
-        it is trained; chunks are visited in ``chunk_order``. The kind (pairwise,
-        pairwise ids-only reading column ``indices[u]`` of one-entry rows, or pointwise) is
-        fixed per compiled epoch. Writes each chunk's summed loss and count into
-        ``out_loss[c]``, ``out_count[c]``; returns the kind and flavour code."""
-        n_chunks = chunk_order.shape[0]
+        """Train the chunks listed in ``chunk_order`` (a part of one epoch over the sample
+        ``queue``, cut into ``out_loss.shape[0]`` chunks of ``CHUNK_SIZE`` samples), in that
+        order; chunk c has its own RNG stream seeded ``seed + c`` and is shuffled in place
+        before it is trained. The kind (pairwise, pairwise ids-only reading column
+        ``indices[u]`` of one-entry rows, or pointwise) is fixed per compiled epoch. Writes
+        each chunk's summed loss and count into ``out_loss[c]``, ``out_count[c]``; returns
+        the kind. Threads may run it at once on disjoint ``chunk_order`` parts (Hogwild)."""
+        n_chunks = out_loss.shape[0]
         n_samples = queue[0].shape[0]
         V = params[2]
         nn = max(n_negatives, 1)
-        BUF = np.zeros((n_chunks, EN + nn, V.shape[1]), V.dtype)
-        NEG = np.zeros((n_chunks, nn), np.int64)
-        GN = np.zeros((n_chunks, nn), V.dtype)
+        # scratch, written before it is read within each sample: shared by the chunks
+        buf = np.zeros((EN + nn, V.shape[1]), V.dtype)
+        negs = np.zeros(nn, np.int64)
+        gneg = np.zeros(nn, V.dtype)
         states = seed_states(seed, n_chunks)
-        for cc in prange(n_chunks):
+        for cc in range(chunk_order.shape[0]):
             c = chunk_order[cc]
             start = c * CHUNK_SIZE
             end = min(start + CHUNK_SIZE, n_samples)
@@ -898,7 +907,7 @@ def _make_epoch(kind, parallel):
                 loss, count = chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx,
                                              has_ctx, pos, queue, samples, params, hyper,
                                              adagrad, popularity, n_negatives, max_sampled,
-                                             BUF[c], NEG[c], GN[c])
+                                             buf, negs, gneg)
             elif kind == KIND_PAIRWISE_IDS:
                 loss, count = chunk_pairwise_ids(loss_code, c, start, end, states, uf[1],
                                                  uf[2], itf[1], itf[2], pos, queue, samples,
@@ -907,19 +916,17 @@ def _make_epoch(kind, parallel):
             else:
                 loss, count = chunk_pointwise(loss_code, c, start, end, states, uf, itf, cx,
                                               has_ctx, pos, queue, samples, params, hyper,
-                                              adagrad, popularity, n_negatives, BUF[c])
+                                              adagrad, popularity, n_negatives, buf)
             out_loss[c] = loss
             out_count[c] = count
-        return flavour
+        return kind
 
     return epoch
 
 
-#: ``EPOCHS[kind][parallel]``: the epoch kernels, each kind compiled serial and parallel.
-EPOCHS = tuple(
-    (njit(**_JIT)(_make_epoch(kind, False)), njit(parallel=True, **_JIT)(_make_epoch(kind, True)))
-    for kind in (KIND_PAIRWISE, KIND_PAIRWISE_IDS, KIND_POINTWISE)
-)
+#: ``EPOCHS[kind]``: the epoch kernel of each kind (serial; threads run it in parallel).
+EPOCHS = tuple(njit(**_JIT)(_make_epoch(kind))
+               for kind in (KIND_PAIRWISE, KIND_PAIRWISE_IDS, KIND_POINTWISE))
 
 
 # --------------------------------------------------------------------------------------
@@ -1071,7 +1078,7 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
     loss = 0.0
     count = 0
     for a in range(ustart, uend):
-        u = vusers[a]
+        u = np.int64(vusers[a])
         s0 = qptr[u]
         s1 = qptr[u + 1]
         for x in range(s1 - 1, s0, -1):
@@ -1090,8 +1097,8 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
         mtot = _ZERO
         n_slots = 0
         for t in range(s0, s1):
-            i = q_items[t]
-            smp = q_ids[t] if has_ids else -1
+            i = np.int64(q_items[t])
+            smp = np.int64(q_ids[t]) if has_ids else _NONE
             wt = s_weights[smp] if has_weights else _ONE
             hc = hcol[i]
             jj = find_in_row(hist[0], hist[1], u, hc) if hc >= 0 else -1
@@ -1106,7 +1113,7 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
                     buf[P, f] += r * buf[hs, f]
             m = _ZERO
             if loss_code == LOSS_BPR:
-                n_ok = 0
+                n_ok = np.int64(0)
                 for _ in range(n_negatives):
                     j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
                                       MAX_NEGATIVE_TRIES)
@@ -1115,7 +1122,7 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
                         n_ok += 1
                 if n_ok == 0:
                     continue
-                loss += pairwise_step_p(LOSS_BPR, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok,
+                loss += pairwise_step_p(loss_code, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok,
                                         _ONE, wt, gneg, buf, params, hyper, adagrad)
                 m = wt
                 count += 1
@@ -1133,7 +1140,7 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
                             negs[0] = j
                             gneg[0] = g
                             loss += -g * (_ONE - (spos - sneg))
-                            pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, 1, gneg,
+                            pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, _N1, gneg,
                                               buf, params, scale_reg(hyper, -g), adagrad)
                             m = -g
                         break
@@ -1160,38 +1167,34 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
     return loss, count
 
 
-def _make_visit_epoch(parallel):
-    flavour = 100 + (1 if parallel else 0)  # a distinct cache key per compilation
-
-    def epoch(loss_code, cptr, vusers, qptr, queue, uf, hist, hcol, hres, hslot, max_visit,
-              itf, cx, has_ctx, pos, samples, chunk_order, seed, params, hyper, adagrad,
-              popularity, n_negatives, max_sampled, out_loss, out_count):
-        """One epoch of user visits: chunk c trains the users ``vusers[cptr[c]:cptr[c+1]]``
-        with its own RNG stream ``seed + c``; chunks in ``chunk_order``, in parallel
-        (Hogwild) when compiled so. ``hslot`` (one int per history entry) must be zero."""
-        n_chunks = chunk_order.shape[0]
-        V = params[2]
-        k = V.shape[1]
-        nn = max(n_negatives, 1)
-        states = seed_states(seed, n_chunks)
-        for cc in prange(n_chunks):
-            c = chunk_order[cc]
-            buf = np.zeros((EN + nn + 2, k), V.dtype)
-            negs = np.zeros(nn, np.int64)
-            gneg = np.zeros(nn, V.dtype)
-            cg = np.empty((max_visit, k), V.dtype)
-            cm = np.empty(max_visit, V.dtype)
-            loss, count = chunk_visits(loss_code, c, cptr[c], cptr[c + 1], states, vusers, qptr,
-                                       queue, uf, hist, hcol, hres, hslot, itf, cx, has_ctx,
-                                       pos, samples, params, hyper, adagrad, popularity,
-                                       n_negatives, max_sampled, buf, negs, gneg, cg, cm)
-            out_loss[c] = loss
-            out_count[c] = count
-        return flavour
-
-    return epoch
+def _visit_epoch(loss_code, cptr, vusers, qptr, queue, uf, hist, hcol, hres, hslot, max_visit,
+                 itf, cx, has_ctx, pos, samples, chunk_order, seed, params, hyper, adagrad,
+                 popularity, n_negatives, max_sampled, out_loss, out_count):
+    """Train the chunks of user visits listed in ``chunk_order`` (a part of one epoch of
+    ``out_loss.shape[0]`` chunks): chunk c trains the users ``vusers[cptr[c]:cptr[c+1]]``
+    with its own RNG stream ``seed + c``. Threads may run it at once on disjoint parts
+    (Hogwild). ``hslot`` (one int per history entry) must be zero."""
+    n_chunks = out_loss.shape[0]
+    V = params[2]
+    k = V.shape[1]
+    nn = max(n_negatives, 1)
+    states = seed_states(seed, n_chunks)
+    # scratch, written before it is read within each visit: shared by the chunks
+    buf = np.zeros((EN + nn + 2, k), V.dtype)
+    negs = np.zeros(nn, np.int64)
+    gneg = np.zeros(nn, V.dtype)
+    cg = np.empty((max_visit, k), V.dtype)
+    cm = np.empty(max_visit, V.dtype)
+    for cc in range(chunk_order.shape[0]):
+        c = chunk_order[cc]
+        loss, count = chunk_visits(loss_code, c, cptr[c], cptr[c + 1], states, vusers, qptr,
+                                   queue, uf, hist, hcol, hres, hslot, itf, cx, has_ctx,
+                                   pos, samples, params, hyper, adagrad, popularity,
+                                   n_negatives, max_sampled, buf, negs, gneg, cg, cm)
+        out_loss[c] = loss
+        out_count[c] = count
+    return n_chunks
 
 
-#: ``VISIT_EPOCHS[parallel]``: the visit epoch compiled serial and parallel.
-VISIT_EPOCHS = (njit(**_JIT)(_make_visit_epoch(False)),
-                njit(parallel=True, **_JIT)(_make_visit_epoch(True)))
+#: The visit epoch (serial; threads run it in parallel, as the other epochs).
+VISIT_EPOCHS = njit(**_JIT)(_visit_epoch)

@@ -6,6 +6,7 @@ import logging
 import math
 import numbers
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -644,10 +645,15 @@ class FactorizationMachine(Params):
             n_chunks = len(plan["cptr"]) - 1
             out_loss = np.zeros(n_chunks, np.float64)
             out_count = np.zeros(n_chunks, np.int64)
-        with numba_threads(params["n_threads"]) as n_thr:
-            kernel = K.EPOCHS[kind][0 if n_thr == 1 else 1]
-            if visits:
-                kernel = K.VISIT_EPOCHS[0 if n_thr == 1 else 1]
+            kernel = K.VISIT_EPOCHS
+            args = (loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
+                    us_t, hist_t, data["hcol"], data["hres"], plan["hslot"],
+                    plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples)
+        else:
+            kernel = K.EPOCHS[kind]
+            args = (loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples)
+        with numba_threads(params["n_threads"]) as n_thr, \
+                ThreadPoolExecutor(max(1, min(n_thr, n_chunks))) as pool:
             bar = tqdm(range(n_epochs), desc="FM epochs", disable=not self.verbose,
                        unit="epoch")
             for epoch in bar:
@@ -655,17 +661,16 @@ class FactorizationMachine(Params):
                 seed = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
                 chunk_order = rng.permutation(n_chunks).astype(np.int64)
                 prm = (w0, self.w_, self.V_) + acc
-                if visits:
-                    kernel(loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
-                           us_t, hist_t, data["hcol"], data["hres"], plan["hslot"],
-                           plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples,
-                           chunk_order, seed, prm, hyper,
-                           adagrad, popularity, params["n_negatives"], params["max_sampled"],
-                           out_loss, out_count)
+                rest = (seed, prm, hyper, adagrad, popularity, params["n_negatives"],
+                        params["max_sampled"], out_loss, out_count)
+                if n_thr == 1:
+                    kernel(*args, chunk_order, *rest)
                 else:
-                    kernel(loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples,
-                           chunk_order, seed, prm, hyper, adagrad, popularity,
-                           params["n_negatives"], params["max_sampled"], out_loss, out_count)
+                    # Hogwild: each thread trains every n_thr-th chunk of the shuffled
+                    # order (the kernels release the GIL)
+                    parts = [np.ascontiguousarray(chunk_order[t::n_thr]) for t in range(n_thr)]
+                    for f in [pool.submit(kernel, *args, part, *rest) for part in parts]:
+                        f.result()
                 if not pairwise:
                     self.w0_ = float(w0[0])
                     if adagrad:
