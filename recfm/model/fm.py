@@ -645,8 +645,8 @@ class FactorizationMachine(Params):
             n_chunks = len(plan["cptr"]) - 1
             out_loss = np.zeros(n_chunks, np.float64)
             out_count = np.zeros(n_chunks, np.int64)
-            kernel = K.VISIT_EPOCHS
-            args = (loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
+            kernel: Any = K.VISIT_EPOCHS
+            args: tuple[Any, ...] = (loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
                     us_t, hist_t, data["hcol"], data["hres"], plan["hslot"],
                     plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples)
         else:
@@ -661,16 +661,13 @@ class FactorizationMachine(Params):
                 seed = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
                 chunk_order = rng.permutation(n_chunks).astype(np.int64)
                 prm = (w0, self.w_, self.V_) + acc
-                rest = (seed, prm, hyper, adagrad, popularity, params["n_negatives"],
-                        params["max_sampled"], out_loss, out_count)
-                if n_thr == 1:
-                    kernel(*args, chunk_order, *rest)
-                else:
-                    # Hogwild: each thread trains every n_thr-th chunk of the shuffled
-                    # order (the kernels release the GIL)
-                    parts = [np.ascontiguousarray(chunk_order[t::n_thr]) for t in range(n_thr)]
-                    for f in [pool.submit(kernel, *args, part, *rest) for part in parts]:
-                        f.result()
+                rest: tuple[Any, ...] = (seed, prm, hyper, adagrad, popularity,
+                                         params["n_negatives"], params["max_sampled"],
+                                         out_loss, out_count)
+                # Hogwild: with n_thr threads each trains every n_thr-th chunk of the
+                # shuffled order (the kernels release the GIL); one thread, all in order
+                parts = [np.ascontiguousarray(chunk_order[t::n_thr]) for t in range(n_thr)]
+                list(pool.map(lambda part, rest=rest: kernel(*args, part, *rest), parts))
                 if not pairwise:
                     self.w0_ = float(w0[0])
                     if adagrad:
