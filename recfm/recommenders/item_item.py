@@ -10,12 +10,13 @@ with the same exclusions, candidates and tie rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import check_is_fitted, check_positive_int
+from .._utils import DataError, check_columns, check_is_fitted, check_positive_int, plain
 from ..ranking import top_n_scores
 from .base import Recommender
 
@@ -35,6 +36,7 @@ def blocked_top_n(
     exclude_seen: bool = True,
     candidates: np.ndarray | None = None,
     n_threads: int | None = None,
+    exclude: sp.csr_matrix | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``n`` of ``score(X_block)`` for every block of rows of ``X``.
 
@@ -46,6 +48,8 @@ def blocked_top_n(
         ``score(X_block) -> ndarray (rows, n_items)``, float32 scores of a block of rows.
     n, candidates, n_threads
         As in :func:`recfm.ranking.top_n_scores`.
+    exclude : CSR of the shape of X, optional
+        Exclusions to use instead of X's own items when ``exclude_seen``.
 
     Returns
     -------
@@ -58,8 +62,9 @@ def blocked_top_n(
     for s in range(0, n_users, step):  # blocks of users, not users: bounded memory
         block = X[s : s + step]
         S = np.ascontiguousarray(score(block), dtype=np.float32)
+        ex = (block if exclude is None else exclude[s : s + step]) if exclude_seen else None
         items[s : s + step], scores[s : s + step] = top_n_scores(
-            S, n, exclude=block if exclude_seen else None, candidates=candidates,
+            S, n, exclude=ex, candidates=candidates,
             n_threads=n_threads, overwrite=True,
         )
     return items, scores
@@ -112,26 +117,63 @@ class ItemItemRecommender(Recommender):
         return blocked_top_n(self.seen_rows(rows), self._scores, n, exclude_seen=exclude_seen,
                              candidates=candidates, n_threads=self.n_threads)
 
+    def history_rows(self, history: Any) -> tuple[pd.Index, sp.csr_matrix]:
+        """The users a request ``history`` names, and their items as a binary CSR.
+
+        ``history`` is a DataFrame ``user_id, item_id`` or a dict ``{user_id: [item ids]}``
+        (an empty list: no items). Item ids outside the catalogue raise a DataError naming
+        them.
+        """
+        if isinstance(history, dict):
+            keys = pd.Index(list(history))
+            lists = [[] if v is None else list(np.atleast_1d(np.asarray(v, dtype=object)))
+                     for v in history.values()]
+            rows = np.repeat(np.arange(len(keys)), [len(v) for v in lists])
+            values = pd.Index([x for v in lists for x in v])
+        elif isinstance(history, pd.DataFrame):
+            check_columns(history, ["user_id", "item_id"], "history")
+            keys = pd.Index(pd.unique(history["user_id"]))
+            rows = keys.get_indexer(history["user_id"])
+            values = pd.Index(history["item_id"])
+        else:
+            raise DataError("history must be a DataFrame with columns user_id, item_id or a "
+                            f"dict user id -> item ids; got {type(history).__name__}")
+        cols = self.item_ids_.get_indexer(values) if len(values) else np.zeros(0, np.int64)
+        if (cols < 0).any():
+            unknown = pd.unique(values[cols < 0])
+            raise DataError(f"history has {len(unknown)} item id(s) not in the catalogue, e.g. "
+                            f"{plain(unknown[0])!r}")
+        H = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
+                          shape=(len(keys), self.seen_.shape[1]))
+        H.sum_duplicates()
+        H.data[:] = 1.0
+        return keys, H
+
     def recommend(
         self,
         user_ids: Iterable,
         n: int = 10,
         exclude_seen: bool = True,
         items: Sequence | None = None,
-        **kwargs,
+        history: Any = None,
+        **kwargs: Any,
     ) -> pd.DataFrame:
         """Top-``n`` items for each user in ``user_ids`` (external ids).
 
         Parameters
         ----------
         user_ids : array-like
-            Users seen in training.
+            Users seen in training, or named in ``history``.
         n : int
             Items per user.
         exclude_seen : bool
-            Leave out each user's training items.
+            Leave out each user's training items (and the items of its ``history``).
         items : array-like, optional
             Rank only these catalogue item ids (candidates).
+        history : DataFrame or dict, optional
+            Items standing for the users it names (see :meth:`history_rows`): a new user is
+            scored from them alone, without refitting, exactly as a training user with
+            those items is; a known user's history replaces its training items.
 
         Returns
         -------
@@ -139,7 +181,23 @@ class ItemItemRecommender(Recommender):
         """
         n = check_positive_int(n, "n")
         check_is_fitted(self, "seen_")
-        rows = self.user_rows(user_ids)
+        ids = np.atleast_1d(np.asarray(user_ids))
         candidates = None if items is None else self._candidate_indices(items)
-        idx, scores = self._top_n(rows, n, exclude_seen, candidates=candidates)
-        return self.to_frame(np.atleast_1d(np.asarray(user_ids)), idx, scores)
+        if history is None:
+            idx, scores = self._top_n(self.user_rows(ids), n, exclude_seen, candidates=candidates)
+            return self.to_frame(ids, idx, scores)
+        keys, H = self.history_rows(history)
+        at = keys.get_indexer(pd.Index(ids)) if len(keys) else np.full(len(ids), -1)
+        known = self.user_ids_.get_indexer(pd.Index(ids))
+        if ((at < 0) & (known < 0)).any():
+            self.user_rows(ids[at < 0])  # raises, naming an unknown user without history
+        given = sp.diags((at >= 0).astype(np.float32)) @ H[np.maximum(at, 0)]
+        seen = self.seen_rows(known)
+        X = (sp.diags((at < 0).astype(np.float32)) @ seen + given).tocsr()
+        X.eliminate_zeros()
+        exclude = (seen + given).tocsr()
+        exclude.data[:] = 1.0
+        idx, scores = blocked_top_n(X, self._scores, n, exclude_seen=exclude_seen,
+                                    candidates=candidates, n_threads=self.n_threads,
+                                    exclude=exclude)
+        return self.to_frame(ids, idx, scores)

@@ -233,3 +233,47 @@ def test_item_item_models_are_sparse_in_what_they_store():
     model = ItemKNN(n_neighbors=5, n_threads=1).fit(frame)
     assert sp.isspmatrix_csr(model.similarity_)
     assert np.diff(model.similarity_.indptr).max() <= 5
+
+
+# --------------------------------------------------------------------------------------------
+# history= (users described by their items at request time)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [lambda: EASE(l2=20.0, n_threads=1),
+                                  lambda: ItemKNN(n_neighbors=5, n_threads=1)])
+def test_new_user_from_history_scores_as_the_trained_user_with_those_items(make):
+    frame = _frame(9)
+    model = make().fit(frame)
+    user = model.user_ids_[3]
+    own = frame.loc[frame.user_id == user, "item_id"].tolist()
+    want = model.recommend([user], n=8)
+    for history in ({"new": own}, pd.DataFrame({"user_id": "new", "item_id": own})):
+        got = model.recommend(["new"], n=8, history=history)
+        assert got.item_id.tolist() == want.item_id.tolist()
+        np.testing.assert_allclose(got.score, want.score, rtol=1e-6)
+    # a known user's history replaces its training items; both are excluded
+    other = frame.loc[frame.user_id == model.user_ids_[4], "item_id"].tolist()
+    mixed = model.recommend([user], n=len(model.item_ids_), history={user: other})
+    assert not set(mixed.item_id) & (set(own) | set(other))
+    X = np.zeros((1, len(model.item_ids_)))
+    X[0, model.item_ids_.get_indexer(other)] = 1
+    W = model.B_ if isinstance(model, EASE) else model.similarity_.toarray()
+    S = (X @ W)[0]
+    np.testing.assert_allclose(mixed.score, S[model.item_ids_.get_indexer(mixed.item_id)],
+                               rtol=1e-5, atol=1e-6)
+    # an empty history: every score 0, ties to the lower item index
+    empty = model.recommend(["new"], n=3, history={"new": []})
+    assert empty.score.tolist() == [0.0] * 3
+    assert empty.item_id.tolist() == list(model.item_ids_[:3])
+
+
+def test_history_bad_input():
+    frame = _frame(10)
+    model = EASE(l2=20.0, n_threads=1).fit(frame)
+    with pytest.raises(DataError, match="history has 1 item id.* not in the catalogue, e.g. 99999"):
+        model.recommend(["new"], history={"new": [model.item_ids_[0], 99999]})
+    with pytest.raises(DataError, match="history must be a DataFrame"):
+        model.recommend(["new"], history=[1, 2])
+    with pytest.raises(DataError, match=r"history is missing column\(s\) \['item_id'\]"):
+        model.recommend(["new"], history=pd.DataFrame({"user_id": ["new"]}))
+    with pytest.raises(KeyError, match="not seen in training, e.g. 'other'"):
+        model.recommend(["new", "other"], history={"new": [model.item_ids_[0]]})
