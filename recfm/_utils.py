@@ -47,11 +47,20 @@ class Params:
         return f"{type(self).__name__}({args})"
 
 
-class NotFittedError(ValueError, AttributeError):
+class RecfmError(Exception):
+    """Base of the errors recfm raises on purpose (bad data, divergence, unfitted models).
+
+    Each subclass also derives from the built-in exception a caller would expect
+    (``ValueError``, ``FloatingPointError``, ...), so ``except ValueError`` keeps working;
+    ``except RecfmError`` catches the whole family (the CLI does).
+    """
+
+
+class NotFittedError(RecfmError, ValueError, AttributeError):
     """Raised when a method that needs a fitted estimator is called before ``fit``."""
 
 
-class DataError(ValueError):
+class DataError(RecfmError, ValueError):
     """Raised for bad input data; the message names the column, value or file at fault."""
 
 
@@ -135,16 +144,56 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_n_threads(n_threads: object, name: str = "n_threads", note: bool = True) -> int:
+    """The number of threads to run: ``None`` means every available core.
+
+    Every model and kernel resolves its thread setting here, so all accept the same values:
+    ``None`` or a positive int. A count above the cores this process may use
+    (:func:`available_cores`) is capped at that number with a warning (unless ``note`` is
+    false: for a pre-flight check whose caller resolves the value again): more threads than
+    cores only slow Hogwild and BLAS down, and very large counts crash OpenMP runtimes.
+
+    Raises
+    ------
+    ValueError
+        ``n_threads`` is not None or a positive integer (0 and -1 included: say None for
+        "all cores").
+    """
+    cores = available_cores()
+    if n_threads is None:
+        return cores
+    if (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
+            or n_threads <= 0):
+        raise ValueError(f"{name} must be None (all cores) or a positive integer; got {n_threads!r}")
+    if n_threads > cores:
+        if note:
+            import warnings
+
+            warnings.warn(f"{name}={int(n_threads)} is more than the {cores} core(s) "
+                          f"available; using {cores}", UserWarning, stacklevel=2)
+        return cores
+    return int(n_threads)
+
+
 @contextlib.contextmanager
 def numba_threads(n_threads: int | None) -> Iterator[int]:
     """Run a block with numba's thread count set to ``n_threads`` (None: all cores).
 
-    The previous setting is restored even when the block raises.
+    ``n_threads`` is checked by :func:`check_n_threads`. The previous setting is restored
+    even when the block raises.
     """
     import numba
 
     limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
-    n = limit if n_threads is None or n_threads <= 0 else min(int(n_threads), limit)
+    n = min(check_n_threads(n_threads), limit)
     old = numba.get_num_threads()
     numba.set_num_threads(n)
     try:

@@ -9,7 +9,10 @@ import argparse
 import contextlib
 import logging
 import sys
+import warnings
 from pathlib import Path
+
+from ._utils import RecfmError
 
 log = logging.getLogger("recfm")
 
@@ -234,6 +237,19 @@ def _cluster_args(parser: argparse.ArgumentParser, help: str) -> None:
                         help="worker processes of --scheduler local (default: one per core)")
 
 
+def _threads(text: str) -> int:
+    """--threads: checked (and capped, with a note) once, before any work."""
+    from ._utils import check_n_threads
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return check_n_threads(value, "--threads")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .recommenders import describe_models
 
@@ -266,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--min-rating", type=float, default=None, help="ratings below this are not positives")
     ev.add_argument("--k", default="10", help="cut-offs, e.g. 10,20 (default 10)")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--threads", type=int, default=None, help="threads per model (default: all cores)")
+    ev.add_argument("--threads", type=_threads, default=None,
+                    help="threads per model (default: all cores; capped at the cores available)")
     ev.add_argument("--format", default="table", choices=["table", "markdown", "json"])
     ev.add_argument("--output", default=None, help="write the report here instead of stdout")
     ev.add_argument("--save-run", default=None, metavar="DIR",
@@ -294,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--learning-rate", type=float, default=0.05)
     fit.add_argument("--min-rating", type=float, default=None)
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--threads", type=int, default=None)
+    fit.add_argument("--threads", type=_threads, default=None,
+                     help="training threads (default: all cores; capped at the cores available)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     fit.add_argument("-q", "--quiet", action="store_true")
     fit.set_defaults(func=_cmd_fit)
@@ -328,21 +346,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
-    try:
-        args.func(args)
-    except (ValueError, KeyError, FileExistsError, FileNotFoundError, OSError, ImportError,
-            MemoryError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"recfm: error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+            format="%(message)s",
+            stream=sys.stderr,
+        )
+        try:
+            args.func(args)
+        except KeyboardInterrupt:
+            # outputs are written under temporary names and renamed into place, so an
+            # interrupted command leaves no partial file behind
+            print("recfm: interrupted; nothing was written", file=sys.stderr)
+            return 130
+        except _EXPECTED as exc:
+            print(f"recfm: error: {_message(exc)}", file=sys.stderr)
+            return 2
     return 0
+
+
+#: What a user can cause (bad data or settings, divergence, files, memory, missing extras):
+#: one line on stderr, status 2. Anything else is a bug in recfm and keeps its traceback.
+_EXPECTED = (RecfmError, ValueError, KeyError, OSError, ImportError, MemoryError,
+             FloatingPointError, OverflowError)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, MemoryError):
+        return f"out of memory: {exc}" if str(exc) else "out of memory"
+    return str(exc) or type(exc).__name__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each, like errors (no source location: the user did not write it)."""
+    print(f"recfm: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

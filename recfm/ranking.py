@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recfm import _ranking_kernels as _k
-from recfm._utils import check_positive_int, numba_threads
+from recfm._utils import check_n_threads, check_positive_int, numba_threads
 from recfm.model.folding import fold_rows
 
 __all__ = ["fold", "top_n", "top_n_scores", "similar_items", "similar_users"]
@@ -251,7 +251,9 @@ def top_n(U: np.ndarray, I: np.ndarray, n: int, exclude: sp.spmatrix | None = No
     I : ndarray of shape (n_items, d)
         Item vectors, likewise.
     n : int
-        Number of items per user (> 0). May exceed the number of eligible items (padding).
+        Number of items per user (> 0). Capped at the number of items (rows of ``I``), so
+        the outputs have ``min(n, n_items)`` columns; rows with fewer eligible items than
+        that are padded.
     exclude : sparse matrix of shape (n_users, n_items), optional
         Every *stored* entry (whatever its value, explicit zeros included) marks an item that
         user must not get, e.g. the training interactions (seen items).
@@ -263,15 +265,16 @@ def top_n(U: np.ndarray, I: np.ndarray, n: int, exclude: sp.spmatrix | None = No
         Users per block (default 512, or n_users if smaller). The item chunk is chosen so that
         a tile holds about 1 MiB of float32 scores.
     n_threads : int, optional
-        Worker threads (numba); None or <= 0 means all cores. Each worker runs its own GEMMs
+        Worker threads (numba); None means all cores, more than the cores available are
+        capped with a warning (:func:`recfm._utils.check_n_threads`). Each worker runs its own GEMMs
         with BLAS held to one thread during the call (threadpoolctl; process-wide, restored
         on exit), so at most ``n_threads`` cores are busy.
 
     Returns
     -------
-    items : ndarray of shape (n_users, n), int32
+    items : ndarray of shape (n_users, min(n, n_items)), int32
         Item indices (rows of ``I``), best first; ``-1`` pads rows with fewer eligible items.
-    scores : ndarray of shape (n_users, n), float32
+    scores : ndarray of shape (n_users, min(n, n_items)), float32
         ``U[u] @ I[item]``; ``-inf`` where the item is ``-1``.
 
     Raises
@@ -315,11 +318,9 @@ def top_n(U: np.ndarray, I: np.ndarray, n: int, exclude: sp.spmatrix | None = No
         )
     if block_size is not None:
         block_size = check_positive_int(block_size, "block_size")
-    if n_threads is not None and (
-        isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
-    ):
-        raise TypeError(f"n_threads must be an int or None; got {n_threads!r}")
+    n_threads = check_n_threads(n_threads)
     n_users, n_items = U.shape[0], I.shape[0]
+    n = min(n, n_items)  # a list never holds more than the catalogue: no n-sized heaps
     shape = (n_users, n_items)
 
     ex_indptr = np.zeros(n_users + 1, dtype=np.int64)
@@ -393,10 +394,11 @@ def top_n_scores(scores: np.ndarray, n: int, exclude: sp.spmatrix | None = None,
 
     Returns
     -------
-    items : ndarray of shape (n_users, n), int32
-    scores : ndarray of shape (n_users, n), float32
+    items : ndarray of shape (n_users, min(n, n_items)), int32
+    scores : ndarray of shape (n_users, min(n, n_items)), float32
     """
     n = check_positive_int(n, "n")
+    n_threads = check_n_threads(n_threads)
     S = np.asarray(scores)
     if S.ndim != 2:
         raise ValueError(f"scores must be a 2-D array (users, items); got {S.ndim} dimension(s)")
@@ -425,6 +427,7 @@ def top_n_scores(scores: np.ndarray, n: int, exclude: sp.spmatrix | None = None,
             keep = np.zeros(n_items, dtype=bool)
             keep[_check_candidate_list(candidates, n_items)] = True
             S[:, ~keep] = -np.inf
+    n = min(n, n_items)
     items_out = np.full((n_users, n), -1, dtype=np.int32)
     scores_out = np.full((n_users, n), -np.inf, dtype=np.float32)
     if n_users == 0 or n_items == 0:

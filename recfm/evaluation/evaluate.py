@@ -198,6 +198,7 @@ def evaluate(
         item_parts.append(items["item_id"])
     catalogue = _sorted_unique(pd.concat(item_parts, ignore_index=True))
     n_items = len(catalogue)
+    check_ks(ks, "k", n_items=n_items)
     test_users = _sorted_unique(test["user_id"])
     test_csr = _test_matrix(test, test_users, catalogue)
     n_eval = int(np.count_nonzero(np.diff(test_csr.indptr)))

@@ -339,8 +339,12 @@ def ranking_metrics(
     return out
 
 
-def check_ks(ks: object, name: str = "k") -> tuple[int, ...]:
-    """Validate cut-offs: an int or an iterable of ints > 0 → sorted unique tuple."""
+def check_ks(ks: object, name: str = "k", n_items: int | None = None) -> tuple[int, ...]:
+    """Validate cut-offs: an int or an iterable of ints > 0 → sorted unique tuple.
+
+    With ``n_items`` (the catalogue size), a cut-off above it is refused naming the limit: it
+    would measure nothing more and cost buffers of that width per user.
+    """
     if isinstance(ks, (str, bytes)):
         raise ValueError(f"{name} must be a positive integer or a list of them; got {ks!r}")
     if isinstance(ks, Iterable):
@@ -356,7 +360,11 @@ def check_ks(ks: object, name: str = "k") -> tuple[int, ...]:
             raise ValueError(
                 f"{name} must be a positive integer or a list of them; got {ks!r}"
             ) from None
-    return tuple(sorted({int(v) for v in values}))
+    out = tuple(sorted({int(v) for v in values}))
+    if n_items is not None and out[-1] > n_items:
+        raise ValueError(f"{name}={out[-1]} is larger than the catalogue ({n_items} items); "
+                         f"choose {name} <= {n_items}")
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from recfm._utils import (
     DataError,
     NotFittedError,
     Params,
+    RecfmError,
     check_is_fitted,
+    check_n_threads,
     check_random_state,
     numba_threads,
 )
@@ -40,12 +42,15 @@ _NEGATIVES = ("uniform", "popularity")
 #: Initial value of the Adagrad accumulators (sums of squared gradients): the first steps
 #: are then plain SGD steps of size ``learning_rate`` rather than ``learning_rate * sign(g)``.
 ADAGRAD_INIT = 1.0
+#: An epoch whose mean loss exceeds this multiple of an all-zero model's loss has diverged
+#: (checked for every loss, after every epoch, so a diverged model is never returned).
+DIVERGENCE_FACTOR = 100.0
 #: NDCG cut-off of the validation metric.
 VALIDATION_K = 10
 
 
-class DivergenceError(FloatingPointError):
-    """Raised when training produced non-finite parameters or loss."""
+class DivergenceError(RecfmError, FloatingPointError):
+    """Raised when training diverged: non-finite or exploding parameters or loss."""
 
 
 def _fmt_choices(choices: tuple[str, ...]) -> str:
@@ -126,7 +131,8 @@ class FactorizationMachine(Params):
         Standard deviation of the normal initialisation of V (w and w0 start at 0; 'squared'
         starts w0 at the mean target).
     n_threads : int or None, default None
-        Threads of the training epochs (None: all cores numba may use). With ``n_threads=1``
+        Threads of the training epochs (None: all cores numba may use; more than the cores
+        available are capped, with a warning). With ``n_threads=1``
         and an int ``random_state``, training is **bit-for-bit reproducible**: every run on
         the same machine and software gives the same parameters (tested). With more threads
         the lock-free (Hogwild) updates race, so runs differ slightly even with a seed; the
@@ -214,6 +220,11 @@ class FactorizationMachine(Params):
         return f"{type(self).__name__}({', '.join(args)})"
 
     # ------------------------------------------------------------------ validation
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming the first invalid hyper-parameter (fit checks them too);
+        lets callers fail before they build a design."""
+        self._validated_params()
+
     def _validated_params(self) -> dict[str, Any]:
         def pos_int(name: str) -> int:
             v = getattr(self, name)
@@ -249,14 +260,7 @@ class FactorizationMachine(Params):
             max_sampled=pos_int("max_sampled"),
             init_std=nonneg_float("init_std"),
         )
-        nt = self.n_threads
-        if nt is not None and (
-            isinstance(nt, bool) or not isinstance(nt, numbers.Integral) or nt <= 0
-        ):
-            raise ValueError(
-                f"n_threads must be None (all cores) or a positive integer; got {nt!r}"
-            )
-        out["n_threads"] = None if nt is None else int(nt)
+        out["n_threads"] = check_n_threads(self.n_threads)
         rs = self.random_state
         if not (rs is None or isinstance(rs, (np.random.Generator, np.random.RandomState))
                 or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and int(rs) >= 0)):
@@ -652,6 +656,7 @@ class FactorizationMachine(Params):
         else:
             kernel = K.EPOCHS[kind]
             args = (loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples)
+        loss_limit = DIVERGENCE_FACTOR * self._reference_loss(params, data, sw)
         with numba_threads(params["n_threads"]) as n_thr, \
                 ThreadPoolExecutor(max(1, min(n_thr, n_chunks))) as pool:
             bar = tqdm(range(n_epochs), desc="FM epochs", disable=not self.verbose,
@@ -675,7 +680,7 @@ class FactorizationMachine(Params):
                 cnt = out_count.sum()
                 loss = float(out_loss.sum() / cnt) if cnt else 0.0
                 self.n_epochs_ += 1
-                self._check_finite(loss, start_epoch + epoch, params)
+                self._check_finite(loss, start_epoch + epoch, params, loss_limit)
                 self.history_.setdefault("loss", []).append(loss)
                 info = {"loss": f"{loss:.4f}"}
                 log.debug("epoch %d: loss %.5f, %.2fs (%.2fM samples/s)", epoch, loss,
@@ -732,7 +737,29 @@ class FactorizationMachine(Params):
             if snap[name] is not None:
                 getattr(self, name)[...] = snap[name]
 
-    def _check_finite(self, loss: float, epoch: int, params: dict[str, Any]) -> None:
+    @staticmethod
+    def _reference_loss(params: dict[str, Any], data: dict[str, Any], sw: np.ndarray | None
+                        ) -> float:
+        """Mean loss per counted sample of the model scoring every pair 0 (about where training
+        starts), at least the mean sample weight: the yardstick of divergence."""
+        weight = 1.0 if sw is None or len(sw) == 0 else float(np.mean(sw))
+        loss = params["loss"]
+        if loss == "squared":  # l = (y - 0)^2 / 2
+            y2 = np.square(data["sv"].astype(np.float64))
+            ref = 0.5 * float(np.average(y2, weights=sw) if sw is not None and sw.sum() > 0
+                              else y2.mean()) * weight
+        elif loss == "logistic":  # softplus(0) for positives and sampled negatives alike
+            ref = math.log(2.0) * weight
+        elif loss == "bpr":  # softplus(0) for each negative of a sample
+            ref = math.log(2.0) * params["n_negatives"] * weight
+        else:  # warp: hinge 1 times a rank weight of at most ~1 + ln(n_items)
+            ref = (1.0 + math.log(max(data["itf"].shape[0], 1))) * weight
+        return max(ref, weight)
+
+    def _check_finite(self, loss: float, epoch: int, params: dict[str, Any],
+                      loss_limit: float = math.inf) -> None:
+        """Raise :class:`DivergenceError` on non-finite parameters or loss, or a loss above
+        ``loss_limit`` (the weights have exploded even if they are still finite)."""
         bad = [name for name, arr in (("w_", self.w_), ("V_", self.V_))
                if not np.isfinite(arr).all()]
         if not np.isfinite(self.w0_):
@@ -740,12 +767,18 @@ class FactorizationMachine(Params):
         if not np.isfinite(loss):
             bad.append("the training loss")
         if bad:
-            raise DivergenceError(
-                f"parameters diverged at epoch {epoch} (non-finite values in {', '.join(bad)}); "
-                f"try a lower learning_rate (now {params['learning_rate']}), more "
-                "regularisation, or normalize=True feature rows in the FeatureBuilder "
-                "(large feature values or sample weights make steps too big)"
-            )
+            what = f"non-finite values in {', '.join(bad)}"
+        elif loss > loss_limit:
+            what = (f"training loss {loss:.3g} is over {DIVERGENCE_FACTOR:g} times that of an "
+                    f"all-zero model ({loss_limit / DIVERGENCE_FACTOR:.3g}): the weights exploded")
+        else:
+            return
+        raise DivergenceError(
+            f"{params['loss']} loss diverged at epoch {epoch} ({what}); "
+            f"try a lower learning_rate (now {params['learning_rate']}), more "
+            "regularisation, or normalize=True feature rows in the FeatureBuilder "
+            "(large feature values or sample weights make steps too big)"
+        )
 
     def _validation_ndcg(self, data: dict[str, Any], val: sp.csr_matrix) -> float:
         """Mean NDCG@10 over users with a held-out item; each user (its design row, without

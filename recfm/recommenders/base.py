@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, Params, check_columns, check_is_fitted, check_positive_int, plain
+from .._utils import (
+    DataError,
+    Params,
+    check_columns,
+    check_is_fitted,
+    check_n_threads,
+    check_positive_int,
+    plain,
+)
 
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
 
@@ -52,6 +60,14 @@ class Recommender(Params):
         self.min_rating = min_rating
 
     # -- fitting -----------------------------------------------------------------------
+    def check_params(self) -> None:
+        """Check the hyper-parameters every recommender shares before any work.
+
+        ``n_threads`` (where a model has it) goes through :func:`recfm._utils.check_n_threads`.
+        """
+        if "n_threads" in self._param_names():
+            check_n_threads(self.n_threads, note=False)  # type: ignore[attr-defined]
+
     def positives(self, train: pd.DataFrame, what: str = "train") -> pd.DataFrame:
         """Validate ``train`` and keep the rows that count as positive feedback."""
         check_columns(train, ["user_id", "item_id"], what)
@@ -71,6 +87,7 @@ class Recommender(Params):
         items: pd.DataFrame | None = None,
     ) -> _R:
         """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``]); returns self."""
+        self.check_params()
         train = self.positives(train)
         user_codes, user_ids = pd.factorize(train["user_id"], sort=True)
         item_codes, item_ids = pd.factorize(train["item_id"], sort=True)
@@ -131,13 +148,15 @@ class Recommender(Params):
         Returns
         -------
         DataFrame with columns ``user_id, item_id, rank, score``; ``rank`` starts at 1.
-        A user with fewer than ``n`` eligible items gets fewer rows.
+        A user with fewer than ``n`` eligible items gets fewer rows (``n`` above the
+        catalogue size is the whole catalogue).
 
         Other keyword arguments (``users=``, ``context=``, ...) belong to models that use
         them and are ignored here.
         """
         n = check_positive_int(n, "n")
         rows = self.user_rows(user_ids)
+        n = min(n, self.seen_.shape[1])  # lists never exceed the catalogue: no n-sized buffers
         items, scores = self._top_n(rows, n, exclude_seen)
         return self.to_frame(np.atleast_1d(np.asarray(user_ids)), items, scores)
 

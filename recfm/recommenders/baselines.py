@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import check_is_fitted, check_positive_int
+from .._utils import check_is_fitted, check_n_threads, check_positive_int
 from ..ranking import top_n
 from .base import Recommender
 from .persistence import Dense
@@ -91,11 +91,10 @@ class _ImplicitMF(Recommender):
             )
 
     def _top_n(self, rows, n, exclude_seen):
-        n_eff = min(n, self.seen_.shape[1])
         ids, scores = self.model_.recommend(
             rows,
             self.seen_[rows],
-            N=n_eff,
+            N=n,
             filter_already_liked_items=exclude_seen,
         )
         ids = np.atleast_2d(ids).astype(np.int32)
@@ -103,10 +102,6 @@ class _ImplicitMF(Recommender):
         # implicit marks missing slots (fewer eligible items than N) with -inf scores.
         invalid = ~np.isfinite(scores) | (ids < 0)
         ids[invalid] = -1
-        if n_eff < n:
-            pad = n - n_eff
-            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
-            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
         return ids, scores
 
 
@@ -118,7 +113,8 @@ class ImplicitALS(_ImplicitMF):
     factors, regularization, alpha, iterations
         Passed to :class:`implicit.cpu.als.AlternatingLeastSquares`.
     n_threads : int or None
-        Threads for ``implicit`` (None or 0: all cores).
+        Threads for ``implicit`` (None: all cores; more than the cores available are
+        capped, with a warning).
     random_state : int or None
         Seed passed to ``implicit``.
     min_rating : float or None
@@ -155,7 +151,7 @@ class ImplicitALS(_ImplicitMF):
             regularization=self.regularization,
             alpha=self.alpha,
             iterations=self.iterations,
-            num_threads=self.n_threads or 0,
+            num_threads=check_n_threads(self.n_threads),
             random_state=self.random_state,
         )
 
@@ -168,7 +164,8 @@ class ImplicitBPR(_ImplicitMF):
     factors, learning_rate, regularization, iterations
         Passed to :class:`implicit.cpu.bpr.BayesianPersonalizedRanking`.
     n_threads : int or None
-        Threads for ``implicit`` (None or 0: all cores).
+        Threads for ``implicit`` (None: all cores; more than the cores available are
+        capped, with a warning).
     random_state : int or None
         Seed passed to ``implicit``.
     min_rating : float or None
@@ -207,6 +204,6 @@ class ImplicitBPR(_ImplicitMF):
             learning_rate=self.learning_rate,
             regularization=self.regularization,
             iterations=self.iterations,
-            num_threads=self.n_threads or 0,
+            num_threads=check_n_threads(self.n_threads),
             random_state=self.random_state,
         )

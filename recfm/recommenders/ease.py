@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, check_positive_int
+from .._utils import DataError, check_n_threads, check_positive_int
 from .item_item import ItemItemRecommender, blocked_top_n, ndcg_at
 from .persistence import Dense
 
@@ -200,6 +200,7 @@ class EASE(ItemItemRecommender):
         With ``l2="auto"``, λ is chosen on a split of ``train`` itself (see the class
         docstring): pass the training interactions only, never the test set.
         """
+        self.check_params()
         search, grid = self._check_params()
         # before any work (and before the base class marks the model fitted)
         self._check_memory(int(self.positives(train)["item_id"].nunique()), search)
@@ -214,7 +215,7 @@ class EASE(ItemItemRecommender):
         from threadpoolctl import threadpool_limits
 
         grid = self._search_grid
-        limits = None if not self.n_threads or self.n_threads <= 0 else self.n_threads
+        limits = check_n_threads(self.n_threads)
         with threadpool_limits(limits=limits, user_api="blas"):
             if grid is not None:
                 self.l2_scores_ = self._search_l2(grid)

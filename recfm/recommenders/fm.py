@@ -159,9 +159,10 @@ class FMRecommender(Recommender):
         items: pd.DataFrame | None = None,
     ) -> FMRecommender:
         """Build the design from ``train`` (+ ``users``/``items`` attributes) and train the FM."""
+        model = self._new_model()
+        model.check_params()  # a bad setting fails before the design is built
         train = self.positives(train)
         builder = self._new_builder(users, items)
-        model = self._new_model()
         design = builder.fit_transform(train, users, items)
         model.fit(design)
         self._set_fitted(builder, model, design.interactions)

@@ -53,9 +53,10 @@ def blocked_top_n(
 
     Returns
     -------
-    items (int32), scores (float32), both (n_users, n); -1 / -inf pad.
+    items (int32), scores (float32), both (n_users, min(n, n_items)); -1 / -inf pad.
     """
     n_users, n_items = X.shape
+    n = min(n, n_items)
     items = np.full((n_users, n), -1, dtype=np.int32)
     scores = np.full((n_users, n), -np.inf, dtype=np.float32)
     step = _block_rows(n_items)
