@@ -27,7 +27,6 @@ Ranking rules (every function here)
 from __future__ import annotations
 
 import contextlib
-import numbers
 from collections.abc import Iterator
 from typing import Any
 
