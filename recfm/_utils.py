@@ -173,7 +173,7 @@ def check_n_threads(n_threads: object, name: str = "n_threads", note: bool = Tru
     if (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
             or n_threads <= 0):
         raise ValueError(f"{name} must be None (all cores) or a positive integer; got {n_threads!r}")
-    if n_threads > cores:
+    if int(n_threads) > cores:
         if note:
             import warnings
 

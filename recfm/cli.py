@@ -377,8 +377,8 @@ _EXPECTED = (RecfmError, ValueError, KeyError, OSError, ImportError, MemoryError
 def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
-    if isinstance(exc, MemoryError):
-        return f"out of memory: {exc}" if str(exc) else "out of memory"
+    if isinstance(exc, MemoryError) and not str(exc):
+        return "out of memory"
     return str(exc) or type(exc).__name__
 
 
