@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
 from collections.abc import Iterable, Iterator
 
 import numpy as np
