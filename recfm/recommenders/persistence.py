@@ -12,6 +12,9 @@ A model folder holds two files that recfm writes:
     numpy's npz (a zip of ``.npy`` members, stored uncompressed, no pickle): the seen
     items ``seen_indptr, seen_indices`` and the arrays the class declares.
 
+Folders of format 1 (recfm 0.1's ``FMRecommender`` with ``arrays.npz``) are still read,
+with the same checks; the next save to such a folder writes format 2.
+
 What a class saves is declared, not coded per class: each :class:`~recfm.recommenders.base.Recommender`
 lists its fitted arrays in ``_state_arrays`` (name -> :class:`Dense` or :class:`CSR`, with
 the dtype and a shape written in named sizes such as ``("n_items", "n_factors")``) and its
@@ -453,8 +456,15 @@ def load_recommender(path: str | os.PathLike, expected: type[Recommender] | None
         state = manifest["state"]
         rec.user_ids_, rec.item_ids_ = user_ids, item_ids
         dims = _dims(rec, manifest, meta_path)
-        arrays = _read_arrays(fh, arrays_path, _all_specs(cls), dims)
+        v1 = bool(manifest.get("_v1"))
+        arrays = _read_arrays(fh, arrays_path, {**_all_specs(cls), **(_V1_SCALARS if v1 else {})}, dims)
     n_users, n_items = dims["n_users"], dims["n_items"]
+    if v1:
+        if tuple(arrays.pop("seen_shape").tolist()) != (n_users, n_items):
+            raise ValueError(f"{arrays_path}: array 'seen_shape' disagrees with the id lists")
+        state = {**state, "w0": float(arrays.pop("w0"))}
+        if "grad_sq_w0" in arrays:
+            state["grad_sq_w0"] = float(arrays.pop("grad_sq_w0"))
     indptr, indices = arrays.pop("seen_indptr"), arrays.pop("seen_indices")
     rec.seen_ = sp.csr_matrix(
         (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n_users, n_items)
@@ -497,10 +507,7 @@ def _check_manifest(meta: Any, meta_path: Path) -> dict:
     if not isinstance(meta, dict):
         raise ValueError(f"{meta_path} is not a saved recfm model (not a JSON object)")
     if meta.get("format") == "recfm.FMRecommender" and meta.get("version") == 1:
-        raise ValueError(
-            f"{meta_path} was written by recfm 0.1 (model format 1), which this recfm no "
-            "longer reads; fit the model again"
-        )
+        meta = _from_version_1(meta, meta_path)
     if meta.get("format") != FORMAT:
         raise ValueError(f"{meta_path} is not a saved recfm model (format tag missing)")
     version = meta.get("version")
@@ -518,7 +525,9 @@ def _check_manifest(meta: Any, meta_path: Path) -> dict:
             f"recommenders ({', '.join(classes)})"
         )
     arrays_file = meta.get("arrays_file")
-    if not isinstance(arrays_file, str) or not _ARRAYS_NAME.fullmatch(arrays_file):
+    if not isinstance(arrays_file, str) or not (
+        _ARRAYS_NAME.fullmatch(arrays_file) or (meta.get("_v1") and arrays_file == "arrays.npz")
+    ):
         raise ValueError(
             f"{meta_path}: arrays_file must be 'arrays-<32 hex digits>.npz'; got {arrays_file!r}"
         )
@@ -526,6 +535,32 @@ def _check_manifest(meta: Any, meta_path: Path) -> dict:
         if not isinstance(meta.get(key), kind):
             raise ValueError(f"{meta_path}: {key!r} is missing or not a JSON {kind.__name__}")
     return meta
+
+
+#: Arrays of format 1 (FMRecommender only) that format 2 keeps in recfm.json's state.
+_V1_SCALARS = {
+    "w0": Dense("float64", ()),
+    "grad_sq_w0": Dense("float64", (), low=0.0, optional=True),
+    "seen_shape": Dense("int64", (2,), low=0.0),
+}
+
+
+def _from_version_1(meta: dict, meta_path: Path) -> dict:
+    """Format 1 (recfm 0.1's FMRecommender folders, ``arrays.npz``) as a format-2 manifest.
+
+    ``w0``, ``grad_sq_w0`` and ``seen_shape`` were arrays then; :func:`load_recommender`
+    reads and checks them as declared in :data:`_V1_SCALARS` and moves them into the state.
+    """
+    try:
+        params = {**dict(meta["recommender"]), "model": dict(meta["model"])}
+        state = {"builder": meta["builder"], "w0": None, "grad_sq_w0": None,
+                 "history": meta.get("history", {}), "n_epochs_trained": meta.get("n_epochs_trained", 0),
+                 "best_epoch": meta.get("best_epoch")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{meta_path} (format 1) is damaged: {exc!r}") from None
+    return {"format": FORMAT, "version": VERSION, "class": "FMRecommender", "params": params,
+            "user_ids": meta.get("user_ids"), "item_ids": meta.get("item_ids"), "state": state,
+            "arrays_file": "arrays.npz", "_v1": True}
 
 
 def _id_index(meta: dict, key: str, meta_path: Path) -> pd.Index:

@@ -433,3 +433,41 @@ def test_a_small_npz_inflating_to_much_more_is_refused_before_reading(fitted, tm
         np.savez_compressed(fh, **arrays)
     with pytest.raises(ValueError, match=r"member 'B_.npy' would inflate .*more than 100:1"):
         load(path)
+
+
+def _write_version_1(rec, path: Path) -> None:
+    """A folder as recfm 0.1's save_fm_recommender wrote it (format 1, arrays.npz)."""
+    model = rec.model_
+    path.mkdir()
+    meta = {
+        "format": "recfm.FMRecommender", "version": 1, "recfm_version": "0.1.0",
+        "recommender": {"min_rating": rec.min_rating, "block_size": rec.block_size},
+        "model": model.get_params(), "builder": rec.builder_.get_state(),
+        "user_ids": [int(u) for u in rec.user_ids_], "item_ids": [int(i) for i in rec.item_ids_],
+        "history": {k: [float(x) for x in v] for k, v in model.history_.items()},
+        "n_epochs_trained": int(model.n_epochs_), "best_epoch": model.best_epoch_,
+    }
+    (path / "recfm.json").write_text(json.dumps(meta))
+    np.savez(path / "arrays.npz", w0=np.float64(model.w0_), w=model.w_, V=model.V_,
+             item_vectors=rec.item_vectors_, seen_indptr=rec.seen_.indptr,
+             seen_indices=rec.seen_.indices, seen_shape=np.asarray(rec.seen_.shape, dtype=np.int64),
+             grad_sq_w0=np.asarray(model.grad_sq_w0_), grad_sq_w=model.grad_sq_w_,
+             grad_sq_V=model.grad_sq_V_)
+
+
+def test_folders_of_format_1_still_load_and_are_replaced_cleanly(fitted, tmp_path):
+    fm = fitted["FMRecommender"]
+    path = tmp_path / "old"
+    _write_version_1(fm, path)
+    loaded = load(path)
+    pd.testing.assert_frame_equal(_recs(loaded), _recs(fm))
+    assert loaded.model_.grad_sq_w0_ == fm.model_.grad_sq_w0_
+    loaded.save(path, overwrite=True)  # the format-1 arrays.npz goes with the old manifest
+    assert _own_files(path) == sorted(["recfm.json", _arrays_file(path).name])
+    _write_version_1(fm, tmp_path / "bad")
+    with np.load(tmp_path / "bad" / "arrays.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["seen_shape"] = np.array([3, 4], dtype=np.int64)
+    np.savez(tmp_path / "bad" / "arrays.npz", **arrays)
+    with pytest.raises(ValueError, match="'seen_shape' disagrees"):
+        load(tmp_path / "bad")
