@@ -46,8 +46,9 @@ def dask_client(scheduler: str = "local", n_workers: int | None = None,
 
     if scheduler == "local":
         kwargs = {} if memory_limit is None else {"memory_limit": memory_limit}
+        # dashboard on a free port: several local clusters on one machine never clash
         with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                          processes=True, dashboard_address=None, silence_logs=logging.ERROR,
+                          processes=True, dashboard_address=":0", silence_logs=logging.ERROR,
                           **kwargs) as cluster, \
                 Client(cluster) as client:
             yield client
