@@ -251,6 +251,7 @@ def _threads(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .evaluation.experiment import DEFAULT_MODELS
     from .recommenders import describe_models
 
     parser = argparse.ArgumentParser(
@@ -275,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where MovieLens data lives (default: $RECFM_DATA or the user cache)")
     ev.add_argument("--no-download", action="store_true",
                     help="never download; fail if the data is not local")
-    ev.add_argument("--models", default="pop,als,bpr", help="comma-separated model names, or 'all'")
+    ev.add_argument("--models", default=DEFAULT_MODELS,
+                    help=f"comma-separated model names, or 'all' (default {DEFAULT_MODELS})")
     ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
     ev.add_argument("--cold-start", action="store_true", help="hold out whole users (cold-start protocol)")
     ev.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")

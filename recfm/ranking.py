@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recfm import _ranking_kernels as _k
+from recfm._jit import announce_compilation
 from recfm._utils import check_n_threads, check_positive_int, numba_threads
 from recfm.model.folding import fold_rows
 
@@ -357,6 +358,7 @@ def top_n(U: np.ndarray, I: np.ndarray, n: int, exclude: sp.spmatrix | None = No
     # candidates, a busy core), and a static split would wait for the slowest thread.
     # thread ids are < the active thread count
     slots = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
+    announce_compilation(_k.topn_direct if direct else _k.topn_gemm)
     with numba_threads(n_threads), numba.parallel_chunksize(1), _blas_one_thread():
         if direct:
             _k.topn_direct(U, I, _DIRECT_ROWS, slots, ex_indptr, ex_indices, cand_indptr,
@@ -432,6 +434,7 @@ def top_n_scores(scores: np.ndarray, n: int, exclude: sp.spmatrix | None = None,
     if n_users == 0 or n_items == 0:
         return items_out, scores_out
     slots = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
+    announce_compilation(_k.topn_dense)
     with numba_threads(n_threads), numba.parallel_chunksize(1):
         _k.topn_dense(S, _DIRECT_ROWS, slots, ex_indptr, ex_indices, cand_indptr,
                       cand_indices, n, items_out, scores_out)

@@ -422,3 +422,11 @@ def test_module_entry_point_exit_status_and_one_line_error():
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith("recfm: error: unknown model 'nope'")
+
+
+def test_evaluate_defaults_show_recfm_models_beside_the_baselines():
+    from recfm.cli import build_parser
+
+    args = build_parser().parse_args(["evaluate"])
+    names = args.models.split(",")
+    assert {"fm", "fm-warp"} <= set(names) and {"pop", "als", "bpr"} <= set(names)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recfm._jit import announce_compilation
 from recfm._utils import (
     DataError,
     NotFittedError,
@@ -603,6 +604,7 @@ class FactorizationMachine(Params):
         uf_t = (uf.indptr, uf.indices, uf.data)
         itf_t = (itf.indptr, itf.indices, itf.data)
         cx_t = (ctx.indptr, ctx.indices, ctx.data) if has_ctx else (dummy_i, dummy_i, dummy_f)
+        announce_compilation(K.positives_index, K.make_queue, K.EPOCHS[0], K.EPOCHS[1])
         pos = K.positives_index(inter.indptr, inter.indices, inter.shape[1])
         has_w = sw is not None
         s_w = sw if has_w else dummy_f
