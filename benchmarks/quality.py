@@ -4,6 +4,7 @@
     python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44 --min-rating 4
     python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44 --split leave-last-out
     python benchmarks/quality.py --dataset synthetic-ml-1m --models fm,ease --no-peers
+    python benchmarks/quality.py --dataset synthetic --sequence 0.5 --models fm,fm-seq,ease --no-peers
 
 For every seed: one split of the data (``--split random``: a per-user random 20 % holdout,
 users with >= 5 interactions; ``leave-last-out``: each user's latest interaction), then every
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _peers import lightfm_available, peer_models  # noqa: E402
 
-from recfm.datasets import load_dataset, make_synthetic_like  # noqa: E402
+from recfm.datasets import load_dataset, make_synthetic, make_synthetic_like  # noqa: E402
 from recfm.evaluation import evaluate  # noqa: E402
 from recfm.recommenders import make_recommender, parse_model_names  # noqa: E402
 from recfm.split import leave_last_out, random_split  # noqa: E402
@@ -122,7 +123,11 @@ def ratios(tables: list[pd.DataFrame], k: int, split_name: str) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="ml-100k", help="a recfm dataset name, or synthetic-ml-1m")
+    ap.add_argument("--dataset", default="ml-100k",
+                    help="a recfm dataset name, synthetic-ml-1m, or synthetic (make_synthetic's "
+                         "default size: 1,000 users, 1,500 items, 60,000 interactions)")
+    ap.add_argument("--sequence", type=float, default=0.0,
+                    help="synthetic data: planted next-item signal (make_synthetic(sequence=))")
     ap.add_argument("--models", default=DEFAULT_MODELS, help="recfm model names (default all)")
     ap.add_argument("--no-peers", action="store_true", help="skip LightFM")
     ap.add_argument("--min-rating", type=float, default=None,
@@ -141,7 +146,9 @@ def main() -> None:
     n_train = n_test = 0
     for seed in seeds:
         if args.dataset == "synthetic-ml-1m":
-            data = make_synthetic_like("ml-1m", seed=seed)
+            data = make_synthetic_like("ml-1m", seed=seed, sequence=args.sequence)
+        elif args.dataset == "synthetic":
+            data = make_synthetic(seed=seed, sequence=args.sequence)
         else:
             data = load_dataset(args.dataset, download=False)
         interactions = data.interactions

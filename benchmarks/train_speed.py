@@ -14,6 +14,10 @@ range and by the ratio of each library's best time (the least disturbed run). Al
 peak memory that ``FactorizationMachine.fit`` allocates beyond its inputs, as a multiple of the
 interaction matrix's size (tracemalloc sees numpy's allocations), to show the interactions are
 not copied over and over.
+
+Also times the FM with a History field (ids + each user's training items, SVD++-style, as
+``fm-history``), trained in user visits with cached history sums, and prints its time per epoch
+against the ids-only FM with the same loss (issue 9's target: at most 2x).
 """
 from __future__ import annotations
 
@@ -28,14 +32,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recfm.datasets import load_dataset  # noqa: E402
-from recfm.features import FeatureBuilder  # noqa: E402
+from recfm.features import FeatureBuilder, History  # noqa: E402
 from recfm.model import FactorizationMachine  # noqa: E402
 
 
 def _design(name: str):
     data = load_dataset(name, download=False)
-    design = FeatureBuilder().fit_transform(data.interactions[["user_id", "item_id"]])
-    return data.name, design
+    pairs = data.interactions[["user_id", "item_id"]]
+    design = FeatureBuilder().fit_transform(pairs)
+    history = FeatureBuilder(user_features=[History()]).fit_transform(pairs)
+    return data.name, design, history
 
 
 def _time_recfm(design, loss: str, factors: int, epochs: int, threads: int, seed: int,
@@ -81,7 +87,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    name, design = _design(args.data)
+    name, design, hist_design = _design(args.data)
     X = design.interactions
     n_pos = design.n_samples
     print(f"data: {name}: {design.n_users:,} users x {design.n_items:,} items, {n_pos:,} positives; "
@@ -94,6 +100,10 @@ def main() -> None:
     for loss in ("bpr", "warp"):
         for schedule in ("adagrad", "sgd"):
             _time_recfm(small, loss, args.factors, 1, args.threads, args.seed, schedule)
+    small_hist = FeatureBuilder(user_features=[History()]).fit_transform(
+        load_dataset("sample").interactions[["user_id", "item_id"]])
+    for loss in ("bpr", "warp"):
+        _time_recfm(small_hist, loss, args.factors, 1, args.threads, args.seed)
 
     a = (args.factors, args.epochs, args.threads, args.seed)
     runs = {
@@ -103,6 +113,8 @@ def main() -> None:
         "recfm FM, WARP (ids, Adagrad)": lambda: _time_recfm(design, "warp", *a),
         "LightFM WARP (Adagrad)": lambda: None if args.skip_lightfm else _time_lightfm(X, "warp", *a),
         "LightFM BPR (Adagrad)": lambda: None if args.skip_lightfm else _time_lightfm(X, "bpr", *a),
+        "recfm FM, WARP (ids + history)": lambda: _time_recfm(hist_design, "warp", *a),
+        "recfm FM, BPR (ids + history)": lambda: _time_recfm(hist_design, "bpr", *a),
     }
     times: dict[str, list] = {label: [] for label in runs}
     labels = list(runs)
@@ -137,6 +149,10 @@ def main() -> None:
           + ratio("recfm FM, WARP (ids, Adagrad)", "LightFM WARP (Adagrad)"))
     print("ratio recfm BPR / LightFM BPR (samples/s):                         "
           + ratio("recfm FM, BPR (ids, Adagrad)", "LightFM BPR (Adagrad)"))
+    print("time per epoch, ids + history / ids only, WARP (target <= 2x):      "
+          + ratio("recfm FM, WARP (ids, Adagrad)", "recfm FM, WARP (ids + history)"))
+    print("time per epoch, ids + history / ids only, BPR (target <= 2x):       "
+          + ratio("recfm FM, BPR (ids, Adagrad)", "recfm FM, BPR (ids + history)"))
 
     # memory: what fit allocates beyond its inputs, against the interaction CSR's size
     csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes

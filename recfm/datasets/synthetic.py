@@ -228,7 +228,7 @@ def _sample_block(model: _Model, r0: int, r1: int, seed: np.random.SeedSequence,
 
 def make_synthetic(n_users: int = 1000, n_items: int = 1500, n_interactions: int | None = None,
                    n_factors: int = 8, seed: int = 0, context: bool = True, *,
-                   n_threads: int | None = None) -> Dataset:
+                   sequence: float = 0.0, n_threads: int | None = None) -> Dataset:
     """Generate a MovieLens-shaped data set driven by latent factors the attributes partly reveal.
 
     See the module docstring for the generative model. Everything is vectorised numpy,
@@ -251,6 +251,12 @@ def make_synthetic(n_users: int = 1000, n_items: int = 1500, n_interactions: int
     context : bool
         Add the context columns ``hour`` (int 0-23) and ``platform`` (str: web, ios,
         android). With ``False`` the columns are dropped; everything else is identical.
+    sequence : float in [0, 0.9], default 0.0
+        Planted order (FPMC-style signal): each interaction but a user's first is, with
+        this probability, replaced by the *successor* of the user's previous item, under
+        one fixed random permutation of the catalogue (so the next item depends on the last
+        one), keeping its timestamp and rating; a replacement that repeats one of the
+        user's items is dropped. 0 leaves the data exactly as without the argument.
     n_threads : int, optional
         Worker threads over user blocks (None: all cores, at most 4).
 
@@ -374,6 +380,10 @@ def make_synthetic(n_users: int = 1000, n_items: int = 1500, n_interactions: int
     user_rows, item_cols, state, hour, ts, latent = (np.concatenate(p) for p in zip(*parts, strict=True))
     del parts
 
+    if sequence:
+        user_rows, item_cols, state, hour, ts, latent = _plant_sequence(
+            root.spawn(1)[0], sequence, n_items, user_rows, item_cols, state, hour, ts, latent)
+
     # Ratings: the latent score cut at ML-1M's rating quantiles.
     cuts = np.quantile(latent, np.cumsum(_RATING_SHARES)[:-1])
     rating = (np.searchsorted(cuts, latent) + 1).astype(np.float32)
@@ -393,6 +403,29 @@ def make_synthetic(n_users: int = 1000, n_items: int = 1500, n_interactions: int
         context_columns = ("hour", "platform")
     return Dataset(name="synthetic", interactions=interactions, users=users, items=items,
                    context_columns=context_columns)
+
+
+def _plant_sequence(seed: np.random.SeedSequence, p: float, n_items: int, users: np.ndarray,
+                    items: np.ndarray, *rest: np.ndarray) -> tuple:
+    """Replace, with probability ``p``, each interaction (but a user's first, in the time
+    order the rows are in) by the successor of the user's previous item; duplicates of a
+    (user, item) pair are dropped (the first kept). Returns the arrays in the same order."""
+    if not 0 <= p <= 0.9:
+        raise ValueError(f"sequence must be in [0, 0.9]; got {p!r}")
+    rng = np.random.default_rng(seed)
+    succ = rng.permutation(n_items).astype(items.dtype)
+    n = len(items)
+    first = np.r_[True, users[1:] != users[:-1]]
+    replace = (rng.random(n) < p) & ~first
+    # a run of replaced rows follows its anchor (the last kept row): row t takes
+    # succ^depth(anchor's item), depth = distance to the anchor
+    anchor = np.maximum.accumulate(np.where(replace, 0, np.arange(n)))
+    depth = np.arange(n) - anchor
+    cur = items[anchor]
+    for d in range(1, int(depth.max(initial=0)) + 1):  # a loop over run lengths, not rows
+        cur = np.where(depth >= d, succ[cur], cur)
+    keep = ~pd.DataFrame({"u": users, "i": cur}).duplicated().to_numpy()
+    return (users[keep], cur[keep]) + tuple(a[keep] for a in rest)
 
 
 def make_synthetic_like(name: str, seed: int = 0, **kwargs) -> Dataset:

@@ -20,6 +20,7 @@ from .fields import (
     MultiValued,
     Numeric,
     RecentItems,
+    TimeBin,
     infer_field,
 )
 from .space import FeatureSpace, FieldInfo
@@ -37,6 +38,7 @@ __all__ = [
     "MultiValued",
     "Numeric",
     "RecentItems",
+    "TimeBin",
     "UNKNOWN",
     "infer_field",
 ]

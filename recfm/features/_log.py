@@ -11,7 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError
-from .fields import History, RecentItems
+from .fields import History, RecentItems, TimeBin
 
 
 def timestamps(frame: pd.DataFrame, column: str, what: str, field: str) -> np.ndarray:
@@ -136,3 +136,30 @@ def recent_triples(
         vals.append(np.full(int(has.sum()), w[k], np.float32))
     return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
             np.concatenate(vals))
+
+
+def time_bins(spec: TimeBin, frame: pd.DataFrame, what: str) -> pd.Series:
+    """The bin of each row's timestamp (Int64, <NA> for a missing timestamp).
+
+    Raises
+    ------
+    DataError
+        The timestamp column is absent or holds neither numbers nor datetimes.
+    """
+    col = spec.timestamp
+    if col not in frame.columns:
+        raise DataError(
+            f"{what} frame has no timestamp column {col!r}, which {spec!r} reads; "
+            f"available columns: {list(frame.columns)}"
+        )
+    s = frame[col].reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        t = s.dt.tz_convert("UTC") if getattr(s.dt, "tz", None) is not None else s
+    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        t = pd.to_datetime(s, unit=spec.unit)
+    else:
+        raise DataError(
+            f"{what} column {col!r} has dtype {s.dtype}; timestamps must be numbers or datetimes"
+        )
+    attr = {"dayofweek": "day_of_week"}.get(spec.by, spec.by)
+    return getattr(t.dt, attr).astype("Int64")

@@ -36,6 +36,7 @@ from .fields import (
     Id,
     Numeric,
     RecentItems,
+    TimeBin,
     field_from_dict,
     infer_field,
 )
@@ -243,6 +244,12 @@ class FeatureBuilder(Params):
     def _attr_names(self, side: str) -> list[str]:
         return [f.name for f in self.space_.fields_on(side) if _is_attr(f)]
 
+    def _context_columns(self) -> list[str]:
+        """Columns the context fields read (a TimeBin reads its timestamp column)."""
+        return list(dict.fromkeys(
+            f.spec.timestamp if isinstance(f.spec, TimeBin) else f.name
+            for f in self.space_.fields_on("context") if _is_attr(f)))
+
     def _log_infos(self) -> list:
         """Fitted log-derived fields (history, recent items)."""
         space = getattr(self, "space_", None)
@@ -352,8 +359,8 @@ class FeatureBuilder(Params):
                     f"{_ARG[side]} {names} are declared but no {_FRAME[side]} frame was given "
                     f"(pass {_FRAME[side]}= with column {_ID_COL[side]!r} and those columns)"
                 )
-        context_names = [_spec_name(s) for s in specs["context"]
-                         if getattr(s, "kind", None) not in LOG_KINDS]
+        context_names = [s.timestamp if isinstance(s, TimeBin) else _spec_name(s)
+                         for s in specs["context"] if getattr(s, "kind", None) not in LOG_KINDS]
         self._check_interactions(interactions, context_names, "interactions")
         frames = {}
         resolved: dict[str, list[Field]] = {}
@@ -410,7 +417,7 @@ class FeatureBuilder(Params):
         if getattr(self, "space_", None) is None:
             return self.fit(interactions, users, items)
         space = self.space_
-        context_names = self._attr_names("context")
+        context_names = self._context_columns()
         self._check_interactions(interactions, context_names, "interactions")
         frames = {
             side: self._side_frame(side, users if side == "user" else items, self._attr_names(side))
@@ -489,7 +496,7 @@ class FeatureBuilder(Params):
                 data, what = self._attrs[side], _FRAME[side]
                 where = self._where(side, self.user_index_ if side == "user" else self.item_index_)
             for spec in resolved[side]:
-                column = data[spec.name]
+                column = _frame_column(spec, data, what)
                 self._grow_field(space, side, spec, column, what, where, first)
             if side == "context" and resolved.get("log"):
                 self._grow_log(space, interactions, resolved["log"], first)
@@ -796,7 +803,8 @@ class FeatureBuilder(Params):
         if not fields:
             return None
         df = df.reset_index(drop=True)
-        parts = [enc.encode_field(info, df[info.name], what, enc.at_row) for info in fields]
+        parts = [enc.encode_field(info, _frame_column(info.spec, df, what), what, enc.at_row)
+                 for info in fields]
         return _build_csr(parts, len(df), self.space_.n_features)
 
     def _extend(
@@ -859,7 +867,7 @@ class FeatureBuilder(Params):
             ``'error'``, missing columns, NaN or duplicated ids.
         """
         check_is_fitted(self, "space_")
-        self._check_interactions(interactions, self._attr_names("context"), "interactions")
+        self._check_interactions(interactions, self._context_columns(), "interactions")
         log_specs = [f.spec for f in self._log_infos()]
         times = self._log_times(interactions, "interactions", log_specs) if log_specs else None
         u_frame = self._side_frame("user", users, self._attr_names("user"))
@@ -1015,7 +1023,7 @@ class FeatureBuilder(Params):
         check_is_fitted(self, "space_")
         if not isinstance(context, pd.DataFrame):
             raise DataError(f"context must be a pandas DataFrame; got {type(context).__name__}")
-        _require_columns(context, self._attr_names("context"), "context", "context_features")
+        _require_columns(context, self._context_columns(), "context", "context_features")
         X = self._context_matrix(context, "context")
         if X is None:
             return sp.csr_matrix((len(context), self.space_.n_features), dtype=np.float32)
@@ -1149,3 +1157,10 @@ def _rows_of(X: sp.csr_matrix, rows: np.ndarray) -> enc.Triples:
     r = np.flatnonzero(rows >= 0)
     sub = X[rows[r]].tocoo()
     return (r[sub.row].astype(np.int64), sub.col.astype(np.int64), sub.data)
+
+
+def _frame_column(spec: Field, frame: pd.DataFrame, what: str) -> pd.Series:
+    """The column a field encodes: its own, or the bins a TimeBin derives from a timestamp."""
+    if isinstance(spec, TimeBin):
+        return _log.time_bins(spec, frame, what)
+    return frame[spec.name]

@@ -350,13 +350,51 @@ class RecentItems(Field):
         return (float(self.decay) ** np.arange(self.n)).astype(np.float32)
 
 
+_TIME_BINS = ("hour", "dayofweek", "month", "year")
+_TIME_UNITS = ("s", "ms", "us", "ns")
+
+
+@dataclass(frozen=True)
+class TimeBin(Categorical):
+    """A categorical context field derived from the interaction's timestamp (time-aware MF).
+
+    One column per bin (``dayofweek=0`` ... ``dayofweek=6``, ``hour=13``, ``month=12``,
+    ``year=1998``), so time effects are an ordinary context field. Declare it in
+    ``context_features``; frames (interactions, and the context given to ``recommend``)
+    need the timestamp column: numbers (seconds since the epoch by default) or datetimes,
+    read in UTC. Missing timestamps and unseen bins follow ``missing`` and ``unknown``.
+
+    Parameters
+    ----------
+    name : str, default 'dayofweek'
+        Prefix of the feature names (give each TimeBin its own).
+    by : {'hour', 'dayofweek', 'month', 'year'}, default 'dayofweek'
+    timestamp : str, default 'timestamp'
+    unit : {'s', 'ms', 'us', 'ns'}, default 's'
+        Unit of numeric timestamps.
+    min_count, unknown, missing
+        As for :class:`Categorical`.
+    """
+
+    name: str = "dayofweek"
+    by: str = "dayofweek"
+    timestamp: str = "timestamp"
+    unit: str = "s"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_choice(self._owner, "by", self.by, _TIME_BINS)
+        _check_choice(self._owner, "unit", self.unit, _TIME_UNITS)
+        _check_name(self._owner + " timestamp", self.timestamp)
+
+
 #: Field kinds built from the interaction log rather than from a frame column.
 LOG_KINDS = ("history", "recent")
 
 
 _FIELD_TYPES = {
     cls.__name__: cls
-    for cls in (Id, Categorical, MultiValued, Numeric, History, RecentItems)
+    for cls in (Id, Categorical, MultiValued, Numeric, History, RecentItems, TimeBin)
 }
 
 

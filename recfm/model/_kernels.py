@@ -1013,9 +1013,14 @@ def visit_rows(n_negatives):
 @njit(**_NONRT)
 def push_history(hist, u, buf, hg, mtot, hslot, cg, cm, params, hyper, adagrad):
     """End of a visit: one step on every history feature j of user u with the visit's
-    summed gradient ``x_j (buf[hg] - cg[slot_j]) + reg_v (mtot - cm[slot_j]) y_j``, where
+    summed gradient ``x_j (buf[hg] - cg[slot_j] + reg_v (mtot - cm[slot_j]) y_j)``, where
     slot j (``hslot``, 1-based, 0 = none) holds what the samples whose target was j
-    contributed (they left j out of their history); resets the slots."""
+    contributed (they left j out of their history); resets the slots.
+
+    The L2 penalty of a history feature is weighted by its value x_j in the row
+    (``x_j reg_v/2 |y_j|^2`` per sample): its gradient signal is scaled by x_j = 1/sqrt(n)
+    too, and an unweighted penalty shrank the history vectors to nothing (measured on
+    ML-100K: validation NDCG@10 0.218 against 0.276 for ids + history at reg 0.01)."""
     indptr, indices, data = hist
     V = params[2]
     gV = params[5]
@@ -1035,7 +1040,7 @@ def push_history(hist, u, buf, hg, mtot, hslot, cg, cm, params, hyper, adagrad):
             if sl >= 0:
                 g -= cg[sl, f]
             v = V[j, f]
-            gv = x * g + reg_v * m * v
+            gv = x * (g + reg_v * m * v)
             if adagrad:
                 a = gV[j, f] + gv * gv
                 gV[j, f] = a

@@ -55,7 +55,35 @@ _FACTORIES: dict[str, tuple[str, Callable[..., Recommender]]] = {
         "recfm FM with user and item attributes, WARP, 64 factors",
         _fm("auto", "warp"),
     ),
+    "fm-history": (
+        "recfm FM, ids + the user's training items (SVD++-style History field), WARP",
+        lambda seed, threads, cold_start=False: _log_fm("history", seed, threads),
+    ),
+    "fm-seq": (
+        "recfm FM, ids + the user's last items (FPMC-style RecentItems field), WARP",
+        lambda seed, threads, cold_start=False: _log_fm("seq", seed, threads),
+    ),
 }
+
+
+def _log_fm(kind: str, seed: int, threads: int | None) -> Recommender:
+    """The FMs with log-derived fields; defaults chosen on a validation split carved from
+    ML-100K's training part (benchmarks/tune_log_fields.py), never on its test part."""
+    from ..features import FeatureBuilder, History, RecentItems
+    from ..model import FactorizationMachine
+
+    if kind == "history":
+        builder = FeatureBuilder(user_features=[History(**LOG_FIELD_DEFAULTS["history"])])
+    else:
+        builder = FeatureBuilder(context_features=[RecentItems(**LOG_FIELD_DEFAULTS["seq"])])
+    return FMRecommender(builder=builder, model=FactorizationMachine(
+        loss="warp", n_factors=64, random_state=seed, n_threads=threads,
+        **LOG_MODEL_DEFAULTS[kind]))
+
+
+#: Field and model settings of ``fm-history`` and ``fm-seq``.
+LOG_FIELD_DEFAULTS: dict[str, dict] = {"history": {"weight": "sqrt"}, "seq": {"n": 1}}
+LOG_MODEL_DEFAULTS: dict[str, dict] = {"history": {}, "seq": {}}
 
 
 def register(name: str, description: str, factory: Callable[..., Recommender]) -> None:

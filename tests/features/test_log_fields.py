@@ -156,3 +156,25 @@ def test_bad_input_is_named():
         RecentItems(decay=0)
     with pytest.raises(ValueError, match="weight"):
         History(weight="log")
+
+
+def test_time_bins_are_context_columns_of_the_timestamp():
+    from recfm.features import TimeBin
+
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3],
+                       "timestamp": [0, 3600 * 30, 86400 * 3 + 7200]})  # Thu 0h, Fri 6h, Sun 2h
+    b = FeatureBuilder(context_features=[TimeBin(), TimeBin(name="hour", by="hour")])
+    C = dense(b, b.fit_transform(df).context)
+    assert C.loc[0, ["dayofweek=3", "hour=0"]].tolist() == [1, 1]
+    assert C.loc[1, ["dayofweek=4", "hour=6"]].tolist() == [1, 1]
+    assert C.loc[2, ["dayofweek=6", "hour=2"]].tolist() == [1, 1]
+    # datetimes give the same bins; a recommend-time context reads its timestamp column
+    when = pd.DataFrame({"timestamp": pd.to_datetime([3600 * 30], unit="s")})
+    R = dense(b, b.context_rows(when))
+    assert R.loc[0, ["dayofweek=4", "hour=6"]].tolist() == [1, 1]
+    b2 = FeatureBuilder.from_state(json.loads(json.dumps(b.get_state())))
+    assert (b2.context_rows(when) != b.context_rows(when)).nnz == 0
+    with pytest.raises(DataError, match="no column 'timestamp'"):
+        FeatureBuilder(context_features=[TimeBin()]).fit(df.drop(columns="timestamp"))
+    with pytest.raises(DataError, match="no column 'timestamp'"):
+        b.context_rows(pd.DataFrame({"hour": [3]}))

@@ -55,7 +55,8 @@ def _one_negative_log():
 def _replay(data, plan, params, lr, reg_v):
     """Numpy (float64) re-derivation of one SGD epoch of visits with BPR: per sample, the
     gradient of log(1 + exp(-d)) on the full rows (target left out of the history); item
-    and user rows step at once, history rows once per visit with the summed gradients."""
+    and user rows step at once, history rows once per visit with the summed gradients (their
+    L2 penalty weighted by their value in the row)."""
     w, V = params
     uf, itf, hist = data["uf_static"], data["itf"], data["hist"]
     hcol, hres, inter = data["hcol"], data["hres"], data["inter"].toarray()
@@ -89,8 +90,8 @@ def _replay(data, plan, params, lr, reg_v):
         n_s = plan["qptr"][u + 1] - plan["qptr"][u]
         for x, jcol in zip(hx, hj, strict=True):
             c = C.get(jcol)
-            grad = x * (HG - (c if c is not None else 0.0)) + \
-                reg_v * (n_s - (c is not None)) * V[jcol]
+            grad = x * (HG - (c if c is not None else 0.0)
+                        + reg_v * (n_s - (c is not None)) * V[jcol])
             V[jcol] -= lr * grad
     return w, V
 
