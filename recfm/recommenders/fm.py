@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, check_is_fitted, check_positive_int, plain
-from ..features import Categorical, FeatureBuilder, MultiValued, Numeric
+from ..features import Categorical, FeatureBuilder, History, MultiValued, Numeric, RecentItems
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
 from .base import Recommender
@@ -109,12 +109,13 @@ class FMRecommender(Recommender):
 
     @property
     def supports_cold_start(self) -> bool:  # type: ignore[override]
-        """True when the query side has user attributes, so new users can be served."""
+        """True when the query side has user attributes, so new users can be served from
+        them (a History field serves new users too, but from the ``history`` they are given)."""
         b = getattr(self, "builder_", None)
         if b is not None:
-            return bool(b.user_features)
+            return _has_attributes(b.user_features)
         return self.builder in (AUTO, AUTO_ATTRIBUTES) or (
-            isinstance(self.builder, FeatureBuilder) and bool(self.builder.user_features)
+            isinstance(self.builder, FeatureBuilder) and _has_attributes(self.builder.user_features)
         )
 
     # -- fitting -----------------------------------------------------------------------
@@ -239,6 +240,8 @@ class FMRecommender(Recommender):
                 if self.supports_cold_start
                 else "; this model has no user attributes, so it cannot serve new users"
             )
+            if self.builder_._log_infos():
+                hint += "; pass history= with their items to serve them from those"
             raise KeyError(
                 f"{len(unknown)} user id(s) not seen in training, e.g. {plain(unknown[0])!r}{hint}"
             )
@@ -587,3 +590,10 @@ def _history_keys(history: Any) -> pd.Index:
         "history must be a DataFrame with columns user_id, item_id (optionally timestamp) "
         f"or a dict user id -> item ids; got {type(history).__name__}"
     )
+
+
+def _has_attributes(specs: Any) -> bool:
+    """Whether ``user_features`` declares a column of the users frame (not only log fields)."""
+    if specs is None or isinstance(specs, str):
+        return bool(specs)
+    return any(not isinstance(s, (History, RecentItems)) for s in specs)

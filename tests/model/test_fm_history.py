@@ -163,3 +163,18 @@ def test_pointwise_loss_with_history_is_refused():
     d = FeatureBuilder(user_features=[History()]).fit_transform(_one_negative_log())
     with pytest.raises(ValueError, match="pairwise loss"):
         FactorizationMachine(loss="logistic", n_epochs=1).fit(d)
+
+
+def test_partial_fit_grows_with_new_history_columns():
+    df = _log(4, n=150)
+    b = FeatureBuilder(user_features=[History()])
+    fm = FactorizationMachine(n_factors=4, loss="warp", n_epochs=2, random_state=0,
+                              n_threads=1).fit(b.fit_transform(df))
+    n0 = fm.n_features_
+    more = pd.DataFrame({"user_id": [0, 50, 50], "item_id": [99, 99, 3], "timestamp": [1, 2, 3]})
+    b.partial_fit(more)
+    d = b.transform(pd.concat([df, more], ignore_index=True))
+    assert "history=99" in b.feature_names()
+    fm.partial_fit(d, n_epochs=1)
+    assert fm.n_features_ == d.n_features > n0
+    assert np.isfinite(fm.V_).all()

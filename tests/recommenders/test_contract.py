@@ -24,7 +24,9 @@ def all_factories():
 
 @pytest.fixture(scope="module")
 def board():
-    return checkerboard()
+    # a timestamp column for the models that order each user's log (fm-seq); others ignore it
+    train, held_out = checkerboard()
+    return train.assign(timestamp=np.arange(len(train))), held_out
 
 
 @pytest.mark.parametrize("name", model_names())
