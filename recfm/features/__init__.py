@@ -5,6 +5,10 @@
 ...                          item_features=[MultiValued("genres")])
 >>> design = builder.fit_transform(train, users=users, items=items)   # doctest: +SKIP
 
+Fields built from the interaction log: :class:`History` (the user's training items, SVD++),
+:class:`RecentItems` (the items just before each event, FPMC) and :class:`TimeBin` (bins of
+the event's timestamp).
+
 See :class:`FeatureBuilder` for the row layout, :class:`FeatureSpace` for column names and
 append-only growth, and :class:`Design` for the matrices and libFM/svmlight export.
 """

@@ -160,7 +160,11 @@ class FeatureBuilder(Params):
         each interaction: hour, platform, ...). A bare name is typed from its dtype by
         :func:`~recfm.features.infer_field` (bool/str/category → ``Categorical``, numbers →
         ``Numeric``, lists → ``MultiValued``); give a field object to choose the encoding.
-        A column may feed only one field.
+        A column may feed only one field. Fields built from the interaction log go here
+        too: :class:`~recfm.features.History` in ``user_features``,
+        :class:`~recfm.features.RecentItems` and :class:`~recfm.features.TimeBin` in
+        ``context_features``; the builder keeps the log of ``fit``/``partial_fit`` for them
+        (and saves it in its state).
     use_user_ids, use_item_ids : bool, default True
         Give each known user/item its own one-hot column (``user_id=196``). With ids only,
         the FM is biased matrix factorisation.
