@@ -13,7 +13,8 @@ def checkerboard(n_users: int = 100, n_items: int = 30, seed: int = 0):
 
     Returns
     -------
-    (train, held_out) DataFrames with ``user_id, item_id, rating``.
+    (train, held_out) DataFrames with ``user_id, item_id, rating`` (+ ``timestamp`` in
+    train).
     """
     rng = np.random.default_rng(seed)
     users, items = np.meshgrid(np.arange(n_users), np.arange(n_items), indexing="ij")
@@ -25,4 +26,6 @@ def checkerboard(n_users: int = 100, n_items: int = 30, seed: int = 0):
     first = frame.groupby("user_id")["key"].rank(method="first") == 1
     held_out = frame[first].drop(columns="key").reset_index(drop=True)
     train = frame[~first].drop(columns="key").reset_index(drop=True)
+    # a time per event, for the models that order each user's log (fm-seq)
+    train["timestamp"] = np.arange(len(train))
     return train, held_out

@@ -24,9 +24,7 @@ def all_factories():
 
 @pytest.fixture(scope="module")
 def board():
-    # a timestamp column for the models that order each user's log (fm-seq); others ignore it
-    train, held_out = checkerboard()
-    return train.assign(timestamp=np.arange(len(train))), held_out
+    return checkerboard()
 
 
 @pytest.mark.parametrize("name", model_names())
