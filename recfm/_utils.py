@@ -128,6 +128,31 @@ def check_columns(
             )
 
 
+#: Largest magnitude an int64 column holds exactly as a float (2**63 itself overflows).
+_INT64_LIMIT = float(2**63)
+
+
+def check_finite_numbers(values: np.ndarray, column: str, what: str,
+                         first_line: int | None = None, integer: bool = False,
+                         original: pd.Series | None = None) -> None:
+    """Refuse NaN-free float ``values`` of ``column`` holding inf, or (``integer``) values no
+    int64 can hold (a cast would silently turn 1e30 into -2**63).
+
+    ``what`` and ``first_line`` name the frame and the line of its first row, as in
+    :func:`check_columns`; ``original`` (the column as read) gives the value as written.
+    """
+    bad = ~np.isfinite(values)
+    if integer:
+        bad |= np.abs(np.where(bad, 0.0, values)) >= _INT64_LIMIT
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        where = f"row {row}" if first_line is None else f"line {row + first_line}"
+        value = plain(original.iloc[row]) if original is not None else plain(values[row])
+        kind = "an integer within int64 range" if integer else "a finite number"
+        raise DataError(f"{what}: column '{column}' has value {value!r} at {where}, "
+                        f"which is not {kind}")
+
+
 def plain(value: object) -> object:
     """A numpy scalar as the Python scalar it holds, so messages read ``99999`` not ``np.int64(99999)``."""
     return value.item() if isinstance(value, np.generic) else value

@@ -30,7 +30,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from recfm._utils import DataError, check_columns, check_positive_int, check_random_state
+from recfm._utils import (
+    DataError,
+    check_columns,
+    check_finite_numbers,
+    check_positive_int,
+    check_random_state,
+)
 
 __all__ = [
     "random_split",
@@ -79,6 +85,10 @@ def _validate(df: pd.DataFrame, what: str, need_timestamp: bool) -> None:
     check_columns(df, cols, what)
     if "rating" in df.columns:
         check_columns(df, ["rating"], what)
+    ts = df["timestamp"] if "timestamp" in df.columns else None
+    if ts is not None and pd.api.types.is_float_dtype(ts.dtype):
+        # inf would sort as the newest (or oldest) event of all and decide every time cut
+        check_finite_numbers(ts.to_numpy(np.float64), "timestamp", what)
 
 
 def merge_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:

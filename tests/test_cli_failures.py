@@ -75,3 +75,16 @@ def test_n_far_above_the_catalogue_is_capped(capsys, tmp_path):
 
     n_items = pd.read_csv(INTERACTIONS)["item_id"].nunique()
     assert len(stdout.strip().splitlines()) == n_items + 1
+
+
+def test_float_written_user_ids_still_recommend_by_integer_id(capsys, tmp_path):
+    (tmp_path / "log.csv").write_text("user_id,item_id\n1,1\n1,2\n2,1\n2,3\n")
+    (tmp_path / "users.csv").write_text("user_id,age\n1.0,20\n2.0,30\n")
+    out = tmp_path / "model"
+    code, _, err = run(capsys, "fit", "--interactions", tmp_path / "log.csv", "--users",
+                       tmp_path / "users.csv", "--epochs", "1", "--factors", "4",
+                       "--threads", "1", "--out", out, "-q")
+    assert code == 0, err
+    code, stdout, err = run(capsys, "recommend", "--model", out, "--users", "1", "--n", "2")
+    assert code == 0, err
+    assert stdout.splitlines()[1].startswith("1,3,1,")

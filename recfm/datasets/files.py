@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recfm._utils import DataError, check_columns
+from recfm._utils import DataError, check_columns, check_finite_numbers
 from recfm.datasets.dataset import Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
 from recfm.datasets.movielens import SUPPORTED, load_movielens, movielens_status
@@ -35,7 +35,19 @@ def _numeric(df: pd.DataFrame, col: str, what: str, integer: bool) -> np.ndarray
         kind = "an integer (Unix seconds)" if integer else "a number"
         raise DataError(f"{what}: column '{col}' has value {df[col].iloc[row]!r} at line {row + 2}, "
                         f"which is not {kind}")
+    check_finite_numbers(values, col, what, first_line=2, integer=integer, original=df[col])
     return values
+
+
+def _ids(df: pd.DataFrame, col: str, what: str) -> None:
+    """Read ids of one kind in every file: ``1.0`` (pandas' float for a column with a blank
+    or a written ``.0``) is the integer id ``1``, as in the other files."""
+    s = df[col]
+    if pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(np.float64)
+        if np.isfinite(v).all() and (v == np.floor(v)).all() and (np.abs(v) < 2.0**63).all():
+            df[col] = v.astype(np.int64)
+    df.attrs["source"] = what  # names the file in the builder's id-type checks
 
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -122,6 +134,8 @@ def read_interactions_csv(path: str | os.PathLike) -> Dataset:
     df, what = _read_csv(path, "user_id,item_id")
     optional = [c for c in ("rating", "timestamp") if c in df.columns]
     check_columns(df, ["user_id", "item_id", *optional], what, first_line=2)
+    _ids(df, "user_id", what)
+    _ids(df, "item_id", what)
     if "rating" in df.columns:
         df["rating"] = _numeric(df, "rating", what, integer=False).astype(np.float32)
     else:
@@ -278,6 +292,7 @@ def read_attributes_csv(
     """
     df, what = _read_csv(path, id_column)
     check_columns(df, [id_column], what, first_line=2)
+    _ids(df, id_column, what)
     dup = df[id_column].duplicated()
     if dup.any():
         raise DataError(f"{what}: {id_column} {df[id_column][dup].iloc[0]!r} appears more than once")

@@ -316,14 +316,21 @@ class FeatureBuilder(Params):
     def _check_id_types(
         a: pd.Series | pd.Index, b: pd.Series | pd.Index, what: str, side: str
     ) -> None:
-        # Ids of different kinds (1 vs '1') would silently never match.
-        num_a = pd.api.types.is_numeric_dtype(a.dtype)
-        num_b = pd.api.types.is_numeric_dtype(b.dtype)
-        if len(a) and len(b) and num_a != num_b:
+        # Ids of different kinds (1 vs '1') would silently never match, and integer ids
+        # joined with float ones (1 vs 1.0) would turn every model id into a float.
+        def kind(x: pd.Series | pd.Index) -> str:
+            if pd.api.types.is_bool_dtype(x.dtype) or not pd.api.types.is_numeric_dtype(x.dtype):
+                return "text"
+            return "integer" if pd.api.types.is_integer_dtype(x.dtype) else "float"
+
+        if len(a) and len(b) and kind(a) != kind(b):
+            other = "fitted" if isinstance(a, pd.Index) else "interactions"
+            src_a = a.attrs.get("source") if isinstance(a, pd.Series) else None
+            src_b = getattr(b, "attrs", {}).get("source") if isinstance(b, pd.Series) else None
             raise DataError(
-                f"{what} column {_ID_COL[side]!r} has dtype {b.dtype} but the "
-                f"{'fitted' if isinstance(a, pd.Index) else 'interactions'} ids have dtype "
-                f"{a.dtype}; ids must be of the same kind to match"
+                f"{src_b or what} column {_ID_COL[side]!r} has {kind(b)} ids (dtype {b.dtype}) "
+                f"but the {src_a or other} ids are {kind(a)} (dtype {a.dtype}); ids must be of "
+                "the same kind in every file to match"
             )
 
     # -- fitting -----------------------------------------------------------------------
@@ -468,7 +475,9 @@ class FeatureBuilder(Params):
             if not first:
                 self._check_id_types(index, candidates, "interactions", side)
             if frame is not None:
-                self._check_id_types(candidates, frame.index, _FRAME[side], side)
+                ids = pd.Series(frame.index, dtype=frame.index.dtype)
+                ids.attrs.update(frame.attrs)  # the file it came from, for the message
+                self._check_id_types(candidates, ids, _FRAME[side], side)
                 candidates = pd.concat(
                     [candidates, pd.Series(frame.index, dtype=frame.index.dtype)], ignore_index=True
                 )

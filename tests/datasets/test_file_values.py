@@ -1,0 +1,46 @@
+"""Values no column type can hold are refused naming file, column and line; ids read alike."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recfm._utils import DataError
+from recfm.datasets import read_attributes_csv, read_interactions_csv
+from recfm.features import FeatureBuilder
+from recfm.split import temporal_split
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e30", "9.3e18"])
+def test_timestamps_beyond_int64_are_refused_with_file_column_and_line(tmp_path, value):
+    path = tmp_path / "log.csv"
+    path.write_text(f"user_id,item_id,timestamp\n1,2,100\n1,3,{value}\n2,2,5\n")
+    with pytest.raises(DataError, match=rf"log.csv: column 'timestamp' has value .* at line 3"):
+        read_interactions_csv(path)
+
+
+def test_temporal_split_refuses_infinite_timestamps_in_a_frame():
+    df = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 2],
+                       "timestamp": [1.0, np.inf, 3.0, 4.0]})
+    with pytest.raises(DataError, match="column 'timestamp' has value inf at row 1"):
+        temporal_split(df)
+
+
+def test_integral_float_ids_read_as_the_integers_of_the_other_files(tmp_path):
+    (tmp_path / "log.csv").write_text("user_id,item_id\n1,1\n1,2\n2,1\n")
+    (tmp_path / "users.csv").write_text("user_id,age\n1.0,20\n2.0,30\n")
+    log = read_interactions_csv(tmp_path / "log.csv").interactions
+    users = read_attributes_csv(tmp_path / "users.csv", "user_id")
+    assert users["user_id"].dtype == np.int64
+    builder = FeatureBuilder(user_features=["age"]).fit(log, users=users)
+    assert builder.user_index_.dtype == np.int64 and list(builder.user_index_) == [1, 2]
+
+
+def test_id_kinds_that_differ_across_files_name_both_files(tmp_path):
+    (tmp_path / "log.csv").write_text("user_id,item_id\n1,1\n1,2\n2,1\n")
+    (tmp_path / "users.csv").write_text("user_id,age\n1.5,20\n2.0,30\n")
+    log = read_interactions_csv(tmp_path / "log.csv").interactions
+    users = read_attributes_csv(tmp_path / "users.csv", "user_id")
+    with pytest.raises(DataError, match=r"users.csv column 'user_id' has float ids .* but the "
+                                        r".*log.csv ids are integer"):
+        FeatureBuilder(user_features=["age"]).fit(log, users=users)
