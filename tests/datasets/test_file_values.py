@@ -15,7 +15,7 @@ from recfm.split import temporal_split
 def test_timestamps_beyond_int64_are_refused_with_file_column_and_line(tmp_path, value):
     path = tmp_path / "log.csv"
     path.write_text(f"user_id,item_id,timestamp\n1,2,100\n1,3,{value}\n2,2,5\n")
-    with pytest.raises(DataError, match=rf"log.csv: column 'timestamp' has value .* at line 3"):
+    with pytest.raises(DataError, match=r"log.csv: column 'timestamp' has value .* at line 3"):
         read_interactions_csv(path)
 
 
