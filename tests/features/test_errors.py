@@ -116,8 +116,8 @@ def test_bad_users_and_items_frames(interactions, users, items, fitted):
 
 def test_id_kind_mismatch(interactions, users):
     with pytest.raises(DataError,
-                       match=r"users column 'user_id' has dtype str but the interactions ids have dtype "
-                             r"int64"):
+                       match=r"users column 'user_id' has text ids \(dtype str\) but the "
+                             r"interactions ids are integer \(dtype int64\)"):
         FeatureBuilder(user_features=["occupation"]).fit(
             interactions, users=users.assign(user_id=users["user_id"].astype(str))
         )
