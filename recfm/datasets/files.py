@@ -90,20 +90,18 @@ def _read_csv(path: str | os.PathLike, header: str) -> tuple[pd.DataFrame, str]:
 def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``frame`` as Parquet (a ``.parquet``/``.pq`` name) or CSV (any other name).
 
-    The file is written under a temporary name beside ``path`` and renamed into place, so a
-    failure never leaves a partial file; an existing ``path`` is replaced only with
-    ``overwrite``.
+    Written through :func:`recfm._files.atomic_file`: a temporary file beside ``path``,
+    renamed into place when complete, so a failure never leaves a partial file; an existing
+    ``path`` is replaced only with ``overwrite``.
     """
-    from recfm._files import atomic_file, write_text_atomic
+    from recfm._files import atomic_file
 
     path = Path(path)
-    if path.is_dir():
-        raise FileExistsError(f"{path} is a folder; refusing to replace it with a file")
-    if Path(path).suffix.lower() not in PARQUET_SUFFIXES:
-        write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"), overwrite=overwrite)
-        return path
     with atomic_file(path, overwrite=overwrite) as tmp:
-        frame.to_parquet(tmp, index=False)
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, lineterminator="\n")
     return path
 
 

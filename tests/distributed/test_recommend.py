@@ -60,9 +60,12 @@ def _umask() -> int:
     return m
 
 
-def test_popularity_baseline_equals_recommend_all(synthetic, client):
+def test_popularity_baseline_equals_recommend_all(synthetic, client, tmp_path):
     pop = Popularity().fit(synthetic.interactions)
     pd.testing.assert_frame_equal(recommend_all(pop, n=10, client=client), pop.recommend_all(n=10))
+    pop.save(tmp_path / "pop")  # a saved baseline: the workers load it themselves
+    pd.testing.assert_frame_equal(recommend_all(str(tmp_path / "pop"), n=10, client=client),
+                                  pop.recommend_all(n=10))
     # candidates: the same kernel with the candidate set is the single-machine reference
     cands = pop.item_ids_[5:60]
     got = recommend_all(pop, n=10, client=client, items=cands)
