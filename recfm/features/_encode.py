@@ -163,6 +163,23 @@ def fit_numeric(spec: Numeric, x: np.ndarray) -> tuple[float, float, np.ndarray 
 
 
 # -- encoding --------------------------------------------------------------------------------
+def _clipped(info, x: np.ndarray, rows: np.ndarray, what: str, where: Where) -> np.ndarray:
+    """``x`` clipped to the fit range of an unbinned numeric field, warning when it was out."""
+    if info.low is None or info.high is None:
+        return x
+    out = (x < info.low) | (x > info.high)
+    if not out.any():
+        return x
+    import warnings
+
+    k = int(np.flatnonzero(out)[0])
+    warnings.warn(
+        f"{what} column '{info.name}' has {int(out.sum())} value(s) outside the range seen in "
+        f"fit [{info.low:g}, {info.high:g}], first {x[k]:g} at {where(int(rows[k]))}; "
+        "clipped to that range", UserWarning, stacklevel=4)
+    return np.clip(x, info.low, info.high)
+
+
 def _raise_missing(name: str, what: str, isna: np.ndarray, where: Where, policy: str) -> None:
     r = int(np.flatnonzero(isna)[0])
     raise DataError(
@@ -251,7 +268,8 @@ def encode_field(info: FieldInfo, s: pd.Series, what: str, where: Where) -> Trip
             assert info.edges is not None, "a binned field has its edges from fit"
             bucket = np.searchsorted(info.edges, x[rows], side="right")
             return rows, info.value_columns[bucket], np.ones(len(rows), dtype=np.float32)
-        vals = ((x[rows] - info.center) / info.scale).astype(np.float32)
+        vals = ((_clipped(info, x[rows], rows, what, where) - info.center)
+                / info.scale).astype(np.float32)
         return rows, np.full(len(rows), info.column, dtype=np.int64), vals
 
     if isinstance(spec, MultiValued):

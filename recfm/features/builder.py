@@ -556,6 +556,9 @@ class FeatureBuilder(Params):
                 return
             info = space.add_field(spec.name, side, spec)
             info.center, info.scale, info.edges = enc.fit_numeric(spec, x)
+            valid = x[~np.isnan(x)]
+            if not spec.binned and len(valid):
+                info.low, info.high = float(valid.min()), float(valid.max())
             if spec.binned:
                 assert info.edges is not None, "fit_numeric gives a binned field its edges"
                 space.add_values(spec.name, enc.bin_labels(info.edges))

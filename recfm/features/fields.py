@@ -200,7 +200,11 @@ class Numeric(Field):
     scale : {'standard', 'minmax', None}, default 'standard'
         For unbinned fields: ``(x - mean) / std`` or ``(x - min) / (max - min)`` with the
         statistics of the first fit (``partial_fit`` never changes them, so a trained model's
-        weights keep their meaning), or the raw value. Ignored when binned.
+        weights keep their meaning), or the raw value. Ignored when binned. Values that
+        ``transform`` meets outside the range of the first fit data are clipped to that
+        range with a ``UserWarning`` naming the column, row and value: the model never
+        learned what they mean, and a value such as ``hour=1e30`` would otherwise swamp
+        every score. Infinite values are refused (``DataError``).
     missing : {'zero', 'error'}, default 'zero'
         NaN gives the row no column for this field (an FM reads that as value 0; with
         standard scaling that is the mean), or raises :class:`DataError`.

@@ -53,6 +53,10 @@ class FieldInfo:
     edges : ndarray of float64 or None
         Cut points of a binned numeric field; bucket ``k`` holds
         ``edges[k-1] <= x < edges[k]``.
+    low, high : float or None
+        Unbinned numeric: the range of the fit data. Values outside it are clipped to it
+        when encoded, with a warning (the model never learned what they mean, and a
+        value such as 1e30 would otherwise dominate every score).
     """
 
     name: str
@@ -66,6 +70,8 @@ class FieldInfo:
     center: float = 0.0
     scale: float = 1.0
     edges: np.ndarray | None = None
+    low: float | None = None
+    high: float | None = None
 
     @property
     def kind(self) -> str:
@@ -101,6 +107,8 @@ class FieldInfo:
             "center": float(self.center),
             "scale": float(self.scale),
             "edges": None if self.edges is None else self.edges.tolist(),
+            "low": None if self.low is None else float(self.low),
+            "high": None if self.high is None else float(self.high),
         }
 
     @classmethod
@@ -117,6 +125,9 @@ class FieldInfo:
             center=float(d["center"]),
             scale=float(d["scale"]),
             edges=None if d["edges"] is None else np.asarray(d["edges"], dtype=np.float64),
+            # absent from models saved before the range was kept: no clipping then
+            low=None if d.get("low") is None else float(d["low"]),
+            high=None if d.get("high") is None else float(d["high"]),
         )
 
 
