@@ -92,8 +92,10 @@ def main() -> None:
         prefix = [sys.executable, "-c", _PROFILE] if opts.profile else [sys.executable]
         cache = str(Path(tmp, "numba-cache"))
         label = "recfm evaluate --quiet " + opts.args if opts.what == "evaluate" else "README example"
-        for run_name in ("first run (empty numba cache)", "second run (warm cache)"):
-            wall, cpu, err = run(prefix + target, cache, tmp)
+        for i, run_name in enumerate(("first run (empty numba cache)", "second run (warm cache)")):
+            cwd = Path(tmp, f"run{i}")  # a folder of its own: the README block saves model/
+            cwd.mkdir()
+            wall, cpu, err = run(prefix + target, cache, str(cwd))
             print(f"{label.strip()}: {run_name}: {wall:.1f} s wall, {cpu:.1f} s CPU")
             if opts.profile:
                 print("".join(line + "\n" for line in err.splitlines() if line.startswith("compile")))
