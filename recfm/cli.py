@@ -75,7 +75,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.plot:
         from .evaluation.plots import plot_curves
 
-        plot_curves(exp.result, args.plot, overwrite=args.overwrite)
+        plot_curves(exp.result, args.plot, overwrite=args.overwrite, settings=exp.settings)
         print(f"wrote {args.plot}", file=sys.stderr)
 
 
