@@ -18,7 +18,13 @@ from ._files import write_text_atomic  # noqa: F401  (the writers' home is recfm
 class Params:
     """scikit-learn's parameter plumbing: the ``__init__`` arguments are the hyper-parameters.
 
-    ``__init__`` must store each argument under its own name and do nothing else.
+    ``__init__`` must store each argument under its own name and do nothing else. Parameters
+    nest as in scikit-learn: ``get_params(deep=True)`` adds ``name__param`` for every
+    parameter that is itself an estimator (it has ``get_params``), ``set_params`` routes
+    ``name__param`` to it, and ``sklearn.base.clone`` works without recfm depending on
+    scikit-learn. A parameter left at ``None`` that stands for a default estimator (see
+    :meth:`_default_component`) exposes that estimator's parameters too; setting one of them
+    first puts a fresh default estimator in its place.
     """
 
     @classmethod
@@ -27,24 +33,63 @@ class Params:
 
         return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
+    def _default_component(self, name: str) -> object | None:
+        """The estimator a ``None`` parameter ``name`` stands for (None: not a component)."""
+        return None
+
+    def _component(self, name: str) -> object | None:
+        value = getattr(self, name)
+        if value is None:
+            value = self._default_component(name)
+        if isinstance(value, type) or not hasattr(value, "get_params"):
+            return None
+        return value
+
     def get_params(self, deep: bool = True) -> dict:
-        """Hyper-parameters as a dict (the ``__init__`` arguments)."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        """Hyper-parameters as a dict (the ``__init__`` arguments).
+
+        With ``deep=True``, the parameters of nested estimators too, as ``name__param``.
+        """
+        out = {}
+        for name in self._param_names():
+            out[name] = getattr(self, name)
+            if deep:
+                inner = self._component(name)
+                if inner is not None:
+                    out.update((f"{name}__{k}", v) for k, v in inner.get_params(deep=True).items())
+        return out
 
     def set_params(self, **params):
-        """Set hyper-parameters; an unknown name raises ``ValueError``."""
+        """Set hyper-parameters, nested ones as ``name__param``; an unknown name raises
+        ``ValueError``. Returns self."""
         valid = self._param_names()
-        for name, value in params.items():
+        nested: dict[str, dict] = {}
+        for key, value in params.items():
+            name, sep, sub = key.partition("__")
             if name not in valid:
                 raise ValueError(
                     f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
                     "Check the list of available parameters with estimator.get_params().keys()."
                 )
-            setattr(self, name, value)
+            if sep:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            inner = self._component(name)
+            if inner is None:
+                raise ValueError(
+                    f"cannot set {sorted(name + '__' + k for k in sub_params)} on "
+                    f"{type(self).__name__}: its {name!r} is {getattr(self, name)!r}, "
+                    "not an estimator"
+                )
+            if getattr(self, name) is None:
+                setattr(self, name, inner)
+            inner.set_params(**sub_params)
         return self
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
 
 

@@ -957,49 +957,6 @@ def predict_rows(indptr, indices, data, w0, w, V, out):
         out[r] = w0 + lin + 0.5 * (ss - sq)
 
 
-@njit(**_JIT)
-def ndcg_block(scores, row0, ex_indptr, ex_indices, te_indptr, te_indices, top, out):
-    """NDCG@top of each row of ``scores`` (users ``row0 + r``; overwritten: excluded items
-    become -inf) against the sorted CSR of held-out items; rows without held-out items get
-    NaN. Ties go to the lower item index. Binary relevance, log2 discount."""
-    b, n_items = scores.shape
-    disc = np.empty(top, np.float64)
-    for r in range(top):
-        disc[r] = 1.0 / math.log2(r + 2.0)
-    best_i = np.empty(top, np.int64)
-    best_s = np.empty(top, scores.dtype)
-    for r in range(b):
-        u = row0 + r
-        n_test = te_indptr[u + 1] - te_indptr[u]
-        if n_test == 0:
-            out[r] = np.nan
-            continue
-        for jj in range(ex_indptr[u], ex_indptr[u + 1]):
-            scores[r, ex_indices[jj]] = -np.inf
-        m = 0
-        for item in range(n_items):
-            sc = scores[r, item]
-            if sc == -np.inf or (m == top and not sc > best_s[top - 1]):
-                continue
-            q = m if m < top else top - 1
-            while q > 0 and best_s[q - 1] < sc:
-                best_s[q] = best_s[q - 1]
-                best_i[q] = best_i[q - 1]
-                q -= 1
-            best_s[q] = sc
-            best_i[q] = item
-            if m < top:
-                m += 1
-        dcg = 0.0
-        for q in range(m):
-            if is_positive(te_indptr, te_indices, u, best_i[q]):
-                dcg += disc[q]
-        idcg = 0.0
-        for q in range(min(top, n_test)):
-            idcg += disc[q]
-        out[r] = dcg / idcg
-
-
 # --------------------------------------------------------------------------------------
 # user visits: pairwise losses with a history field (cached sums, as libFM)
 # --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import logging
 import math
 import numbers
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -46,8 +47,6 @@ ADAGRAD_INIT = 1.0
 #: An epoch whose mean loss exceeds this multiple of an all-zero model's loss has diverged
 #: (checked for every loss, after every epoch, so a diverged model is never returned).
 DIVERGENCE_FACTOR = 100.0
-#: NDCG cut-off of the validation metric.
-VALIDATION_K = 10
 
 
 class DivergenceError(RecfmError, FloatingPointError):
@@ -153,7 +152,8 @@ class FactorizationMachine(Params):
         Adagrad accumulators (sums of squared gradients), None with plain SGD.
     history_ : dict of lists
         ``'loss'``: mean training loss per epoch, measured during the epoch (``partial_fit``
-        appends to it); with ``validation``, ``'ndcg@10'`` per epoch as well.
+        appends to it); with a ``monitor`` (validation), one list per monitored value
+        (e.g. ``'ndcg@10'``) as well.
     n_features_ : int
         Number of feature columns (rows of ``V_``).
     n_epochs_ : int
@@ -162,6 +162,9 @@ class FactorizationMachine(Params):
         The L2 penalty on V in use (``reg_factors`` resolved).
     best_epoch_ : int or None
         With early stopping, the (0-based) epoch whose parameters were kept.
+    train_seconds_, monitor_seconds_ : float
+        Time the last call to ``fit``/``partial_fit`` spent in the training epochs and in
+        ``monitor`` (validation): the price of validation is their ratio.
 
     Notes
     -----
@@ -214,7 +217,7 @@ class FactorizationMachine(Params):
             n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()
         }
         args = []
-        for name, value in self.get_params().items():
+        for name, value in self.get_params(deep=False).items():
             d = defaults.get(name)
             if not (value is d or (type(value) is type(d) and value == d)):
                 args.append(f"{name}={value!r}")
@@ -389,34 +392,14 @@ class FactorizationMachine(Params):
             raise ValueError("sample_weight must hold finite, non-negative values")
         return sw
 
-    @staticmethod
-    def _check_validation(validation: Any, data: dict[str, Any]) -> sp.csr_matrix | None:
-        if validation is None:
-            return None
-        if not sp.issparse(validation):
-            raise ValueError(
-                "validation must be a scipy sparse matrix of shape (n_users, n_items) holding "
-                f"held-out positives; got {type(validation).__name__}"
-            )
-        val = validation.tocsr()
-        shape = (data["n_users"], data["n_items"])
-        if val.shape != shape:
-            raise ValueError(
-                f"validation has shape {val.shape}; expected (n_users, n_items) = {shape} "
-                "on the design's index"
-            )
-        if not val.has_sorted_indices:
-            val = val.copy()
-            val.sort_indices()
-        return _index32(val)
-
     # ------------------------------------------------------------------ training
     def fit(
         self,
         design: Any,
         sample_weight: Any = None,
-        validation: sp.spmatrix | None = None,
+        monitor: Callable[[FactorizationMachine], Mapping[str, float]] | None = None,
         early_stopping: int | None = None,
+        callback: Callable[[int, FactorizationMachine, dict[str, float]], Any] | None = None,
     ) -> FactorizationMachine:
         """Learn the parameters from a :class:`~recfm.features.Design`.
 
@@ -426,28 +409,39 @@ class FactorizationMachine(Params):
             Training samples and feature rows (``n_features`` columns).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each sample (scales its loss).
-        validation : csr_matrix of shape (n_users, n_items), optional
-            Held-out positives on the design's user/item index. NDCG@10 over all users with a
-            held-out item, each ranking every item but its training positives by the score of
-            its user row (no context), is recorded in ``history_['ndcg@10']`` after each
-            epoch (binary relevance, log2 discount; ties to the lower item index).
+        monitor : callable, optional
+            ``monitor(model) -> {name: value}``, called after every epoch; each value is
+            appended to ``history_[name]``. The first one is the validation score (higher is
+            better) that early stopping watches. The recommenders layer builds it (ranking a
+            validation split with the metrics of :mod:`recfm.metrics`, see
+            :meth:`recfm.recommenders.FMRecommender.fit`).
         early_stopping : int, optional
-            Patience: stop when the validation NDCG@10 has not improved for this many epochs
-            and keep the parameters of the best epoch (needs ``validation``).
+            Patience: stop when the monitored score has not improved for this many epochs,
+            and keep the parameters of the best epoch (``best_epoch_``), whatever ended the
+            training. Needs ``monitor``.
+        callback : callable, optional
+            ``callback(epoch, model, metrics)`` after every epoch (0-based ``epoch``;
+            ``metrics`` holds ``'loss'`` and the monitored values). Returning ``False`` or
+            raising :class:`StopIteration` stops training cleanly (with early stopping, the
+            best epoch's parameters are then kept); any other exception (e.g. optuna's
+            ``TrialPruned``) propagates out of ``fit`` and leaves the last epoch's parameters.
 
         Returns
         -------
         self
         """
-        return self._fit(design, sample_weight, validation, early_stopping, None)
+        return self._fit(design, sample_weight, monitor, early_stopping, None, callback)
 
-    def _fit(self, design, sample_weight, validation, early_stopping, n_epochs):
+    def _fit(self, design, sample_weight, monitor, early_stopping, n_epochs, callback=None):
         params = self._validated_params()
         if n_epochs is not None:
             params["n_epochs"] = n_epochs
         data = self._check_design(design)
         sw = self._check_sample_weight(sample_weight, data["n_samples"])
-        val = self._check_validation(validation, data)
+        if monitor is not None and not callable(monitor):
+            raise ValueError(f"monitor must be callable (model -> {{name: value}}); got {monitor!r}")
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be callable (epoch, model, metrics); got {callback!r}")
         if early_stopping is not None:
             if (isinstance(early_stopping, bool)
                     or not isinstance(early_stopping, numbers.Integral) or early_stopping <= 0):
@@ -455,8 +449,8 @@ class FactorizationMachine(Params):
                     f"early_stopping must be None or a positive integer (patience in epochs); "
                     f"got {early_stopping!r}"
                 )
-            if val is None:
-                raise ValueError("early_stopping needs validation (held-out positives) to monitor")
+            if monitor is None:
+                raise ValueError("early_stopping needs a validation score to monitor (monitor=)")
 
         rng = check_random_state(self.random_state)
         self._rng = rng
@@ -471,11 +465,9 @@ class FactorizationMachine(Params):
         self._reset_accumulators(params)
         self.n_features_ = nf
         self.history_ = {"loss": []}
-        if val is not None:
-            self.history_["ndcg@10"] = []
         self.best_epoch_ = None
         self.n_epochs_ = 0
-        self._train(params, data, sw, params["n_epochs"], val, early_stopping)
+        self._train(params, data, sw, params["n_epochs"], monitor, early_stopping, callback)
         return self
 
     def partial_fit(self, design: Any, sample_weight: Any = None,
@@ -534,7 +526,7 @@ class FactorizationMachine(Params):
             self._grow(nf, params)
         if params["learning_schedule"] == "adagrad" and self.grad_sq_V_ is None:
             self._reset_accumulators(params)
-        self._train(params, data, sw, params["n_epochs"], None, None)
+        self._train(params, data, sw, params["n_epochs"], None, None, None)
         return self
 
     @staticmethod
@@ -587,7 +579,7 @@ class FactorizationMachine(Params):
             hslot=np.zeros(data["hist"].nnz, np.int32),
         )
 
-    def _train(self, params, data, sw, n_epochs, val, patience) -> None:
+    def _train(self, params, data, sw, n_epochs, monitor, patience, callback) -> None:
         from tqdm.auto import tqdm
 
         self.reg_factors_ = params["reg_factors"]
@@ -659,6 +651,7 @@ class FactorizationMachine(Params):
             kernel = K.EPOCHS[kind]
             args = (loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples)
         loss_limit = DIVERGENCE_FACTOR * self._reference_loss(params, data, sw)
+        self.monitor_seconds_ = self.train_seconds_ = 0.0
         with numba_threads(params["n_threads"]) as n_thr, \
                 ThreadPoolExecutor(max(1, min(n_thr, n_chunks))) as pool:
             bar = tqdm(range(n_epochs), desc="FM epochs", disable=not self.verbose,
@@ -675,6 +668,7 @@ class FactorizationMachine(Params):
                 # shuffled order (the kernels release the GIL); one thread, all in order
                 parts = [np.ascontiguousarray(chunk_order[t::n_thr]) for t in range(n_thr)]
                 list(pool.map(lambda part, rest=rest: kernel(*args, part, *rest), parts))
+                self.train_seconds_ += time.perf_counter() - t0
                 if not pairwise:
                     self.w0_ = float(w0[0])
                     if adagrad:
@@ -688,23 +682,34 @@ class FactorizationMachine(Params):
                 log.debug("epoch %d: loss %.5f, %.2fs (%.2fM samples/s)", epoch, loss,
                           time.perf_counter() - t0,
                           n / max(time.perf_counter() - t0, 1e-9) / 1e6)
-                if val is not None:
-                    score = self._validation_ndcg(data, val)
-                    self.history_["ndcg@10"].append(score)
-                    info["ndcg@10"] = f"{score:.4f}"
-                    if patience is not None:
-                        if score > best_score:
-                            best_score, since_best = score, 0
-                            self.best_epoch_ = epoch
-                            best = self._snapshot()
-                        else:
-                            since_best += 1
-                            if since_best >= patience:
-                                bar.set_postfix(info)
-                                log.info("early stopping at epoch %d (best %d, ndcg@10 %.4f)",
-                                         epoch, self.best_epoch_, best_score)
-                                break
+                metrics = {"loss": loss}
+                if monitor is not None:
+                    t1 = time.perf_counter()
+                    monitored = dict(monitor(self))
+                    self.monitor_seconds_ += time.perf_counter() - t1
+                    for name, value in monitored.items():
+                        self.history_.setdefault(name, []).append(float(value))
+                        info[name] = f"{value:.4f}"
+                    metrics.update(monitored)
+                    score = float(next(iter(monitored.values())))
+                    if patience is not None and score > best_score:
+                        best_score, since_best = score, 0
+                        self.best_epoch_ = epoch
+                        best = self._snapshot()
+                    elif patience is not None:
+                        since_best += 1
                 bar.set_postfix(info)
+                stop = patience is not None and since_best >= patience
+                if stop:
+                    log.info("early stopping at epoch %d (best %s, score %.4f)",
+                             epoch, self.best_epoch_, best_score)
+                if callback is not None:
+                    try:
+                        stop = (callback(epoch, self, metrics) is False) or stop
+                    except StopIteration:
+                        stop = True
+                if stop:
+                    break
             bar.close()
         if best is not None:
             self._restore(best)
@@ -781,29 +786,6 @@ class FactorizationMachine(Params):
             "regularisation, or normalize=True feature rows in the FeatureBuilder "
             "(large feature values or sample weights make steps too big)"
         )
-
-    def _validation_ndcg(self, data: dict[str, Any], val: sp.csr_matrix) -> float:
-        """Mean NDCG@10 over users with a held-out item; each user (its design row, without
-        context) ranks all items but its training positives, by blocks of users (about 32 MB
-        of scores at a time)."""
-        P = np.ascontiguousarray(data["uf"] @ self.V_, dtype=np.float32)
-        E, b = self.item_repr(data["itf"])
-        E = np.ascontiguousarray(E)
-        inter = data["inter"]
-        n_users, n_items = P.shape[0], E.shape[0]
-        block = max(1, min(n_users, (1 << 23) // max(n_items, 1)))
-        out = np.empty(n_users, np.float64)
-        for r0 in range(0, n_users, block):
-            r1 = min(n_users, r0 + block)
-            if val.indptr[r1] == val.indptr[r0]:
-                out[r0:r1] = np.nan
-                continue
-            scores = P[r0:r1] @ E.T
-            scores += b
-            K.ndcg_block(scores, r0, inter.indptr, inter.indices, val.indptr, val.indices,
-                         VALIDATION_K, out[r0:r1])
-        valid = ~np.isnan(out)
-        return float(out[valid].mean()) if valid.any() else float("nan")
 
     # ------------------------------------------------------------------ scoring
     def _check_rows(self, X: Any, name: str) -> sp.csr_matrix:

@@ -204,7 +204,7 @@ class Recommender(Params):
 
     def _params_to_json(self) -> dict:
         """Hyper-parameters as JSON values (a ``random_state`` that is not an int is dropped)."""
-        params = self.get_params()
+        params = self.get_params(deep=False)
         if "random_state" in params and not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None
         return params

@@ -20,7 +20,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, check_n_threads, check_positive_int
-from .item_item import ItemItemRecommender, blocked_top_n, ndcg_at
+from ..metrics import ndcg_at_k
+from .item_item import ItemItemRecommender, blocked_top_n
 from .persistence import Dense
 
 #: Default λ grid for ``l2="auto"``: log-spaced over the range where EASE's optimum lies on
@@ -264,7 +265,7 @@ class EASE(ItemItemRecommender):
                             inv_diag_p=inv_diag_p)
             items, _ = blocked_top_n(X_fit_val, score, k, exclude_seen=True,
                                      n_threads=self.n_threads)
-            scores[float(l2)] = float(np.nanmean(ndcg_at(items, truth)))
+            scores[float(l2)] = float(np.nanmean(ndcg_at_k(items, truth, k)))
         return scores
 
     def _index_frame(self, frame: pd.DataFrame) -> sp.csr_matrix:

@@ -7,17 +7,20 @@ sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q,
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, check_is_fitted, check_positive_int, plain
+from .._utils import DataError, check_is_fitted, check_positive_int, check_random_state, plain
 from ..features import Categorical, FeatureBuilder, History, MultiValued, Numeric, RecentItems
+from ..metrics import METRICS, ranking_metrics
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
+from ..split import check_split, random_split
 from .base import Recommender
 from .persistence import Dense
 
@@ -80,6 +83,12 @@ class FMRecommender(Recommender):
         Interactions rated below it are not positives.
     block_size : int or None
         Users per scoring block in ``recommend`` (caps memory); None: automatic.
+    validation_metric : str, default "ndcg@10"
+        What ``fit(validation=...)`` measures after each epoch: ``name@k`` for a metric of
+        :mod:`recfm.metrics` (ndcg, precision, recall, map, hit_rate, mrr).
+    validation_users : int or None, default 2000
+        Validation users ranked after each epoch: a seeded sample of this many (drawn once
+        per fit), so that validation costs a small fraction of an epoch; None: all of them.
 
     Attributes
     ----------
@@ -101,11 +110,23 @@ class FMRecommender(Recommender):
         model: FactorizationMachine | None = None,
         min_rating: float | None = None,
         block_size: int | None = None,
+        validation_metric: str = "ndcg@10",
+        validation_users: int | None = 2000,
     ):
         super().__init__(min_rating=min_rating)
         self.builder = builder
         self.model = model
         self.block_size = block_size
+        self.validation_metric = validation_metric
+        self.validation_users = validation_users
+
+    def _default_component(self, name: str) -> object | None:
+        # model=None / builder=None mean these defaults, so their parameters nest as well
+        if name == "model":
+            return FactorizationMachine()
+        if name == "builder":
+            return FeatureBuilder()
+        return None
 
     @property
     def supports_cold_start(self) -> bool:  # type: ignore[override]
@@ -142,7 +163,7 @@ class FMRecommender(Recommender):
             raise ValueError(
                 f"builder must be a FeatureBuilder, 'auto' or None; got {type(self.builder).__name__}"
             )
-        return FeatureBuilder(**self.builder.get_params())
+        return FeatureBuilder(**self.builder.get_params(deep=False))
 
     def _new_model(self) -> FactorizationMachine:
         if self.model is None:
@@ -151,23 +172,106 @@ class FMRecommender(Recommender):
             raise ValueError(
                 f"model must be a FactorizationMachine or None; got {type(self.model).__name__}"
             )
-        return FactorizationMachine(**self.model.get_params())
+        return FactorizationMachine(**self.model.get_params(deep=False))
 
     def fit(
         self,
         train: pd.DataFrame,
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
+        validation: pd.DataFrame | float | None = None,
+        early_stopping: int | None = None,
+        callback: Callable[[int, FactorizationMachine, dict[str, float]], Any] | None = None,
     ) -> FMRecommender:
-        """Build the design from ``train`` (+ ``users``/``items`` attributes) and train the FM."""
+        """Build the design from ``train`` (+ ``users``/``items`` attributes) and train the FM.
+
+        Parameters
+        ----------
+        train : DataFrame
+            Interactions ``user_id, item_id`` [, ``rating``, context columns].
+        users, items : DataFrame, optional
+            Attribute frames (``user_id`` / ``item_id`` plus attribute columns).
+        validation : DataFrame or float, optional
+            Held-out interactions to measure ``validation_metric`` on after every epoch
+            (``history_``), either a frame (pairs also in ``train`` are refused; users or
+            items absent from ``train`` are left out) or a fraction in (0, 1) carved from
+            ``train`` per user (:func:`recfm.split.random_split`, seeded by the model's
+            ``random_state``; users with fewer than 5 interactions are not carved). Carved
+            rows are **not** trained on. Each epoch, the model is folded and a seeded sample
+            of ``validation_users`` validation users ranks every item but its training
+            items with the same blocked top-N (:func:`recfm.ranking.top_n`) and the same
+            metric code (:mod:`recfm.metrics`) as :func:`recfm.evaluation.evaluate`.
+        early_stopping : int, optional
+            Patience in epochs: stop when the validation metric has not improved for this
+            many epochs and keep the best epoch's parameters (``model_.best_epoch_``).
+            Needs ``validation``; ``model.n_epochs`` is then the maximum.
+        callback : callable, optional
+            ``callback(epoch, model, metrics)`` after each epoch, with the
+            :class:`FactorizationMachine` being trained and ``{'loss': ..., metric: ...}``.
+            Return ``False`` or raise ``StopIteration`` to stop training (the model is then
+            fitted with the current parameters, or the best epoch's with early stopping);
+            other exceptions propagate.
+
+        Returns
+        -------
+        self
+
+        Attributes set besides those of the class: ``history_`` (the FM's per-epoch curves:
+        ``'loss'`` and, with validation, ``validation_metric``) and ``validation_`` (the
+        validation frame used, None without validation).
+        """
         model = self._new_model()
         model.check_params()  # a bad setting fails before the design is built
         train = self.positives(train)
+        metric = _parse_metric(self.validation_metric) if validation is not None else None
+        if validation is None and early_stopping is not None:
+            raise ValueError("early_stopping needs validation= (a frame or a fraction of train)")
+        val_frame = None
+        if validation is not None:
+            train, val_frame = self._validation_frames(train, validation, model.random_state)
         builder = self._new_builder(users, items)
         design = builder.fit_transform(train, users, items)
-        model.fit(design)
+        monitor = None
+        if val_frame is not None:
+            monitor = _ValidationMonitor(builder, design, val_frame, metric,
+                                         self.validation_users, model.random_state)
+        model.fit(design, monitor=monitor, early_stopping=early_stopping, callback=callback)
         self._set_fitted(builder, model, design.interactions)
+        self.validation_ = val_frame
         return self
+
+    @property
+    def history_(self) -> dict[str, list[float]]:
+        """Per-epoch curves of the last fit: ``'loss'`` and the validation metric, if any."""
+        check_is_fitted(self, "model_")
+        return self.model_.history_
+
+    def _validation_frames(self, train: pd.DataFrame, validation: Any, seed: Any
+                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(training rows, validation rows) from a held-out frame or a fraction of train."""
+        if isinstance(validation, pd.DataFrame):
+            val = self.positives(validation, "validation")
+            check_split(train, val, cold_start=True)  # refuses pairs in both
+        elif isinstance(validation, numbers.Real) and not isinstance(validation, bool):
+            if not 0.0 < float(validation) < 1.0:
+                raise ValueError(f"validation as a fraction must be in (0, 1); got {validation!r}")
+            seed = seed if isinstance(seed, (numbers.Integral, np.random.Generator)) else None
+            train, val = random_split(train, test_size=float(validation), seed=seed)
+        else:
+            raise ValueError(
+                "validation must be a DataFrame of held-out interactions or a fraction in (0, 1) "
+                f"of train; got {type(validation).__name__}"
+            )
+        # only pairs of a training user and a training item can be ranked
+        keep = (val["user_id"].isin(pd.unique(train["user_id"].to_numpy()))
+                & val["item_id"].isin(pd.unique(train["item_id"].to_numpy())))
+        val = val[keep.to_numpy()]
+        if len(val) == 0:
+            raise DataError(
+                "the validation split is empty: no held-out interaction of a user and an item "
+                "known to train (users need >= 5 interactions to be carved)"
+            )
+        return train, val.reset_index(drop=True)
 
     def _set_fitted(self, builder: FeatureBuilder, model: FactorizationMachine, interactions) -> None:
         seen = sp.csr_matrix(interactions, dtype=np.float32, copy=True)
@@ -468,11 +572,13 @@ class FMRecommender(Recommender):
     }
 
     def _params_to_json(self) -> dict:
-        model = self.model_.get_params()
+        model = self.model_.get_params(deep=False)
         if not isinstance(model.get("random_state"), (int, type(None))):
             model["random_state"] = None
         # the fitted builder is saved whole in the state; its spec is rebuilt from it
-        return {"min_rating": self.min_rating, "block_size": self.block_size, "model": model}
+        return {"min_rating": self.min_rating, "block_size": self.block_size, "model": model,
+                "validation_metric": self.validation_metric,
+                "validation_users": self.validation_users}
 
     @classmethod
     def _from_json_params(cls, params: dict) -> FMRecommender:
@@ -480,7 +586,8 @@ class FMRecommender(Recommender):
         model = params.pop("model", None)
         if not isinstance(model, dict):
             raise ValueError("'model' must hold the FactorizationMachine parameters")
-        unknown = (set(params) - {"min_rating", "block_size"}) | (
+        unknown = (set(params) - {"min_rating", "block_size", "validation_metric",
+                                  "validation_users"}) | (
             set(model) - set(FactorizationMachine._param_names()))
         if unknown:
             raise ValueError(f"unknown parameter(s) {sorted(unknown)}")
@@ -534,9 +641,9 @@ class FMRecommender(Recommender):
         model.n_epochs_ = int(state["n_epochs_trained"])
         model.best_epoch_ = state["best_epoch"]
         model._rng = np.random.default_rng(model.random_state)
-        self.model = FactorizationMachine(**model.get_params())
+        self.model = FactorizationMachine(**model.get_params(deep=False))
         self.model_ = model
-        self.builder = FeatureBuilder(**builder.get_params())
+        self.builder = FeatureBuilder(**builder.get_params(deep=False))
         self.builder_ = builder
         self.item_vectors_ = arrays["item_vectors"]
 
@@ -597,3 +704,52 @@ def _has_attributes(specs: Any) -> bool:
     if specs is None or isinstance(specs, str):
         return bool(specs)
     return any(not isinstance(s, (History, RecentItems)) for s in specs)
+
+
+def _parse_metric(spec: object) -> tuple[str, int]:
+    """``"ndcg@10"`` -> ("ndcg", 10); the name must be one of :data:`recfm.metrics.METRICS`."""
+    name, _, k = str(spec).partition("@")
+    if name not in METRICS or not k.isdigit() or int(k) <= 0:
+        raise ValueError(
+            f"validation_metric must be name@k with name in {', '.join(METRICS)} and k > 0; "
+            f"got {spec!r}"
+        )
+    return name, int(k)
+
+
+class _ValidationMonitor:
+    """The validation score of an FM being trained: fold, blocked top-N, metric.
+
+    Built once per fit: the query rows of a seeded sample of validation users (their training
+    design rows, so history fields count), the item rows, their training items (excluded)
+    and their held-out items. Each call folds the current parameters and ranks with
+    :func:`recfm.ranking.top_n`, then scores with :mod:`recfm.metrics`, exactly as
+    :func:`recfm.evaluation.evaluate` does through ``recommend``.
+    """
+
+    def __init__(self, builder: FeatureBuilder, design: Any, val: pd.DataFrame,
+                 metric: tuple[str, int], n_users: int | None, seed: Any):
+        rows = pd.Index(builder.user_index_).get_indexer(val["user_id"])
+        cols = pd.Index(builder.item_index_).get_indexer(val["item_id"])
+        users = np.unique(rows)
+        if n_users is not None:
+            n_users = check_positive_int(n_users, "validation_users")
+            if len(users) > n_users:
+                rng = check_random_state(seed if isinstance(seed, numbers.Integral) else None)
+                users = np.sort(rng.choice(users, n_users, replace=False))
+        n_items = design.item_features.shape[0]
+        truth = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                              shape=(design.user_features.shape[0], n_items))[users]
+        self.name, self.k = metric
+        self.key = f"{self.name}@{self.k}"
+        self.query = sp.csr_matrix(design.user_features)[users]
+        self.items = sp.csr_matrix(design.item_features)
+        self.exclude = sp.csr_matrix(design.interactions)[users]
+        self.truth = truth
+        self.n_users = len(users)
+
+    def __call__(self, model: FactorizationMachine) -> dict[str, float]:
+        U, I, _ = fold(model, self.query, self.items)
+        recs, _ = top_n(U, I, self.k, exclude=self.exclude)
+        values = ranking_metrics(recs, self.truth, self.k)[self.key]
+        return {self.key: float(np.nanmean(values))}

@@ -71,28 +71,6 @@ def blocked_top_n(
     return items, scores
 
 
-def ndcg_at(items: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
-    """NDCG@k of each row of ``items`` (k = its width, -1 = padding) against ``truth``.
-
-    The recommenders layer comes before evaluation, so hyper-parameter search here uses this
-    short definition, the same as :mod:`recfm.evaluation.metrics`: binary gains,
-    DCG = Σ_r hit_r / log2(r + 2), divided by the DCG of min(k, |T|) hits.
-    Rows without truth get NaN.
-    """
-    n_users, k = items.shape
-    rows = np.repeat(np.arange(n_users), k)
-    cols = items.ravel()
-    valid = cols >= 0
-    hits = np.zeros(n_users * k, dtype=np.float64)
-    hits[valid] = np.asarray(truth[rows[valid], cols[valid]]).ravel() != 0
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = hits.reshape(n_users, k) @ discount
-    n_true = np.minimum(np.diff(truth.indptr), k)
-    ideal = np.concatenate([[0.0], np.cumsum(discount)])[n_true]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_true > 0, dcg / ideal, np.nan)
-
-
 class ItemItemRecommender(Recommender):
     """Base of the models whose scores are ``X @ W`` (see the module docstring).
 

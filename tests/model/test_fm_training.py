@@ -1,5 +1,5 @@
-"""Training behaviour: loss goes down, determinism, growth by partial_fit, validation and
-early stopping, divergence, the negative sampler and the validation metric kernel."""
+"""Training behaviour: loss goes down, determinism, growth by partial_fit, monitored
+validation, early stopping and callbacks, divergence and the negative sampler."""
 from __future__ import annotations
 
 import numpy as np
@@ -167,49 +167,56 @@ def test_partial_fit_on_unfitted_model_fits_and_checks_factors():
         m.partial_fit(d)
 
 
-def test_validation_history_and_early_stopping_keeps_best_epoch():
-    rng = np.random.default_rng(0)
-    users, items = random_pairs(rng, 60, 40, 1200)
-    held = rng.random(users.size) < 0.2
-    d = design_from_pairs(users[~held], items[~held], 60, 40)
-    val = sp.csr_matrix((np.ones(held.sum(), np.float32), (users[held], items[held])),
-                        shape=(60, 40))
-    kw = dict(n_factors=8, loss="warp", n_threads=1, random_state=0, learning_rate=0.2)
-    m = FactorizationMachine(n_epochs=12, **kw).fit(d, validation=val)
-    h = m.history_["ndcg@10"]
-    assert len(h) == 12 and all(0 <= x <= 1 for x in h)
-    es = FactorizationMachine(n_epochs=40, **kw).fit(d, validation=val, early_stopping=2)
-    h = es.history_["ndcg@10"]
-    assert es.best_epoch_ == int(np.argmax(h))
-    assert len(h) == es.best_epoch_ + 3 or len(h) == 40
-    # the kept parameters are those of the best epoch
-    assert es._validation_ndcg(es._check_design(d), val) == pytest.approx(max(h), abs=1e-12)
+def test_monitor_history_and_early_stopping_keeps_best_epoch():
+    d = small_design("warp")
+    scores = [0.1, 0.3, 0.2, 0.25, 0.5, 0.6]
+    seen = []
+
+    def monitor(model):  # a scripted validation score; records the parameters it saw
+        seen.append((model.w_.copy(), model.V_.copy()))
+        return {"score": scores[len(seen) - 1], "other": -1.0}
+
+    kw = dict(n_factors=4, loss="warp", n_threads=1, random_state=0, n_epochs=6)
+    m = FactorizationMachine(**kw).fit(d, monitor=monitor, early_stopping=2)
+    # best at epoch 1, no gain at epochs 2 and 3: stop after epoch 3, keep epoch 1
+    assert m.history_["score"] == scores[:4] and m.history_["other"] == [-1.0] * 4
+    assert len(m.history_["loss"]) == 4 and m.best_epoch_ == 1
+    np.testing.assert_array_equal(m.w_, seen[1][0])
+    np.testing.assert_array_equal(m.V_, seen[1][1])
+    assert m.monitor_seconds_ >= 0 and m.train_seconds_ > 0
 
 
-def test_ndcg_kernel_matches_brute_force():
-    rng = np.random.default_rng(3)
-    nu, ni, top = 25, 30, 10
-    scores = rng.integers(0, 6, (nu, ni)).astype(np.float32)  # many ties
-    train = sp.random(nu, ni, density=0.2, random_state=4, format="csr")
-    test = sp.random(nu, ni, density=0.15, random_state=5, format="csr")
-    test = (test - test.multiply(train.astype(bool))).tocsr()
-    test.eliminate_zeros()
-    for m in (train, test):
-        m.sort_indices()
-    out = np.empty(nu)
-    K.ndcg_block(scores.copy(), 0, train.indptr, train.indices, test.indptr, test.indices, top,
-                 out)
-    for u in range(nu):
-        rel = set(test[u].indices)
-        if not rel:
-            assert np.isnan(out[u])
-            continue
-        s = scores[u].astype(np.float64)
-        s[train[u].indices] = -np.inf
-        order = [i for i in np.lexsort((np.arange(ni), -s)) if s[i] > -np.inf][:top]
-        dcg = sum(1 / np.log2(r + 2) for r, i in enumerate(order) if i in rel)
-        idcg = sum(1 / np.log2(r + 2) for r in range(min(top, len(rel))))
-        assert out[u] == pytest.approx(dcg / idcg, abs=1e-12), u
+@pytest.mark.parametrize("how", ["false", "stop_iteration"])
+def test_callback_stops_training(how):
+    d = small_design("bpr")
+    calls = []
+
+    def callback(epoch, model, metrics):
+        calls.append((epoch, sorted(metrics)))
+        if epoch == 2:
+            if how == "false":
+                return False
+            raise StopIteration
+        return None
+
+    m = FactorizationMachine(n_factors=4, n_epochs=10, n_threads=1, random_state=0)
+    m.fit(d, callback=callback)
+    assert calls == [(0, ["loss"]), (1, ["loss"]), (2, ["loss"])]
+    assert len(m.history_["loss"]) == 3 and m.n_epochs_ == 3
+
+
+def test_callback_exceptions_propagate_and_bad_arguments():
+    d = small_design("bpr")
+
+    def boom(epoch, model, metrics):
+        raise KeyError("pruned")
+
+    with pytest.raises(KeyError, match="pruned"):
+        FactorizationMachine(n_factors=4, n_epochs=3).fit(d, callback=boom)
+    with pytest.raises(ValueError, match="early_stopping needs a validation score"):
+        FactorizationMachine(n_factors=4).fit(d, early_stopping=2)
+    with pytest.raises(ValueError, match="monitor must be callable"):
+        FactorizationMachine(n_factors=4).fit(d, monitor=3)
 
 
 def test_negative_sampler_never_returns_positives():

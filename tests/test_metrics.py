@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from recfm._utils import DataError
-from recfm.evaluation.metrics import (
+from recfm.metrics import (
     METRICS,
     coverage_at_k,
     hit_matrix,
