@@ -8,6 +8,7 @@ import contextlib
 import numbers
 import os
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ class Params:
         """The estimator a ``None`` parameter ``name`` stands for (None: not a component)."""
         return None
 
-    def _component(self, name: str) -> object | None:
+    def _component(self, name: str) -> Any:
         value = getattr(self, name)
         if value is None:
             value = self._default_component(name)

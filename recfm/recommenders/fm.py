@@ -223,11 +223,11 @@ class FMRecommender(Recommender):
         model = self._new_model()
         model.check_params()  # a bad setting fails before the design is built
         train = self.positives(train)
-        metric = _parse_metric(self.validation_metric) if validation is not None else None
         if validation is None and early_stopping is not None:
             raise ValueError("early_stopping needs validation= (a frame or a fraction of train)")
         val_frame = None
         if validation is not None:
+            metric = _parse_metric(self.validation_metric)
             train, val_frame = self._validation_frames(train, validation, model.random_state)
         builder = self._new_builder(users, items)
         design = builder.fit_transform(train, users, items)
@@ -735,7 +735,7 @@ class _ValidationMonitor:
         if n_users is not None:
             n_users = check_positive_int(n_users, "validation_users")
             if len(users) > n_users:
-                rng = check_random_state(seed if isinstance(seed, numbers.Integral) else None)
+                rng = check_random_state(int(seed) if isinstance(seed, numbers.Integral) else None)
                 users = np.sort(rng.choice(users, n_users, replace=False))
         n_items = design.item_features.shape[0]
         truth = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
