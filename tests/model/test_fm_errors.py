@@ -78,15 +78,10 @@ def test_bad_fit_arguments(design):
         m.fit(design, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="sample_weight must hold finite, non-negative"):
         m.fit(design, sample_weight=-np.ones(design.n_samples))
-    with pytest.raises(ValueError, match=r"validation has shape \(2, 2\); expected "
-                                         r"\(n_users, n_items\) = \(20, 15\)"):
-        m.fit(design, validation=sp.csr_matrix((2, 2)))
-    with pytest.raises(ValueError, match="validation must be a scipy sparse matrix"):
-        m.fit(design, validation=np.zeros((20, 15)))
-    with pytest.raises(ValueError, match="early_stopping needs validation"):
+    with pytest.raises(ValueError, match="early_stopping needs a validation score"):
         m.fit(design, early_stopping=3)
     with pytest.raises(ValueError, match="early_stopping must be None or a positive integer"):
-        m.fit(design, validation=design.interactions, early_stopping=0)
+        m.fit(design, monitor=lambda model: {"score": 0.0}, early_stopping=0)
     with pytest.raises(ValueError, match="n_epochs must be a positive integer; got 0"):
         m.fit(design).partial_fit(design, n_epochs=0)
 
