@@ -50,6 +50,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         from .evaluation.plots import require_matplotlib
 
         require_matplotlib()  # fail now, not after every model has trained
+    params = None
+    if args.params:
+        from .tuning import read_params_files
+
+        params = read_params_files(args.params)
     with _cluster_scoring(args) as recommend:
         exp = run_experiment(
             dataset=args.dataset,
@@ -65,6 +70,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             n_threads=args.threads,
             progress=not args.quiet,
             recommend=recommend,
+            params=params,
         )
     _write_text(format_table(exp.result, args.format, settings=exp.settings), args.output, args.overwrite)
     if args.save_run:
@@ -77,6 +83,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
         plot_curves(exp.result, args.plot, overwrite=args.overwrite, settings=exp.settings)
         print(f"wrote {args.plot}", file=sys.stderr)
+
+
+def _cmd_tune(args: argparse.Namespace) -> None:
+    from .tuning import FILES, tune
+
+    try:
+        result = tune(
+            args.dataset, args.model, n_trials=args.trials, out=args.out, timeout=args.timeout,
+            metric=args.metric, seed=args.seed, resume=args.resume, split=args.split,
+            test_size=args.test_size, validation_size=args.validation_size,
+            n_threads=args.threads, data_home=args.data_home, download=not args.no_download,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(f"recfm: interrupted; finished trials are kept in {Path(args.out) / FILES['study']} "
+              "(continue with --resume)", file=sys.stderr)
+        raise SystemExit(130) from None
+    from .evaluation.report import format_table
+
+    print(f"best {result.metric} on validation: {result.best_value:.4f} after {result.n_trials} "
+          f"trials ({result.n_pruned} pruned) in {result.seconds:.0f} s; "
+          f"setting in {result.files['best_params']}", file=sys.stderr)
+    if result.comparison is not None:
+        settings = {**result.settings, "trials": result.n_trials}
+        _write_text(format_table(result.comparison, "table", settings=settings), None)
 
 
 def _client(args: argparse.Namespace):
@@ -295,7 +326,38 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_args(ev, "compute the test users' lists on a Dask cluster: 'local' (worker processes "
                   "started here) or a scheduler address tcp://HOST:PORT")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    ev.add_argument("--params", action="append", default=None, metavar="best_params.json",
+                    help="use a setting written by recfm tune for its model (repeatable, one "
+                    "file per model; the model is added to --models if missing)")
     ev.set_defaults(func=_cmd_evaluate)
+
+    tn = sub.add_parser(
+        "tune",
+        help="tune one model's hyper-parameters (optuna) on a validation split of train",
+        description="Tune a model on a validation split carved from the training part (never "
+        "the test part), then compare the best setting with the defaults on test. Needs "
+        "optuna: pip install recfm[tune].",
+    )
+    tn.add_argument("--dataset", required=True, help="a data set name (as for evaluate) or a CSV file")
+    tn.add_argument("--model", required=True,
+                    help="model to tune: fm, fm-features, fm-warp, als, bpr, ease, ...")
+    tn.add_argument("--trials", type=int, default=50, help="trials in the study (default 50)")
+    tn.add_argument("--timeout", type=float, default=None,
+                    help="stop starting trials after this many seconds")
+    tn.add_argument("--metric", default="ndcg@10", help="validation metric to maximise (default ndcg@10)")
+    tn.add_argument("--seed", type=int, default=0, help="seed of the splits, the sampler and the models")
+    tn.add_argument("--out", required=True, metavar="DIR",
+                    help="output directory (must not exist unless --resume)")
+    tn.add_argument("--resume", action="store_true", help="continue the study in --out up to --trials trials")
+    tn.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
+    tn.add_argument("--test-size", type=float, default=0.2)
+    tn.add_argument("--validation-size", type=float, default=0.1,
+                    help="fraction of each user's training interactions used for validation")
+    tn.add_argument("--threads", type=int, default=None)
+    tn.add_argument("--data-home", default=None)
+    tn.add_argument("--no-download", action="store_true")
+    tn.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    tn.set_defaults(func=_cmd_tune)
 
     fit = sub.add_parser("fit", help="train an FM recommender on CSV files and save it")
     fit.add_argument("--interactions", required=True,

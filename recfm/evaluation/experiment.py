@@ -5,9 +5,10 @@ This is what ``recfm evaluate`` runs; scripts can call :func:`run_experiment` di
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -87,6 +88,7 @@ def run_experiment(
     n_threads: int | None = None,
     progress: bool = False,
     recommend: Callable[..., pd.DataFrame] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Experiment:
     """Load ``dataset``, split it and evaluate ``models`` side by side on the same split.
 
@@ -110,13 +112,26 @@ def run_experiment(
         Hold out whole users; models that cannot serve new users are reported, not scored.
     recommend : callable, optional
         How the test users' lists are computed (see :func:`recfm.evaluation.evaluate`).
+    params : mapping of model name -> {set_params name: value}, optional
+        Settings to apply to those models (e.g. ``recfm tune``'s ``best_params.json``, read
+        by :func:`recfm.tuning.read_best_params`); a model named here and not in ``models``
+        is added. Unknown parameter names raise before any data is loaded.
     """
     names = parse_model_names(models)
+    params = dict(params or {})
+    names += [name for name in parse_model_names(list(params)) if name not in names] if params else []
     ks = parse_ks(k)
     if not cold_start and split not in SPLITS:
         raise ValueError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+
+    recommenders = {
+        name: make_recommender(name, seed=seed, n_threads=n_threads, cold_start=cold_start)
+        for name in names
+    }
+    for name, setting in params.items():
+        recommenders[name].set_params(**setting)
 
     data = dataset if isinstance(dataset, Dataset) else load_dataset(
         dataset, data_home=data_home, download=download
@@ -131,10 +146,6 @@ def run_experiment(
     train, test = split_data(interactions, split, test_size, seed, cold_start)
     log.info("%s: %d train / %d test interactions", data.name, len(train), len(test))
 
-    recommenders = {
-        name: make_recommender(name, seed=seed, n_threads=n_threads, cold_start=cold_start)
-        for name in names
-    }
     result = evaluate(
         recommenders,
         train,
@@ -157,4 +168,6 @@ def run_experiment(
         n_train=len(train),
         n_test=len(test),
     )
+    if params:
+        settings["tuned"] = sorted(params)
     return Experiment(data, train, test, result, settings)

@@ -1,0 +1,28 @@
+"""Hyper-parameter tuning on a validation split carved from the training data (optuna).
+
+``optuna`` is an optional extra (``pip install recfm[tune]``), imported when a study runs.
+"""
+from recfm.tuning.spaces import SPACES, Choice, Float, Int, SearchSpace, register_space
+from recfm.tuning.study import (
+    FILES,
+    TuningResult,
+    read_best_params,
+    read_params_files,
+    tune,
+    validation_split,
+)
+
+__all__ = [
+    "FILES",
+    "SPACES",
+    "Choice",
+    "Float",
+    "Int",
+    "SearchSpace",
+    "TuningResult",
+    "read_best_params",
+    "read_params_files",
+    "register_space",
+    "tune",
+    "validation_split",
+]
