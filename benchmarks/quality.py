@@ -5,6 +5,7 @@
     python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44 --split leave-last-out
     python benchmarks/quality.py --dataset synthetic-ml-1m --models fm,ease --no-peers
     python benchmarks/quality.py --dataset synthetic --sequence 0.5 --models fm,fm-seq,ease --no-peers
+    python benchmarks/quality.py --dataset ml-100k --seeds 42 --models fm-warp,als --tuned --trials 30
 
 For every seed: one split of the data (``--split random``: a per-user random 20 % holdout,
 users with >= 5 interactions; ``leave-last-out``: each user's latest interaction), then every
@@ -20,6 +21,12 @@ Peers: implicit ALS/BPR and recfm's own EASE/ItemKNN through the registry; Light
 (``pip install lightfm-next``) with its usual settings (64 components, 30 epochs, learning rate
 0.05) and with the settings REFERENCE_RESULTS.md reports as tuned on validation (15 epochs,
 alpha 1e-5); skipped, with a note, when it does not import.
+
+``--tuned`` runs the comparison tuned against tuned: before each seed's fit, every model with
+a search space (:data:`recfm.tuning.SPACES`: the FMs, ALS, BPR, EASE) is tuned by
+:func:`recfm.tuning.search` (``--trials`` optuna trials, TPE, pruning) on a validation split
+carved from that seed's *train* part, then fitted on the whole train part with its best
+setting. Models without a search space keep their defaults (named on stderr).
 """
 from __future__ import annotations
 
@@ -120,6 +127,27 @@ def ratios(tables: list[pd.DataFrame], k: int, split_name: str) -> list[str]:
     return out
 
 
+def tune_models(models: dict, train: pd.DataFrame, data, args, seed: int) -> None:
+    """Set every tunable model to its best setting on a validation split of ``train``."""
+    from recfm.tuning import SPACES, best_params, search
+
+    for name, rec in models.items():
+        if name not in SPACES:
+            print(f"seed {seed}: {name} has no search space: defaults", file=sys.stderr)
+            continue
+        t0 = time.perf_counter()
+        study = search(name, train, users=data.users, items=data.items, n_trials=args.trials,
+                       timeout=args.timeout, metric=f"ndcg@{args.k}", seed=seed,
+                       n_threads=args.threads)
+        setting = best_params(study)
+        rec.set_params(**setting)
+        shown = ", ".join(f"{k.removeprefix('model__')}={v:.3g}" if isinstance(v, float)
+                          else f"{k.removeprefix('model__')}={v}" for k, v in setting.items())
+        print(f"seed {seed}: tuned {name} in {time.perf_counter() - t0:.0f} s "
+              f"({len(study.trials)} trials, validation ndcg@{args.k} {study.best_value:.4f}): "
+              f"{shown}", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -137,6 +165,11 @@ def main() -> None:
                     help="comma-separated seeds: one split and one fit of every model per seed")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--tuned", action="store_true",
+                    help="tune every model with a search space on a validation split of train first")
+    ap.add_argument("--trials", type=int, default=30, help="optuna trials per model with --tuned")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="with --tuned, stop starting trials of a model after this many seconds")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     if not seeds:
@@ -158,6 +191,8 @@ def main() -> None:
         n_train, n_test = len(train), len(test)
         models = {n: make_recommender(n, seed=seed, n_threads=args.threads)
                   for n in parse_model_names(args.models)}
+        if args.tuned:
+            tune_models(models, train, data, args, seed)
         if not args.no_peers:
             if lightfm_available():
                 models.update(peer_models(seed=seed, threads=args.threads,
@@ -175,7 +210,8 @@ def main() -> None:
         tables.append(result.table)
 
     summary = summarise(tables, args.k)
-    print(f"dataset={args.dataset}, split={args.split}, min_rating={args.min_rating}, "
+    tuned = f", tuned on validation ({args.trials} trials per model)" if args.tuned else ""
+    print(f"dataset={args.dataset}{tuned}, split={args.split}, min_rating={args.min_rating}, "
           f"seeds={seeds}, k={args.k}, threads={args.threads}, last split: {n_train} train / "
           f"{n_test} test interactions; NDCG: mean ± std (min–max) over the seeds, other "
           "metrics and fit seconds: means\n")

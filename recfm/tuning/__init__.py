@@ -6,8 +6,10 @@ from recfm.tuning.spaces import SPACES, Choice, Float, Int, SearchSpace, registe
 from recfm.tuning.study import (
     FILES,
     TuningResult,
+    best_params,
     read_best_params,
     read_params_files,
+    search,
     tune,
     validation_split,
 )
@@ -20,9 +22,11 @@ __all__ = [
     "Int",
     "SearchSpace",
     "TuningResult",
+    "best_params",
     "read_best_params",
     "read_params_files",
     "register_space",
+    "search",
     "tune",
     "validation_split",
 ]

@@ -46,7 +46,8 @@ from ..recommenders import FMRecommender, make_recommender, parse_model_names
 from ..split import random_split
 from .spaces import SearchSpace, space_for
 
-__all__ = ["TuningResult", "tune", "read_best_params", "read_params_files", "FILES"]
+__all__ = ["TuningResult", "tune", "search", "best_params", "read_best_params", "read_params_files",
+           "FILES"]
 
 log = logging.getLogger("recfm")
 
@@ -199,7 +200,7 @@ class _Objective:
         return float(curve[best])
 
 
-def _best_params(study) -> dict[str, Any]:
+def best_params(study) -> dict[str, Any]:
     best = study.best_trial
     params = dict(best.params)
     if "n_epochs" in best.user_attrs:
@@ -250,7 +251,7 @@ def _write_outputs(study, optuna, out: Path, settings: dict, metric: str, model:
     best = study.best_trial
     payload = {
         "model": model,
-        "params": _best_params(study),
+        "params": best_params(study),
         "metric": metric,
         "validation_value": best.value,
         "best_trial": best.number,
@@ -260,6 +261,78 @@ def _write_outputs(study, optuna, out: Path, settings: dict, metric: str, model:
     write_text_atomic(files["best_params"], json.dumps(payload, indent=2) + "\n", overwrite=True)
     plot_history(study, files["plot"], metric)
     return files
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`search`, carrying the study (its finished trials are kept)."""
+
+    def __init__(self, study):
+        super().__init__()
+        self.study = study
+
+
+def search(
+    model: str,
+    train: pd.DataFrame,
+    users: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    n_trials: int = 50,
+    timeout: float | None = None,
+    metric: str = "ndcg@10",
+    seed: int = 0,
+    validation_size: float = 0.1,
+    n_threads: int | None = None,
+    space: SearchSpace | None = None,
+    storage: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
+):
+    """Run the study of steps 2-4 on ``train`` alone and return it (an ``optuna.Study``).
+
+    The validation split is carved from ``train`` (:func:`validation_split`); nothing else is
+    seen. ``storage`` is an optuna storage URL (None: in memory); with ``resume``, the study
+    stored there is continued up to ``n_trials`` finished trials. :func:`best_params` reads
+    the best setting. Other parameters as in :func:`tune`. On Ctrl-C, the finished trials
+    stay in the study and ``KeyboardInterrupt`` is raised.
+    """
+    default_space, n_trials = _check_args(model, n_trials, timeout, metric, validation_size)
+    space = default_space if space is None else space
+    optuna = _require_optuna()
+    fit_part, val = validation_split(train, validation_size, seed)
+    log.info("tune %s: %d fit / %d validation interactions", model, len(fit_part), len(val))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=STUDY_NAME,
+        storage=storage,
+        load_if_exists=resume,
+        direction="maximize",
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
+    )
+    # a resumed study draws new settings: the sampler's seed moves on with the trial count
+    study.sampler = optuna.samplers.TPESampler(seed=int(seed) + len(study.trials))
+    objective = _Objective(optuna, model, space, fit_part, val, users, items, metric, seed,
+                           n_threads)
+    done = len(_finished(study, optuna))
+    remaining = max(n_trials - done, 0)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=n_trials, initial=min(done, n_trials), desc=f"tune {model}", unit="trial",
+               disable=not progress)
+
+    def advance(study, trial) -> None:
+        bar.update(1)
+        if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+            bar.set_postfix({metric: f"{study.best_value:.4f}"})
+
+    try:
+        if remaining:
+            study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=[advance],
+                           gc_after_trial=False)
+    except KeyboardInterrupt:
+        raise _Interrupted(study) from None
+    finally:
+        bar.close()
+    return study
 
 
 def tune(
@@ -348,47 +421,20 @@ def tune(
     data = dataset if isinstance(dataset, Dataset) else load_dataset(
         dataset, data_home=data_home, download=download)
     train, test = split_data(data.interactions, split, test_size, seed)
-    fit_part, val = validation_split(train, validation_size, seed)
-    log.info("tune %s: %d fit / %d validation / %d test interactions", model, len(fit_part),
-             len(val), len(test))
 
     out.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=STUDY_NAME,
-        storage=f"sqlite:///{(out / FILES['study']).resolve()}",
-        load_if_exists=resume,
-        direction="maximize",
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
-    )
-    # a resumed study draws new settings: the sampler's seed moves on with the trial count
-    study.sampler = optuna.samplers.TPESampler(seed=int(seed) + len(study.trials))
     if not resume:
         write_text_atomic(out / FILES["settings"], json.dumps(settings, indent=2) + "\n")
-    objective = _Objective(optuna, model, space, fit_part, val, data.users, data.items, metric,
-                           seed, n_threads)
-    done = len(_finished(study, optuna))
-    remaining = max(n_trials - done, 0)
     t0 = time.perf_counter()
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n_trials, initial=min(done, n_trials), desc=f"tune {model}", unit="trial",
-               disable=not progress)
-
-    def advance(study, trial) -> None:
-        bar.update(1)
-        if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-            bar.set_postfix({metric: f"{study.best_value:.4f}"})
-
     try:
-        if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=[advance],
-                           gc_after_trial=False)
-    except KeyboardInterrupt:
-        bar.close()
-        _write_outputs(study, optuna, out, settings, metric, model)
-        raise
-    bar.close()
+        study = search(model, train, users=data.users, items=data.items, n_trials=n_trials,
+                       timeout=timeout, metric=metric, seed=seed, validation_size=validation_size,
+                       n_threads=n_threads, space=space,
+                       storage=f"sqlite:///{(out / FILES['study']).resolve()}", resume=resume,
+                       progress=progress)
+    except _Interrupted as stop:
+        _write_outputs(stop.study, optuna, out, settings, metric, model)
+        raise KeyboardInterrupt from None
     seconds = time.perf_counter() - t0
     files = _write_outputs(study, optuna, out, settings, metric, model)
     finished = _finished(study, optuna)
@@ -397,10 +443,10 @@ def tune(
             f"no trial of the study in {out} completed (all {len(finished)} were pruned or failed); "
             "run more trials"
         )
-    best_params = _best_params(study)
+    setting = best_params(study)
     comparison = None
     if evaluate_test:
-        tuned = make_recommender(model, seed=seed, n_threads=n_threads).set_params(**best_params)
+        tuned = make_recommender(model, seed=seed, n_threads=n_threads).set_params(**setting)
         default = make_recommender(model, seed=seed, n_threads=n_threads)
         comparison = evaluate({f"{model} tuned": tuned, f"{model} default": default}, train, test,
                               k=(_parse_metric(metric)[1],), users=data.users, items=data.items)
@@ -409,7 +455,7 @@ def tune(
         text = format_table(comparison, "table", settings={**settings, "trials": len(finished)})
         write_text_atomic(files["comparison"], text + "\n", overwrite=True)
     n_pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in finished)
-    return TuningResult(model=model, best_params=best_params, best_value=float(study.best_value),
+    return TuningResult(model=model, best_params=setting, best_value=float(study.best_value),
                         metric=metric, n_trials=len(finished), n_pruned=int(n_pruned),
                         comparison=comparison, files=files, seconds=seconds, settings=settings)
 
