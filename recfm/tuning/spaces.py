@@ -92,6 +92,8 @@ SPACES: dict[str, SearchSpace] = {
     "fm": _FM_BPR,
     "fm-features": _FM_BPR,
     "fm-warp": _FM_WARP,
+    # ids + SVD++-style History field, WARP (its validation ranks the training history rows)
+    "fm-history": _FM_WARP,
     "als": SearchSpace({
         "factors": Choice((16, 32, 64, 128)),
         "regularization": Float(1e-3, 100.0, log=True),
