@@ -66,7 +66,7 @@ class SearchSpace:
     params: Mapping[str, Float | Int | Choice]
     epochs: bool = False
     max_epochs: int = 60
-    patience: int = 4
+    patience: int = 6
     fixed: Mapping[str, Any] = field(default_factory=dict)
 
     def suggest(self, trial: Any) -> dict[str, Any]:

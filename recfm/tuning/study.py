@@ -306,7 +306,8 @@ def search(
         storage=storage,
         load_if_exists=resume,
         direction="maximize",
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
+        # no pruning before epoch 10: strongly regularised settings start slowly and end best
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10),
     )
     # a resumed study draws new settings: the sampler's seed moves on with the trial count
     study.sampler = optuna.samplers.TPESampler(seed=int(seed) + len(study.trials))
