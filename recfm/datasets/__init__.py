@@ -19,6 +19,7 @@ from recfm.datasets.files import (
     write_table,
 )
 from recfm.datasets.home import get_data_home
+from recfm.datasets.matrix import interactions_frame
 from recfm.datasets.movielens import (
     SUPPORTED,
     ChecksumWarning,
@@ -33,6 +34,7 @@ from recfm.datasets.synthetic import (
 )
 
 __all__ = [
+    "interactions_frame",
     "ARCHIVES",
     "Archive",
     "ChecksumWarning",

@@ -69,7 +69,15 @@ class Recommender(Params):
             check_n_threads(self.n_threads, note=False)  # type: ignore[attr-defined]
 
     def positives(self, train: pd.DataFrame, what: str = "train") -> pd.DataFrame:
-        """Validate ``train`` and keep the rows that count as positive feedback."""
+        """Validate ``train`` and keep the rows that count as positive feedback.
+
+        ``train`` may also be a users x items scipy.sparse matrix (as implicit and LightFM
+        take it): each stored entry is an interaction, ids are the row and column numbers
+        (:func:`recfm.datasets.interactions_frame` gives other ids)."""
+        if sp.issparse(train):
+            from ..datasets import interactions_frame
+
+            train = interactions_frame(train)
         check_columns(train, ["user_id", "item_id"], what)
         if self.min_rating is not None:
             check_columns(train, ["rating"], what)
@@ -86,7 +94,8 @@ class Recommender(Params):
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
     ) -> _R:
-        """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``]); returns self."""
+        """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``], or a users x items
+        scipy.sparse matrix: see :meth:`positives`); returns self."""
         self.check_params()
         train = self.positives(train)
         user_codes, user_ids = pd.factorize(train["user_id"], sort=True)
