@@ -5,7 +5,10 @@
   are only compiled (for blocks needing a cluster, big data or files the reader has).
 * ``bash`` blocks: every ``recfm ...`` line is parsed by the real argparse parser (so a flag
   renamed in the CLI fails here), ``python path/to/script.py`` names a file of this repository
-  and ``python -m`` a module that imports.
+  and ``python -m`` a module that imports; then every block not marked parse-only runs,
+  line by line, in a scratch folder (``pip`` and ``python -m pytest`` lines excepted: CI runs
+  those itself). Blocks marked parse-only say why on the marker (minutes of benchmarks, a
+  cluster, an optuna study).
 
 A failure names the file, the block's first line number and the offending line.
 """
@@ -32,6 +35,8 @@ def _ml100k_home() -> Path | None:
     if (home / "ml-100k" / "u.data").is_file() or (home / "ml-100k.zip").is_file():
         return home
     return None
+
+
 DOCS = [ROOT / "README.md", ROOT / "examples" / "README.md", ROOT / "datasets" / "README.md"]
 PARSE_ONLY = re.compile(r"<!--\s*docs-test:\s*parse-only\b")
 FENCE = re.compile(r"^```(\w*)\s*$")
@@ -130,6 +135,48 @@ def test_shell_block_commands_exist(block):
                     pytest.fail(f"{where}: no module {argv[2]}")
             elif argv[1].endswith(".py") and not (ROOT / argv[1]).is_file():
                 pytest.fail(f"{where}: no file {argv[1]} in the repository")
+
+
+#: Commands a shell block may hold that this test does not run: CI itself runs the install
+#: and the test suite (running the suite from inside itself would recurse).
+_NOT_RUN_HERE = (("pip",), ("python", "-m", "pytest"))
+
+
+def _argv_to_run(argv: list[str]) -> list[str] | None:
+    if any(argv[: len(p)] == list(p) for p in _NOT_RUN_HERE):
+        return None
+    if argv[0] == "recfm":  # this checkout's CLI, whatever is installed
+        return [sys.executable, "-m", "recfm.cli", *argv[1:]]
+    if argv[0] == "python":
+        return [sys.executable, *argv[1:]]
+    return argv
+
+
+@pytest.mark.parametrize(
+    "block", [b for b in BLOCKS if b[2] in ("bash", "sh", "shell") and not b[4]], ids=_id
+)
+def test_shell_block_runs(block, tmp_path):
+    """Every shell block not marked parse-only runs as written, line by line, from a scratch
+    folder that sees the repository's datasets/, examples/ and benchmarks/ (so the commands
+    write nothing into the checkout)."""
+    path, line, _, text, _ = block
+    if "ml-100k" in text and _ml100k_home() is None:
+        pytest.skip("MovieLens 100K not found: set RECFM_DATA to a data home holding ml-100k/")
+    for folder in ("datasets", "examples", "benchmarks"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    home = _ml100k_home()
+    if home is not None:
+        env["RECFM_DATA"] = str(home)
+    for k, argv in _commands(text):
+        run = _argv_to_run(argv)
+        if run is None:
+            continue
+        proc = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600)
+        if proc.returncode != 0:
+            pytest.fail(f"{path.relative_to(ROOT)}, line {line + k}: `{' '.join(argv)}` exited "
+                        f"{proc.returncode}:\n" + "\n".join(proc.stderr.strip().splitlines()[-15:]))
 
 
 def test_shell_parsing_catches_a_drifted_flag():
