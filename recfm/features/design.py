@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._files import atomic_file
+from .._utils import DataError
 
 #: Samples formatted per block when writing text files (bounds the memory of the writer).
 _WRITE_BLOCK = 131072
@@ -70,6 +71,134 @@ class Design:
     extra: dict = field(default_factory=dict)
     history_columns: np.ndarray | None = None
     history_rescale: np.ndarray | None = None
+
+    @classmethod
+    def from_matrices(
+        cls,
+        interactions: Any,
+        user_features: Any = None,
+        item_features: Any = None,
+        user_ids: Any = None,
+        item_ids: Any = None,
+        identity: bool = True,
+    ) -> Design:
+        """Design of a users x items interaction matrix and LightFM-style feature matrices.
+
+        The low-level path for data already held as matrices (as `implicit` and LightFM take
+        it): no frames and no :class:`FeatureBuilder`. Every stored entry of
+        ``interactions`` is one training sample, its value the target (``sample_values``:
+        1 for binary feedback, else the rating or weight).
+
+        The columns of the design are laid out in one disjoint column space::
+
+            [ user identity | user features | item identity | item features ]
+              n_users*        a               n_items*        b       (* if identity)
+
+        so user ``u``'s row holds 1 in column ``u`` (with ``identity``) and
+        ``user_features[u]`` in columns ``n_users .. n_users + a``, and item ``i``'s row
+        holds 1 in column ``off_i + i`` (``off_i = n_users + a``, or ``a`` without identity)
+        and ``item_features[i]`` after the item identity block. The offsets of the four
+        blocks are in ``extra["layout"]``.
+
+        Parameters
+        ----------
+        interactions : scipy.sparse matrix of shape (n_users, n_items)
+            One stored entry per interaction (duplicates are summed).
+        user_features : scipy.sparse matrix or ndarray of shape (n_users, a), optional
+            Attributes of each user (row ``u`` = user ``u``); zeros are not stored.
+        item_features : scipy.sparse matrix or ndarray of shape (n_items, b), optional
+            Attributes of each item.
+        user_ids, item_ids : array-like, optional
+            External id of each row / column (unique); default the row / column numbers.
+        identity : bool, default True
+            Add one identity (one-hot id) column per user and per item, as LightFM does by
+            default; without it, each side is described by its feature matrix alone.
+
+        Returns
+        -------
+        Design
+            With ``space=None`` and no context or history.
+
+        Raises
+        ------
+        DataError
+            A matrix of the wrong shape or kind, a non-numeric or non-finite value, an
+            ids array of the wrong length or with repeats, or no item columns at all; the
+            message names the argument at fault.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from recfm.features import Design
+        >>> X = sp.csr_matrix(np.array([[1, 0, 1], [0, 1, 0]], dtype=np.float32))
+        >>> genres = sp.csr_matrix(np.eye(3, 2, dtype=np.float32))   # 3 items x 2 genres
+        >>> d = Design.from_matrices(X, item_features=genres)
+        >>> d.n_users, d.n_items, d.n_features, d.n_samples
+        (2, 3, 7, 3)
+        >>> d.item_features[2].indices.tolist()   # item 2: its identity column only
+        [4]
+        """
+        if not sp.issparse(interactions):
+            raise DataError(
+                "interactions must be a scipy.sparse users x items matrix; "
+                f"got {type(interactions).__name__}"
+            )
+        if not isinstance(identity, (bool, np.bool_)):
+            raise DataError(f"identity must be True or False; got {identity!r}")
+        inter = _numeric_csr(interactions, "interactions")
+        inter.sum_duplicates()
+        inter.sort_indices()
+        n_users, n_items = inter.shape
+        uf = None if user_features is None else _numeric_csr(user_features, "user_features")
+        itf = None if item_features is None else _numeric_csr(item_features, "item_features")
+        for m, n, what, of in ((uf, n_users, "user_features", "rows (users)"),
+                               (itf, n_items, "item_features", "columns (items)")):
+            if m is not None and m.shape[0] != n:
+                raise DataError(
+                    f"{what} has {m.shape[0]} rows but interactions has {n} {of}"
+                )
+        uids = _check_ids(user_ids, n_users, "user_ids")
+        iids = _check_ids(item_ids, n_items, "item_ids")
+        a = 0 if uf is None else uf.shape[1]
+        b = 0 if itf is None else itf.shape[1]
+        nu_id, ni_id = (n_users, n_items) if identity else (0, 0)
+        if ni_id + b == 0:
+            raise DataError(
+                "the item side has no columns: give item_features or keep identity=True"
+            )
+        layout = {"user_identity": 0, "user_features": nu_id, "item_identity": nu_id + a,
+                  "item_features": nu_id + a + ni_id, "n_features": nu_id + a + ni_id + b}
+        n_features = layout["n_features"]
+
+        def side(n: int, n_id: int, off_id: int, feats: sp.csr_matrix | None,
+                 off_feat: int) -> sp.csr_matrix:
+            blocks = [sp.csr_matrix((n, off_id), dtype=np.float32)]
+            if n_id:
+                blocks.append(sp.identity(n, dtype=np.float32, format="csr"))
+            if feats is not None:
+                blocks.append(feats)
+            blocks.append(sp.csr_matrix((n, n_features - off_feat - (0 if feats is None
+                                                                     else feats.shape[1])),
+                                        dtype=np.float32))
+            m = sp.hstack(blocks, format="csr", dtype=np.float32)
+            m.eliminate_zeros()
+            m.sort_indices()
+            return m
+
+        U = side(n_users, nu_id, 0, uf, layout["user_features"])
+        Itm = side(n_items, ni_id, layout["item_identity"], itf, layout["item_features"])
+        rows = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(inter.indptr))
+        return cls(
+            user_features=U,
+            item_features=Itm,
+            interactions=inter,
+            sample_users=rows,
+            sample_items=inter.indices.astype(np.int32, copy=True),
+            sample_values=inter.data.astype(np.float32, copy=True),
+            user_ids=uids,
+            item_ids=iids,
+            extra={"layout": layout},
+        )
 
     @property
     def n_features(self) -> int:
@@ -218,6 +347,35 @@ class Design:
             else:
                 sides = [self.full_rows(idx)]
             yield _format_lines(y[idx], sides)
+
+
+def _numeric_csr(m: Any, what: str) -> sp.csr_matrix:
+    """``m`` (scipy.sparse or array-like, 2-D, numeric, finite) as a float32 csr copy."""
+    if sp.issparse(m):
+        dtype = m.dtype
+    else:
+        m = np.asarray(m)
+        dtype = m.dtype
+        if m.ndim != 2:
+            raise DataError(f"{what} must be 2-D (one row per user or item); got shape {m.shape}")
+    if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)) or np.issubdtype(
+            dtype, np.complexfloating):
+        raise DataError(f"{what} must hold real numbers; got dtype {dtype}")
+    out = sp.csr_matrix(m, dtype=np.float32, copy=True)
+    if out.nnz and not np.isfinite(out.data).all():
+        raise DataError(f"{what} holds NaN or infinite values")
+    return out
+
+
+def _check_ids(ids: Any, n: int, what: str) -> np.ndarray:
+    if ids is None:
+        return np.arange(n, dtype=np.int64)
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or len(arr) != n:
+        raise DataError(f"{what} has shape {arr.shape} but the interactions give {n} of them")
+    if len(pd.unique(arr)) != n:
+        raise DataError(f"{what} holds repeated ids")
+    return arr
 
 
 def _format_number(v: np.ndarray) -> list[str]:

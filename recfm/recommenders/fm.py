@@ -16,12 +16,21 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, check_is_fitted, check_positive_int, check_random_state, plain
-from ..features import Categorical, FeatureBuilder, History, MultiValued, Numeric, RecentItems
+from ..features import (
+    Categorical,
+    Design,
+    FeatureBuilder,
+    History,
+    MultiValued,
+    Numeric,
+    RecentItems,
+)
 from ..metrics import METRICS, ranking_metrics
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
 from ..split import check_split, random_split
 from .base import Recommender
+from .matrix_rows import MatrixRows
 from .persistence import Dense
 
 AUTO = "auto"
@@ -182,15 +191,29 @@ class FMRecommender(Recommender):
         validation: pd.DataFrame | float | None = None,
         early_stopping: int | None = None,
         callback: Callable[[int, FactorizationMachine, dict[str, float]], Any] | None = None,
+        user_features: Any = None,
+        item_features: Any = None,
+        user_ids: Any = None,
+        item_ids: Any = None,
     ) -> FMRecommender:
         """Build the design from ``train`` (+ ``users``/``items`` attributes) and train the FM.
 
         Parameters
         ----------
-        train : DataFrame
-            Interactions ``user_id, item_id`` [, ``rating``, context columns].
+        train : DataFrame or scipy.sparse matrix
+            Interactions ``user_id, item_id`` [, ``rating``, context columns], or a
+            users x items matrix (each stored entry an interaction).
         users, items : DataFrame, optional
             Attribute frames (``user_id`` / ``item_id`` plus attribute columns).
+        user_features, item_features : scipy.sparse matrix or ndarray, optional
+            LightFM-style feature matrices (n_users x a, n_items x b) of a matrix ``train``.
+            Given either, the design is :meth:`recfm.features.Design.from_matrices`
+            (identity columns + these features; ``builder`` must be None) and every row and
+            column of ``train`` is a user / item of the model, interactions or not. Such a
+            model recommends and scores its own rows and columns; cold start from frames,
+            ``add_items``, context, history, ``validation`` and ``save`` are refused.
+        user_ids, item_ids : array-like, optional
+            With a matrix ``train``: the id of each row / column (default their numbers).
         validation : DataFrame or float, optional
             Held-out interactions to measure ``validation_metric`` on after every epoch
             (``history_``), either a frame (pairs also in ``train`` are refused; users or
@@ -222,6 +245,16 @@ class FMRecommender(Recommender):
         """
         model = self._new_model()
         model.check_params()  # a bad setting fails before the design is built
+        if user_features is not None or item_features is not None:
+            return self._fit_matrices(model, train, users, items, validation, early_stopping,
+                                      callback, user_features, item_features, user_ids, item_ids)
+        if sp.issparse(train) and (user_ids is not None or item_ids is not None):
+            from ..datasets import interactions_frame
+
+            train = interactions_frame(train, user_ids, item_ids)
+        elif user_ids is not None or item_ids is not None:
+            raise DataError("user_ids / item_ids name the rows / columns of a matrix train; "
+                            "a frame carries its ids in its user_id / item_id columns")
         train = self.positives(train)
         if validation is None and early_stopping is not None:
             raise ValueError("early_stopping needs validation= (a frame or a fraction of train)")
@@ -238,6 +271,37 @@ class FMRecommender(Recommender):
         model.fit(design, monitor=monitor, early_stopping=early_stopping, callback=callback)
         self._set_fitted(builder, model, design.interactions)
         self.validation_ = val_frame
+        return self
+
+    def _fit_matrices(self, model: FactorizationMachine, train: Any, users: Any, items: Any,
+                      validation: Any, early_stopping: Any, callback: Any, user_features: Any,
+                      item_features: Any, user_ids: Any, item_ids: Any) -> FMRecommender:
+        """``fit`` from a users x items matrix and feature matrices (see :meth:`fit`)."""
+        if not sp.issparse(train):
+            raise DataError("user_features / item_features need train as a scipy.sparse users x "
+                            f"items matrix; got {type(train).__name__}")
+        if users is not None or items is not None:
+            raise DataError("give attributes either as frames (users=, items=) or as matrices "
+                            "(user_features=, item_features=), not both")
+        if self.builder is not None:
+            raise DataError("builder describes frames; it must be None when fitting from "
+                            "user_features / item_features matrices")
+        if validation is not None or early_stopping is not None:
+            raise DataError("validation / early_stopping are not supported when fitting from "
+                            "matrices; fit from frames (recfm.datasets.interactions_frame)")
+        X = sp.csr_matrix(train, copy=True)
+        if self.min_rating is not None:
+            X.sum_duplicates()
+            X.data[X.data < self.min_rating] = 0.0
+            X.eliminate_zeros()
+            if X.nnz == 0:
+                raise DataError(
+                    f"train has no interaction with rating >= min_rating={self.min_rating}")
+        design = Design.from_matrices(X, user_features, item_features, user_ids, item_ids)
+        model.fit(design, callback=callback)
+        rows = MatrixRows(design)
+        self._set_fitted(rows, model, design.interactions)  # type: ignore[arg-type]
+        self.validation_ = None
         return self
 
     @property
