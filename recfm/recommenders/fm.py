@@ -31,7 +31,7 @@ from ..ranking import fold, similar_items, similar_users, top_n
 from ..split import check_split, random_split
 from .base import Recommender
 from .matrix_rows import MatrixRows
-from .persistence import Dense
+from .persistence import CSR, Dense
 
 AUTO = "auto"
 # attributes only on the user side: what serves users absent from training best, since a
@@ -211,7 +211,8 @@ class FMRecommender(Recommender):
             (identity columns + these features; ``builder`` must be None) and every row and
             column of ``train`` is a user / item of the model, interactions or not. Such a
             model recommends and scores its own rows and columns; cold start from frames,
-            ``add_items``, context, history, ``validation`` and ``save`` are refused.
+            ``add_items``, context, history and ``validation`` are refused; ``save`` keeps
+            the two feature matrices.
         user_ids, item_ids : array-like, optional
             With a matrix ``train``: the id of each row / column (default their numbers).
         validation : DataFrame or float, optional
@@ -633,6 +634,9 @@ class FMRecommender(Recommender):
         # Adagrad accumulators, so that partial_fit goes on where training stopped
         "grad_sq_w": Dense("float32", ("n_features",), low=0.0, optional=True),
         "grad_sq_V": Dense("float32", ("n_features", "n_factors"), low=0.0, optional=True),
+        # the design of a model fitted from matrices (it has no FeatureBuilder to rebuild it)
+        "user_features": CSR(("n_users", "n_features"), optional=True),
+        "item_features": CSR(("n_items", "n_features"), optional=True),
     }
 
     def _params_to_json(self) -> dict:
@@ -671,21 +675,33 @@ class FMRecommender(Recommender):
         arrays = {"w": model.w_, "V": model.V_, "item_vectors": self.item_vectors_,
                   "grad_sq_w": getattr(model, "grad_sq_w_", None),
                   "grad_sq_V": getattr(model, "grad_sq_V_", None)}
+        if isinstance(self.builder_, MatrixRows):
+            arrays["user_features"] = self.builder_.user_features_
+            arrays["item_features"] = self.builder_.item_features_
         return state, arrays
 
     def _state_dims(self, state: dict) -> dict[str, int]:
         if self.model is None:
             raise ValueError("the saved parameters hold no FactorizationMachine")
         k = check_positive_int(self.model.n_factors, "n_factors")
-        return {"n_features": len(state["builder"]["space"]["feature_names"]),
-                "n_factors": k, "n_item_columns": k + 1}
+        b = state["builder"]
+        n_features = (b["layout"]["n_features"] if b.get("kind") == "matrices"
+                      else len(b["space"]["feature_names"]))
+        return {"n_features": n_features, "n_factors": k, "n_item_columns": k + 1}
 
     def _set_state(self, state: dict, arrays: dict) -> None:
-        try:
-            builder = FeatureBuilder.from_state(state["builder"])
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            raise ValueError(f"the saved feature builder is damaged: {exc!r}") from None
-        _check_builder(builder, len(arrays["w"]), self.user_ids_, self.item_ids_)
+        builder: FeatureBuilder | MatrixRows
+        if state["builder"].get("kind") == "matrices":
+            if arrays.get("user_features") is None or arrays.get("item_features") is None:
+                raise ValueError("a model fitted from matrices needs its saved feature matrices")
+            builder = MatrixRows.from_state(state["builder"], arrays["user_features"],
+                                            arrays["item_features"], self.user_ids_, self.item_ids_)
+        else:
+            try:
+                builder = FeatureBuilder.from_state(state["builder"])
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                raise ValueError(f"the saved feature builder is damaged: {exc!r}") from None
+            _check_builder(builder, len(arrays["w"]), self.user_ids_, self.item_ids_)
         for key in ("w0", "grad_sq_w0"):
             v = state[key]
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
@@ -707,8 +723,9 @@ class FMRecommender(Recommender):
         model._rng = np.random.default_rng(model.random_state)
         self.model = FactorizationMachine(**model.get_params(deep=False))
         self.model_ = model
-        self.builder = FeatureBuilder(**builder.get_params(deep=False))
-        self.builder_ = builder
+        self.builder = (FeatureBuilder(**builder.get_params(deep=False))
+                        if isinstance(builder, FeatureBuilder) else None)
+        self.builder_ = builder  # type: ignore[assignment]
         self.item_vectors_ = arrays["item_vectors"]
 
 

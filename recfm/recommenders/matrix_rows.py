@@ -5,7 +5,8 @@
 object stands in for the fitted builder (the same ``user_rows`` / ``item_rows`` calls), so
 ``recommend``, ``score``, ``explain`` and the neighbour queries run unchanged. It has no
 frames to read, so the features that need them (new users or items described by
-attributes, context, history, saving) are refused with an error saying so.
+attributes, context, history) are refused with an error saying so. A saved model keeps the
+column layout in its JSON and the two feature matrices as arrays (see :meth:`get_state`).
 """
 from __future__ import annotations
 
@@ -36,9 +37,30 @@ class MatrixRows:
     context_features: list = []
 
     def __init__(self, design: Design):
-        self.design = design
+        self.user_features_ = design.user_features
+        self.item_features_ = design.item_features
+        self.layout = dict(design.extra["layout"])
         self.user_index_ = pd.Index(design.user_ids)
         self.item_index_ = pd.Index(design.item_ids)
+
+    @classmethod
+    def from_state(cls, state: dict, user_features: sp.csr_matrix, item_features: sp.csr_matrix,
+                   user_ids: pd.Index, item_ids: pd.Index) -> MatrixRows:
+        """The rows of a saved model: layout from ``recfm.json``, matrices from its arrays
+        (their shapes and indices were checked against the layout's ``n_features`` on load)."""
+        layout = state["layout"]
+        keys = ("user_identity", "user_features", "item_identity", "item_features", "n_features")
+        if not isinstance(layout, dict) or set(layout) != set(keys):
+            raise ValueError(f"the saved matrix layout must have the keys {keys}")
+        offsets = [layout[k] for k in keys]
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in offsets) or offsets[0] != 0 \
+                or any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
+            raise ValueError(f"the saved matrix layout must be increasing offsets from 0; got {layout}")
+        rows = cls.__new__(cls)
+        rows.user_features_, rows.item_features_ = user_features, item_features
+        rows.layout = dict(layout)
+        rows.user_index_, rows.item_index_ = pd.Index(user_ids), pd.Index(item_ids)
+        return rows
 
     def _rows(self, index: pd.Index, ids: Any, what: str) -> np.ndarray:
         pos = index.get_indexer(pd.Index(np.atleast_1d(np.asarray(ids))))
@@ -52,12 +74,12 @@ class MatrixRows:
             raise DataError(f"users= (cold start from attribute frames) is {_UNSUPPORTED}")
         if history is not None:
             raise DataError(f"history= is {_UNSUPPORTED}")
-        return self.design.user_features[self._rows(self.user_index_, ids, "user")]
+        return self.user_features_[self._rows(self.user_index_, ids, "user")]
 
     def item_rows(self, ids: Any, items: Any = None) -> sp.csr_matrix:
         if items is not None:
             raise DataError(f"items= (add_items, attribute frames) is {_UNSUPPORTED}")
-        return self.design.item_features[self._rows(self.item_index_, ids, "item")]
+        return self.item_features_[self._rows(self.item_index_, ids, "item")]
 
     def context_rows(self, context: Any) -> sp.csr_matrix:  # pragma: no cover - guarded
         raise DataError(f"context is {_UNSUPPORTED}")
@@ -67,7 +89,7 @@ class MatrixRows:
 
     def feature_names(self) -> list[str]:
         """``user=<id>``, ``user_feature=<j>``, ``item=<id>``, ``item_feature=<j>`` by column."""
-        lay = self.design.extra["layout"]
+        lay = self.layout
         n_uid = lay["user_features"] - lay["user_identity"]
         n_iid = lay["item_features"] - lay["item_identity"]
         names = [f"user={u}" for u in self.user_index_[:n_uid]]
@@ -77,7 +99,6 @@ class MatrixRows:
         return names
 
     def get_state(self) -> dict:
-        raise NotImplementedError(
-            f"saving is {_UNSUPPORTED}; fit from frames (recfm.datasets.interactions_frame) "
-            "to save the model"
-        )
+        """What ``recfm.json`` keeps: the kind and the column layout (the feature matrices
+        themselves are saved as arrays by the recommender)."""
+        return {"kind": "matrices", "layout": dict(self.layout)}

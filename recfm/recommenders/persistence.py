@@ -126,10 +126,12 @@ class Dense:
 class CSR:
     """A saved ``scipy.sparse.csr_matrix`` of ``shape``, stored as ``NAME_indptr``,
     ``NAME_indices`` and (when ``values``) ``NAME_data`` (float32, finite); a binary matrix
-    (``values=False``) is rebuilt with ones."""
+    (``values=False``) is rebuilt with ones. ``optional`` matrices may be absent (``None``
+    when saving, ``None`` again on load)."""
 
     shape: tuple[int | str, int | str]
     values: bool = True
+    optional: bool = False
 
 
 Spec = Dense | CSR
@@ -189,7 +191,7 @@ def _serialise(rec: Recommender) -> tuple[dict, dict[str, np.ndarray]]:
     for name, spec in _all_specs(cls).items():
         value = arrays.get(name)
         if value is None:
-            if isinstance(spec, Dense) and spec.optional:
+            if spec.optional:
                 continue
             raise ValueError(f"{cls.__name__}: fitted array {name!r} is missing")
         if isinstance(spec, Dense):
@@ -469,9 +471,12 @@ def load_recommender(path: str | os.PathLike, expected: type[Recommender] | None
     rec.seen_ = sp.csr_matrix(
         (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n_users, n_items)
     )
-    values = {}
+    values: dict[str, Any] = {}
     for name, spec in cls._state_arrays.items():
         if isinstance(spec, CSR):
+            if spec.optional and _members(name, spec)[0] not in arrays:
+                values[name] = None
+                continue
             parts = [arrays.pop(m) for m in _members(name, spec)]
             data = parts[2] if spec.values else np.ones(len(parts[1]), np.float32)
             values[name] = sp.csr_matrix((data, parts[1], parts[0]), shape=_shape(spec.shape, dims))
@@ -681,8 +686,11 @@ def _read_arrays(fh, arrays_path: Path, specs: dict[str, Spec], dims: dict[str, 
             if member not in wanted:
                 raise ValueError(f"{where} holds an unexpected member {info.filename!r}")
             by_member[member] = info
-        missing = [m for m, (_, spec) in wanted.items()
-                   if m not in by_member and not (isinstance(spec, Dense) and spec.optional)]
+        missing = [m for m, (_, spec) in wanted.items() if m not in by_member and not spec.optional]
+        # an optional matrix is there whole or not at all
+        missing += [m for name, spec in specs.items() if spec.optional and not isinstance(spec, Dense)
+                    and any(k in by_member for k in _members(name, spec))
+                    for m in _members(name, spec) if m not in by_member]
         if missing:
             raise ValueError(f"{where} is missing array(s) {missing}")
         if sum(i.compress_size for i in infos) > file_size:
@@ -716,6 +724,8 @@ def _read_arrays(fh, arrays_path: Path, specs: dict[str, Spec], dims: dict[str, 
         for name, spec in specs.items():  # CSR parts must agree before their data is read
             if isinstance(spec, CSR):
                 parts = _members(name, spec)
+                if parts[0] not in headers:  # an absent optional matrix
+                    continue
                 dtypes = {headers[m][0] for m in parts[:2]}
                 if len(dtypes) != 1:
                     raise ValueError(f"{where}: {parts[0]!r} and {parts[1]!r} have different dtypes")

@@ -141,9 +141,12 @@ def test_recommender_from_matrices_with_ids_and_refusals(tmp_path):
     seen = set(iids[X[1].indices])
     assert not seen & set(out.loc[out["user_id"] == "u1", "item_id"])
     assert len(rec.explain("u1", iids[0])) > 1
-    with pytest.raises(NotImplementedError, match="saving is not supported"):
-        rec.save(tmp_path / "m")
-    assert not (tmp_path / "m").exists()
+    # saved and loaded like any model: same lists, scores and explanations
+    rec.save(tmp_path / "m")
+    back = FMRecommender.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(back.recommend_all(n=3), rec.recommend_all(n=3))
+    np.testing.assert_array_equal(back.score(["u1"], [iids[0]]), rec.score(["u1"], [iids[0]]))
+    pd.testing.assert_frame_equal(back.explain("u1", iids[0]), rec.explain("u1", iids[0]))
     with pytest.raises(DataError, match="users="):
         rec.recommend(["new"], users=pd.DataFrame({"user_id": ["new"]}))
     with pytest.raises(KeyError, match="not seen in training"):
@@ -152,6 +155,37 @@ def test_recommender_from_matrices_with_ids_and_refusals(tmp_path):
         FMRecommender().fit(X, item_features=IF, validation=0.2)
     with pytest.raises(DataError, match="builder"):
         FMRecommender(builder="auto").fit(X, item_features=IF)
+
+
+def test_saved_matrices_model_refuses_a_damaged_layout_or_missing_matrices(tmp_path):
+    import json
+    import zipfile
+
+    X, UF, IF = _data(3)
+    rec = FMRecommender(model=FactorizationMachine(n_factors=3, n_epochs=1, random_state=0,
+                                                   n_threads=1))
+    rec.fit(X, user_features=UF, item_features=IF).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "recfm.json"
+    meta = json.loads(meta_path.read_text())
+    good = meta["state"]["builder"]["layout"]
+    meta["state"]["builder"]["layout"] = {**good, "item_identity": good["user_features"] - 1}
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="layout"):
+        FMRecommender.load(tmp_path / "m")
+    meta["state"]["builder"]["layout"] = good
+    meta_path.write_text(json.dumps(meta))
+    FMRecommender.load(tmp_path / "m")  # restored: loads again
+    arrays = tmp_path / "m" / meta["arrays_file"]
+    kept = {}
+    with zipfile.ZipFile(arrays) as zf:
+        for name in zf.namelist():
+            if not name.startswith("item_features_indices"):
+                kept[name] = zf.read(name)
+    with zipfile.ZipFile(arrays, "w") as zf:
+        for name, raw in kept.items():
+            zf.writestr(name, raw)
+    with pytest.raises(ValueError, match="item_features_indices"):
+        FMRecommender.load(tmp_path / "m")
 
 
 @pytest.mark.parametrize("kwargs, match", [
