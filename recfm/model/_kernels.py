@@ -555,6 +555,46 @@ def pairwise_backward(uf, u, cx, s, has_ctx, itf, i, negs, n_neg, gneg, buf, par
         update_query_row(cx, s, buf, QG, params, hyper, adagrad)
 
 
+@njit(**_INL)
+def fill_negatives(states, c, u, pos, n_items, q_items, popularity, n_negatives, negs):
+    """BPR's negatives for one positive of user ``u`` into ``negs``; returns how many were
+    found (a draw that keeps hitting the user's positives gives up, see ``draw_negative``)."""
+    n_ok = np.int64(0)
+    for _ in range(n_negatives):
+        j = draw_negative(states, c, u, pos, n_items, q_items, popularity, MAX_NEGATIVE_TRIES)
+        if j >= 0:
+            negs[n_ok] = j
+            n_ok += 1
+    return n_ok
+
+
+@njit(**_INL)
+def warp_step(states, c, u, i, pos, n_items, q_items, popularity, max_sampled, top, wt, uf, cx,
+              smp, has_ctx, itf, negs, gneg, buf, params, hyper, adagrad):
+    """One WARP positive ``i`` against the query vector already in ``buf[P]``: draw items
+    until one violates the margin, then step on it with rank weight log(top / tries).
+    Returns (the sample's loss, the weight of its step; both 0 when no step was taken)."""
+    w = params[1]
+    V = params[2]
+    spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
+    for tries in range(1, max_sampled + 1):
+        j = draw_item(states, c, n_items, q_items, popularity)
+        sneg = item_vector(itf, j, w, V, buf, EN) + dot_rows(buf, P, buf, EN)
+        if sneg > spos - _ONE:
+            if is_positive_fast(pos, u, j):
+                continue
+            rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
+            if rw > 0.0:
+                g = -wt * np.float32(rw)
+                negs[0] = j
+                gneg[0] = g
+                pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, _N1, gneg, buf,
+                                  params, scale_reg(hyper, -g), adagrad)
+                return np.float64(-g * (_ONE - (spos - sneg))), -g
+            break
+    return np.float64(0.0), _ZERO
+
+
 @njit(**_NONRT)
 def pairwise_step(loss_code, uf, u, cx, s, has_ctx, itf, i, negs, n_neg, rank_weight, weight,
                   gneg, buf, params, hyper, adagrad):
@@ -729,7 +769,6 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
     _, s_weights, has_weights = samples
     n_items = itf[0].shape[0] - 1
     top = n_items - 1
-    w = params[1]
     V = params[2]
     shuffle_queue(queue, start, end, states, c)
     loss = 0.0
@@ -740,13 +779,8 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
         smp = np.int64(q_ids[t]) if has_ids else _NONE
         wt = s_weights[smp] if has_weights else _ONE
         if loss_code == LOSS_BPR:
-            n_ok = np.int64(0)
-            for _ in range(n_negatives):
-                j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
-                                  MAX_NEGATIVE_TRIES)
-                if j >= 0:
-                    negs[n_ok] = j
-                    n_ok += 1
+            n_ok = fill_negatives(states, c, u, pos, n_items, q_items, popularity, n_negatives,
+                                  negs)
             if n_ok == 0:
                 continue
             loss += pairwise_step(loss_code, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok, _ONE,
@@ -754,22 +788,10 @@ def chunk_pairwise(loss_code, c, start, end, states, uf, itf, cx, has_ctx, pos, 
             count += 1
         else:
             query_vector(uf, u, cx, smp, has_ctx, V, buf, P)
-            spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
-            for tries in range(1, max_sampled + 1):
-                j = draw_item(states, c, n_items, q_items, popularity)
-                sneg = item_vector(itf, j, w, V, buf, EN) + dot_rows(buf, P, buf, EN)
-                if sneg > spos - _ONE:
-                    if is_positive_fast(pos, u, j):
-                        continue
-                    rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
-                    if rw > 0.0:
-                        g = -wt * np.float32(rw)
-                        negs[0] = j
-                        gneg[0] = g
-                        loss += -g * (_ONE - (spos - sneg))
-                        pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, _N1, gneg, buf,
-                                          params, scale_reg(hyper, -g), adagrad)
-                    break
+            step_loss, _ = warp_step(states, c, u, i, pos, n_items, q_items, popularity,
+                                     max_sampled, top, wt, uf, cx, smp, has_ctx, itf, negs, gneg,
+                                     buf, params, hyper, adagrad)
+            loss += step_loss
             count += 1
     return loss, count
 
@@ -1027,7 +1049,6 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
     _, s_weights, has_weights = samples
     n_items = itf[0].shape[0] - 1
     top = n_items - 1
-    w = params[1]
     V = params[2]
     k = V.shape[1]
     hs, hg = visit_rows(n_negatives)
@@ -1075,13 +1096,8 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
                     buf[P, f] += r * buf[hs, f]
             m = _ZERO
             if loss_code == LOSS_BPR:
-                n_ok = np.int64(0)
-                for _ in range(n_negatives):
-                    j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
-                                      MAX_NEGATIVE_TRIES)
-                    if j >= 0:
-                        negs[n_ok] = j
-                        n_ok += 1
+                n_ok = fill_negatives(states, c, u, pos, n_items, q_items, popularity,
+                                      n_negatives, negs)
                 if n_ok == 0:
                     continue
                 loss += pairwise_step_p(loss_code, uf, u, cx, smp, has_ctx, itf, i, negs, n_ok,
@@ -1089,23 +1105,10 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
                 m = wt
                 count += 1
             else:
-                spos = item_vector(itf, i, w, V, buf, EP) + dot_rows(buf, P, buf, EP)
-                for tries in range(1, max_sampled + 1):
-                    j = draw_item(states, c, n_items, q_items, popularity)
-                    sneg = item_vector(itf, j, w, V, buf, EN) + dot_rows(buf, P, buf, EN)
-                    if sneg > spos - _ONE:
-                        if is_positive_fast(pos, u, j):
-                            continue
-                        rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
-                        if rw > 0.0:
-                            g = -wt * np.float32(rw)
-                            negs[0] = j
-                            gneg[0] = g
-                            loss += -g * (_ONE - (spos - sneg))
-                            pairwise_backward(uf, u, cx, smp, has_ctx, itf, i, negs, _N1, gneg,
-                                              buf, params, scale_reg(hyper, -g), adagrad)
-                            m = -g
-                        break
+                step_loss, m = warp_step(states, c, u, i, pos, n_items, q_items, popularity,
+                                         max_sampled, top, wt, uf, cx, smp, has_ctx, itf, negs,
+                                         gneg, buf, params, hyper, adagrad)
+                loss += step_loss
                 count += 1
             if m == _ZERO:
                 continue
