@@ -17,6 +17,7 @@ followed by any new users/items of that call, built from their attributes alone.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -522,6 +523,15 @@ class FeatureBuilder(Params):
         users = self.user_index_.get_indexer(interactions[USER_ID]).astype(np.int64)
         items = self.item_index_.get_indexer(interactions[ITEM_ID]).astype(np.int64)
         times = self._log_times(interactions, "interactions", specs)
+        recent = [s for s in specs if isinstance(s, RecentItems)]
+        if first and recent and times is not None and len(times) > 1 and times.min() == times.max():
+            # e.g. a CSV without timestamps, which the reader fills with 0
+            warnings.warn(
+                f"interactions column {recent[0].timestamp!r} holds the same time ({times[0]:g}) "
+                f"for every interaction: {recent[0]!r} keeps only strictly earlier items, so "
+                "it will be empty; give the events' real times",
+                UserWarning, stacklevel=4,
+            )
         if self._log is None:
             self._log = {"user": users, "item": items, "time": times}
         else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,7 @@ def test_training_rows_leave_the_target_out_and_reweight_the_rest():
         assert (Q.loc[s, hist_cols] != 0).sum() == len(rest)
 
 
+@pytest.mark.filterwarnings("ignore:.*holds the same time")  # one time on purpose
 def test_recent_items_are_strictly_earlier_with_decay_and_unsorted_rows_give_the_same():
     spec = RecentItems(n=2, decay=0.5)
     b = FeatureBuilder(context_features=[spec])
@@ -178,3 +180,14 @@ def test_time_bins_are_context_columns_of_the_timestamp():
         FeatureBuilder(context_features=[TimeBin()]).fit(df.drop(columns="timestamp"))
     with pytest.raises(DataError, match="no column 'timestamp'"):
         b.context_rows(pd.DataFrame({"hour": [3]}))
+
+
+def test_recent_items_warns_when_every_timestamp_is_the_same():
+    """A log without real times (a CSV without timestamps reads them as 0) would leave the
+    field silently empty: say so."""
+    flat = LOG.assign(timestamp=0)
+    with pytest.warns(UserWarning, match="same time .* will be empty"):
+        FeatureBuilder(context_features=[RecentItems(n=1)]).fit(flat)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FeatureBuilder(context_features=[RecentItems(n=1)]).fit(LOG)
