@@ -170,7 +170,8 @@ def _cmd_fit(args: argparse.Namespace) -> None:
         verbose=not args.quiet,
     )
     rec = FMRecommender(builder=builder, model=model, min_rating=args.min_rating)
-    rec.fit(interactions, users=users, items=items)
+    rec.fit(interactions, users=users, items=items, validation=args.validation,
+            early_stopping=args.early_stopping)
     rec.save(out, overwrite=args.overwrite)
     print(
         f"fitted {rec.model_.loss} FM on {len(interactions)} interactions "
@@ -178,6 +179,8 @@ def _cmd_fit(args: argparse.Namespace) -> None:
         f"{rec.model_.n_features_} features); saved to {out}",
         file=sys.stderr,
     )
+    if rec.validation_ is not None:
+        print(rec.validation_summary(), file=sys.stderr)
 
 
 def _ids(spec: str, index, flag: str):
@@ -374,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--epochs", type=int, default=30)
     fit.add_argument("--learning-rate", type=float, default=0.05)
     fit.add_argument("--min-rating", type=float, default=None)
+    fit.add_argument("--validation", type=float, default=None, metavar="FRACTION",
+                     help="carve this fraction of each user's interactions (not trained on) and "
+                     "measure NDCG@10 on it after every epoch (0.2 recommended)")
+    fit.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                     help="with --validation: stop after PATIENCE epochs without gain and keep the "
+                     "best epoch; --epochs is then the maximum (5 recommended)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--threads", type=_threads, default=None,
                      help="training threads (default: all cores; capped at the cores available)")

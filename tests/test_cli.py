@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -348,6 +349,25 @@ def test_fit_overwrite_replaces_a_model(tmp_path, capsys):
     code, out, err = run(capsys, "recommend", "--model", out_dir, "--users", "1", "--n", "2")
     assert code == 0, err
     assert len(out.splitlines()) == 3
+
+
+def test_fit_with_validation_and_early_stopping(tmp_path, capsys):
+    code, _, err = run(capsys, "fit", "--interactions", INTERACTIONS, "--epochs", "40",
+                       "--factors", "8", "--threads", "1", "--validation", "0.2",
+                       "--early-stopping", "2", "--out", tmp_path / "m", "-q")
+    assert code == 0, err
+    line = next(x for x in err.splitlines() if x.startswith("validation ndcg@10"))
+    best, trained = (int(v) for v in re.search(r"at epoch (\d+) of (\d+) trained", line).groups())
+    assert trained == min(best + 2, 40) and "(early stopping)" in line
+    assert f"--epochs {best}" in line  # carved rows were not trained on: how to use them
+    assert json.loads((tmp_path / "m" / "recfm.json").read_text())
+
+
+def test_fit_early_stopping_without_validation_is_refused(tmp_path, capsys):
+    code, out, err = run(capsys, "fit", "--interactions", INTERACTIONS, "--epochs", "2",
+                         "--early-stopping", "2", "--out", tmp_path / "m", "-q")
+    assert_one_line_error(code, out, err, "early_stopping needs validation")
+    assert not (tmp_path / "m").exists()
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -228,7 +228,11 @@ class FMRecommender(Recommender):
         early_stopping : int, optional
             Patience in epochs: stop when the validation metric has not improved for this
             many epochs and keep the best epoch's parameters (``model_.best_epoch_``).
-            Needs ``validation``; ``model.n_epochs`` is then the maximum.
+            Needs ``validation``; ``model.n_epochs`` is then the maximum. Measured by
+            ``benchmarks/early_stopping.py`` (ML-100K and the synthetic data, ``fm`` and
+            ``fm-warp``, 5 seeds): ``validation=0.2, early_stopping=5`` comes within 0.005
+            NDCG@10 of the best fixed number of epochs (chosen on test) with 25 % fewer epochs
+            in all; a 10 % split is noisier and stops too early.
         callback : callable, optional
             ``callback(epoch, model, metrics)`` after each epoch, with the
             :class:`FactorizationMachine` being trained and ``{'loss': ..., metric: ...}``.
@@ -272,6 +276,7 @@ class FMRecommender(Recommender):
         model.fit(design, monitor=monitor, early_stopping=early_stopping, callback=callback)
         self._set_fitted(builder, model, design.interactions)
         self.validation_ = val_frame
+        self._validation_carved = not isinstance(validation, (pd.DataFrame, type(None)))
         return self
 
     def _fit_matrices(self, model: FactorizationMachine, train: Any, users: Any, items: Any,
@@ -310,6 +315,29 @@ class FMRecommender(Recommender):
         """Per-epoch curves of the last fit: ``'loss'`` and the validation metric, if any."""
         check_is_fitted(self, "model_")
         return self.model_.history_
+
+    def validation_summary(self) -> str:
+        """One line on the last fit's validation: best score, its epoch, epochs trained.
+
+        Empty without validation. With a carved fraction, it reminds that those rows were not
+        trained on, and which ``n_epochs`` a refit on all of them would take.
+        """
+        check_is_fitted(self, "model_")
+        if self.validation_ is None:
+            return ""
+        name, k = _parse_metric(self.validation_metric)
+        key = f"{name}@{k}"
+        curve = self.history_.get(key, [])
+        if not curve:
+            return ""
+        best = int(np.argmax(curve)) if self.model_.best_epoch_ is None else self.model_.best_epoch_
+        kept = "kept (early stopping)" if self.model_.best_epoch_ is not None else "best; last kept"
+        line = (f"validation {key}: {curve[best]:.4f} at epoch {best + 1} of {len(curve)} trained "
+                f"({kept}) on {len(self.validation_):,} held-out interactions")
+        if getattr(self, "_validation_carved", False):
+            line += (f", carved from train and not trained on: refit with n_epochs={best + 1} "
+                     f"(--epochs {best + 1}) to use them")
+        return line
 
     def _validation_frames(self, train: pd.DataFrame, validation: Any, seed: Any
                            ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -44,6 +44,19 @@ def test_early_stopping_keeps_the_best_epoch_of_a_fixed_epoch_run(split):
     assert fixed.history_["ndcg@10"] == h[: best + 1]
 
 
+def test_validation_summary_names_the_kept_epoch(split):
+    train, _ = split
+    carved = FMRecommender(model=_fm(30)).fit(train, validation=0.2, early_stopping=2)
+    best = carved.model_.best_epoch_
+    line = carved.validation_summary()
+    assert f"{carved.history_['ndcg@10'][best]:.4f} at epoch {best + 1} of " in line
+    assert f"n_epochs={best + 1}" in line  # the carved rows were not trained on
+    fit_part, val = random_split(train, test_size=0.1, seed=1)
+    given = FMRecommender(model=_fm(2)).fit(fit_part, validation=val).validation_summary()
+    assert "epoch" in given and "n_epochs=" not in given  # a given frame was never train's
+    assert FMRecommender(model=_fm(1)).fit(train).validation_summary() == ""
+
+
 def test_validation_metric_is_the_evaluation_metric(split):
     train, _ = split
     fit_part, val = random_split(train, test_size=0.1, seed=1)
