@@ -144,7 +144,7 @@ def _names(spec: str | None) -> list[str] | None:
 
 def _cmd_fit(args: argparse.Namespace) -> None:
     from .datasets import read_attributes_csv, read_interactions_csv
-    from .features import FeatureBuilder
+    from .features import FeatureBuilder, History, RecentItems
     from .model import FactorizationMachine
     from .recommenders import FMRecommender, auto_feature_specs
     from .recommenders.persistence import check_save_target
@@ -155,10 +155,13 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     users = read_attributes_csv(args.users, "user_id") if args.users else None
     items = read_attributes_csv(args.items, "item_id") if args.items else None
     # a side without an explicit column list uses every usable column of its frame
+    log_user = [History()] if args.user_history else []
+    log_context = [] if args.recent_items is None else [RecentItems(n=args.recent_items)]
     builder = FeatureBuilder(
-        user_features=_names(args.user_features) or auto_feature_specs(users, "user_id"),
+        user_features=[*(_names(args.user_features) or auto_feature_specs(users, "user_id")),
+                       *log_user],
         item_features=_names(args.item_features) or auto_feature_specs(items, "item_id"),
-        context_features=_names(args.context_features) or (),
+        context_features=[*(_names(args.context_features) or ()), *log_context],
     )
     model = FactorizationMachine(
         n_factors=args.factors,
@@ -205,7 +208,7 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from .datasets import is_parquet, read_attributes_csv, write_table
+    from .datasets import is_parquet, read_attributes_csv, read_interactions_csv, write_table
     from .recommenders import load
 
     # on a cluster, a Parquet output is a folder of parts
@@ -215,9 +218,11 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
         return
     rec = load(args.model)  # any saved recommender
     accepted = inspect.signature(rec.recommend).parameters
-    for flag, key in (("--items", "items"), ("--context", "context"), ("--user-attributes", "users")):
+    for flag, key in (("--items", "items"), ("--context", "context"), ("--user-attributes", "users"),
+                      ("--history", "history")):
         if getattr(args, key if key != "users" else "user_attributes") and key not in accepted:
             raise ValueError(f"{flag} is not supported by a saved {type(rec).__name__}")
+    history = read_interactions_csv(args.history).interactions if args.history else None
     users = read_attributes_csv(args.user_attributes, "user_id") if args.user_attributes else None
     context = pd.read_csv(args.context) if args.context else None
     if args.all or args.users == "all":
@@ -227,8 +232,8 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     else:
         ids = _ids(args.users, rec.user_ids_, "--users")
     items = None if args.items is None else _ids(args.items, rec.item_ids_, "--items")
-    options = {k: v for k, v in (("items", items), ("context", context), ("users", users))
-               if v is not None}
+    options = {k: v for k, v in (("items", items), ("context", context), ("users", users),
+                                 ("history", history)) if v is not None}
     recs = rec.recommend(ids, n=args.n, exclude_seen=not args.include_seen, **options)
     if args.output and is_parquet(args.output):
         write_table(recs, args.output, overwrite=args.overwrite)
@@ -242,9 +247,9 @@ def _recommend_on_cluster(args: argparse.Namespace) -> None:
     from .distributed import recommend_all
     from .distributed.recommend import load_source
 
-    if args.user_attributes or args.context:
+    if args.user_attributes or args.context or args.history:
         raise ValueError("--scheduler ranks the model's training users only; "
-                         "--user-attributes and --context need the single-machine path")
+                         "--user-attributes, --context and --history need the single-machine path")
     source = load_source(args.model)  # fails here, before a cluster starts, on a bad model
     if args.all or args.users == "all":
         users = None
@@ -371,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--user-features", default=None, help="user columns to use (default: all usable ones)")
     fit.add_argument("--item-features", default=None, help="item columns to use (default: all usable ones)")
     fit.add_argument("--context-features", default=None, help="interaction columns used as context")
+    fit.add_argument("--user-history", action="store_true",
+                     help="add a History field: each user described by their training items "
+                     "(SVD++-style; serves new users from `recommend --history`)")
+    fit.add_argument("--recent-items", type=int, default=None, metavar="N",
+                     help="add a RecentItems field: the user's last N items before each interaction "
+                     "(FPMC-style; needs a timestamp column)")
     fit.add_argument("--out", required=True, help="model directory to write")
     fit.add_argument("--loss", default="warp", choices=["bpr", "warp", "logistic", "squared"])
     fit.add_argument("--factors", type=int, default=64)
@@ -401,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--items", default=None, help="rank only these item ids (comma-separated)")
     rc.add_argument("--user-attributes", default=None, help="CSV of attributes of new users (cold start)")
     rc.add_argument("--context", default=None, help="CSV with the context columns (one row, or one per user)")
+    rc.add_argument("--history", default=None,
+                    help="CSV or Parquet of user_id,item_id[,timestamp]: the items of users to serve "
+                    "from them (new users, no retraining; a model with a History or RecentItems field)")
     rc.add_argument("--include-seen", action="store_true", help="do not exclude training items")
     rc.add_argument("--output", default=None,
                     help="write here instead of stdout: Parquet if it ends in .parquet (with "

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -361,6 +362,34 @@ def test_fit_with_validation_and_early_stopping(tmp_path, capsys):
     assert trained == min(best + 2, 40) and "(early stopping)" in line
     assert f"--epochs {best}" in line  # carved rows were not trained on: how to use them
     assert json.loads((tmp_path / "m" / "recfm.json").read_text())
+
+
+def test_recommend_serves_a_new_user_from_a_history_file(tmp_path, capsys):
+    from recfm.recommenders import load
+
+    out_dir = tmp_path / "m"
+    code, _, err = run(capsys, "fit", "--interactions", INTERACTIONS, "--user-history",
+                       "--recent-items", "2", "--epochs", "2", "--factors", "8", "--threads", "1",
+                       "--out", out_dir, "-q")
+    assert code == 0, err
+    history = pd.DataFrame({"user_id": [10_001] * 3, "item_id": [173, 269, 5],
+                            "timestamp": [1, 2, 3]})
+    history.to_csv(tmp_path / "h.csv", index=False)
+    code, out, err = run(capsys, "recommend", "--model", out_dir, "--users", "10001", "--n", "5",
+                         "--history", tmp_path / "h.csv")
+    assert code == 0, err
+    recs = pd.read_csv(io.StringIO(out))
+    expected = load(out_dir).recommend([10_001], n=5, history=history)
+    assert recs["item_id"].tolist() == expected["item_id"].tolist()
+    np.testing.assert_allclose(recs["score"], expected["score"], rtol=1e-5)
+    assert not set(recs["item_id"]) & {173, 269, 5}  # the history's items are excluded
+
+
+def test_recommend_history_for_a_model_without_log_fields_is_refused(model_dir, tmp_path, capsys):
+    (tmp_path / "h.csv").write_text("user_id,item_id\n10001,173\n")
+    code, out, err = run(capsys, "recommend", "--model", model_dir, "--users", "10001",
+                         "--history", tmp_path / "h.csv")
+    assert_one_line_error(code, out, err, "histor")
 
 
 def test_fit_early_stopping_without_validation_is_refused(tmp_path, capsys):

@@ -145,6 +145,9 @@ _NOT_RUN_HERE = (("pip",), ("python", "-m", "pytest"))
 def _argv_to_run(argv: list[str]) -> list[str] | None:
     if any(argv[: len(p)] == list(p) for p in _NOT_RUN_HERE):
         return None
+    if argv[0] not in ("recfm", "python") and any(a in (">", ">>", "|") for a in argv):
+        return ["bash", "-c", shlex.join(argv).replace("'>'", ">").replace("'>>'", ">>")
+                .replace("'|'", "|")]  # a shell helper line (printf > file): through bash
     if argv[0] == "recfm":  # this checkout's CLI, whatever is installed
         return [sys.executable, "-m", "recfm.cli", *argv[1:]]
     if argv[0] == "python":
@@ -185,3 +188,18 @@ def test_shell_parsing_catches_a_drifted_flag():
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["evaluate", "--no-such-flag"])
+
+
+def test_every_script_the_project_names_exists():
+    """A figure's command must be rerunnable: every ``benchmarks/*.py`` or ``examples/*.py``
+    named in the docs, the library or the scripts is in the repository."""
+    named = {}
+    sources = [*ROOT.glob("*.md"), *ROOT.glob("examples/**/*.md"), *ROOT.glob("datasets/*.md"),
+               *ROOT.glob("recfm/**/*.py"), *ROOT.glob("benchmarks/*.py"),
+               *ROOT.glob("examples/**/*.py")]
+    for path in sources:
+        for name in re.findall(r"\b((?:benchmarks|examples)/[\w/]+\.py)\b", path.read_text("utf-8")):
+            named.setdefault(name, path.relative_to(ROOT))
+    assert named, "no script named anywhere: the pattern is broken"
+    missing = {name: str(where) for name, where in named.items() if not (ROOT / name).is_file()}
+    assert not missing, f"scripts named but absent (name: where): {missing}"

@@ -67,8 +67,8 @@ _FACTORIES: dict[str, tuple[str, Callable[..., Recommender]]] = {
 
 
 def _log_fm(kind: str, seed: int, threads: int | None) -> Recommender:
-    """The FMs with log-derived fields; defaults chosen on a validation split carved from
-    ML-100K's training part (benchmarks/tune_log_fields.py), never on its test part."""
+    """The FMs with log-derived fields (defaults in :data:`LOG_FIELD_DEFAULTS` and
+    :data:`LOG_MODEL_DEFAULTS`)."""
     from ..features import FeatureBuilder, History, RecentItems
     from ..model import FactorizationMachine
 
