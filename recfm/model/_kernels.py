@@ -338,11 +338,11 @@ def dot_rows(A, a, B, b):
 
 
 @njit(**_DOT)
-def dot_diff_rows(V, u, xi, i, xj, j):
-    """<V[u], xi V[i] - xj V[j]> (the BPR score difference of ids-only rows)."""
+def dot_diff_rows(A, a, V, xi, i, xj, j):
+    """<A[a], xi V[i] - xj V[j]> (the BPR score difference of ids-only item rows)."""
     s = _ZERO
     for f in range(V.shape[1]):
-        s += V[u, f] * (xi * V[i, f] - xj * V[j, f])
+        s += A[a, f] * (xi * V[i, f] - xj * V[j, f])
     return s
 
 
@@ -751,6 +751,26 @@ def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
             V[cj, f] = vj - lr * (-gxu * xj * vu + reg_v * vj)
 
 
+@njit(**_INL)
+def warp_draw_ids(states, c, u, pos, n_items, q_items, popularity, max_sampled, top, icol, ival,
+                  w, V, A, a, xa, spos):
+    """WARP's search over ids-only item rows (item j is column ``icol[j]``, value ``ival[j]``)
+    for the query vector ``xa A[a]``, given the positive's score ``spos``: draws items until a
+    non-positive one violates the margin. Returns its (column, value, rank weight
+    log(top / tries) capped at ``MAX_WARP_WEIGHT``, score); rank weight 0 when none did."""
+    for tries in range(1, max_sampled + 1):
+        j = draw_item(states, c, n_items, q_items, popularity)
+        cj = np.int64(icol[j])
+        xj = ival[j]
+        sneg = w[cj] * xj + xa * xj * dot_rows(A, a, V, cj)
+        if sneg > spos - _ONE:
+            if is_positive_fast(pos, u, j):
+                continue
+            rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
+            return cj, xj, rw, sneg
+    return _NONE, ival[0], 0.0, spos
+
+
 # --------------------------------------------------------------------------------------
 # chunks: the per-sample loops
 # --------------------------------------------------------------------------------------
@@ -829,7 +849,7 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
                 continue
             cj = np.int64(icol[j])
             xj = ival[j]
-            d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, xi, ci, xj, cj)
+            d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, V, xi, ci, xj, cj)
             lo, sg = bpr_terms(d)
             loss += wt * lo
             ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sg, params, scale_reg(hyper, wt),
@@ -837,21 +857,13 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
             count += 1
         else:
             spos = w[ci] * xi + xu * xi * dot_rows(V, cu, V, ci)
-            for tries in range(1, max_sampled + 1):
-                j = draw_item(states, c, n_items, q_items, popularity)
-                cj = np.int64(icol[j])
-                xj = ival[j]
-                sneg = w[cj] * xj + xu * xj * dot_rows(V, cu, V, cj)
-                if sneg > spos - _ONE:
-                    if is_positive_fast(pos, u, j):
-                        continue
-                    rw = min(math.log(max(1.0, math.floor(top / tries))), MAX_WARP_WEIGHT)
-                    if rw > 0.0:
-                        g = -wt * np.float32(rw)
-                        loss += -g * (_ONE - (spos - sneg))
-                        ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, scale_reg(hyper, -g),
-                                      adagrad)
-                    break
+            cj, xj, rw, sneg = warp_draw_ids(states, c, u, pos, n_items, q_items, popularity,
+                                             max_sampled, top, icol, ival, w, V, V, cu, xu,
+                                             spos)
+            if rw > 0.0:
+                g = -wt * np.float32(rw)
+                loss += -g * (_ONE - (spos - sneg))
+                ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, scale_reg(hyper, -g), adagrad)
             count += 1
     return loss, count
 
@@ -989,12 +1001,110 @@ def visit_rows(n_negatives):
     return EN + n_negatives, EN + n_negatives + 1
 
 
+@njit(**_INL)
+def shuffle_rows(arr, start, end, states, c):
+    """Fisher-Yates shuffle of ``arr[start:end]`` with stream ``c``."""
+    for a in range(end - 1, start, -1):
+        b = start + rng_below(states, c, a - start + 1)
+        tmp = arr[a]
+        arr[a] = arr[b]
+        arr[b] = tmp
+
+
 @njit(**_NONRT)
-def push_history(hist, u, buf, hg, mtot, hslot, cg, cm, params, hyper, adagrad):
+def begin_visit(states, c, u, qptr, queue, hist, V, buf, hs, hg, hmap):
+    """Start of user ``u``'s visit: shuffles its samples ``queue[:][qptr[u]:qptr[u + 1]]``
+    with stream ``c``, caches the history sum ``S = sum_j x_j y_j`` in ``buf[hs]``, zeroes
+    the visit's gradient ``buf[hg]`` and maps each history column j of the user's row to its
+    position in that row (``hmap[j]``; ``hmap`` is -1 elsewhere, and again after
+    :func:`push_history`): a target's history entry is then one load, not a binary search."""
+    q_items, q_ids = queue
+    s0 = qptr[u]
+    s1 = qptr[u + 1]
+    for x in range(s1 - 1, s0, -1):
+        y = s0 + rng_below(states, c, x - s0 + 1)
+        tmp = q_items[x]
+        q_items[x] = q_items[y]
+        q_items[y] = tmp
+        if q_ids.shape[0] > 0:
+            tmp = q_ids[x]
+            q_ids[x] = q_ids[y]
+            q_ids[y] = tmp
+    indptr, indices, data = hist
+    k = V.shape[1]
+    for f in range(k):
+        buf[hs, f] = _ZERO
+        buf[hg, f] = _ZERO
+    h0 = indptr[u]
+    for jj in range(h0, indptr[u + 1]):
+        j = indices[jj]
+        x = data[jj]
+        hmap[j] = jj - h0
+        for f in range(k):
+            buf[hs, f] += x * V[j, f]
+
+
+@njit(**_INL)
+def visit_target(hist, u, hmap, hcol, hres, i):
+    """Item ``i``'s history column ``hc`` (-1: none), its entry ``jj`` in user ``u``'s
+    history row (-1: not in it) and the weight ``r`` of the rest of the history in the
+    query (``hres[u]``, for n - 1 items, when the target is left out; else 1)."""
+    hc = np.int64(hcol[i])
+    jj = _NONE
+    if hc >= 0:
+        rel = np.int64(hmap[hc])
+        if rel >= 0:
+            jj = np.int64(hist[0][u]) + rel
+    r = hres[u] if jj >= 0 else _ONE
+    return hc, jj, r
+
+
+@njit(**_NONRT)
+def add_history(hist, hc, jj, r, V, buf, hs):
+    """``buf[P] += r (S - x_t y_t)``: the cached history sum re-weighted, without the
+    target's own history feature (entry ``jj``, column ``hc``) when it has one."""
+    k = V.shape[1]
+    if jj >= 0:
+        xt = hist[2][jj]
+        for f in range(k):
+            buf[P, f] += r * (buf[hs, f] - xt * V[hc, f])
+    else:
+        for f in range(k):
+            buf[P, f] += r * buf[hs, f]
+
+
+@njit(**_NONRT)
+def visit_gradient(buf, hg, r, jj, m, hslot, cg, cm, n_slots):
+    """After a step of L2 multiplier ``m`` that left ``dL/dp`` in ``buf[QG]``: adds
+    ``dL/dy_j = r x_j dL/dp`` (without x_j) to the visit's history gradient ``buf[hg]`` and,
+    when the target is history entry ``jj`` (which this sample left out of its query), to
+    that entry's slot of ``cg``/``cm``, which :func:`push_history` takes back out. Returns
+    the number of slots in use."""
+    k = buf.shape[1]
+    for f in range(k):
+        buf[hg, f] += r * buf[QG, f]
+    if jj >= 0:
+        sl = hslot[jj] - 1
+        if sl < 0:
+            sl = n_slots
+            n_slots += 1
+            hslot[jj] = sl + 1
+            cm[sl] = m
+            for f in range(k):
+                cg[sl, f] = r * buf[QG, f]
+        else:
+            cm[sl] += m
+            for f in range(k):
+                cg[sl, f] += r * buf[QG, f]
+    return n_slots
+
+
+@njit(**_NONRT)
+def push_history(hist, u, buf, hg, mtot, hslot, hmap, cg, cm, params, hyper, adagrad):
     """End of a visit: one step on every history feature j of user u with the visit's
     summed gradient ``x_j (buf[hg] - cg[slot_j] + reg_v (mtot - cm[slot_j]) y_j)``, where
     slot j (``hslot``, 1-based, 0 = none) holds what the samples whose target was j
-    contributed (they left j out of their history); resets the slots.
+    contributed (they left j out of their history); resets the slots and ``hmap``.
 
     The L2 penalty of a history feature is weighted by its value x_j in the row
     (``x_j reg_v/2 |y_j|^2`` per sample): its gradient signal is scaled by x_j = 1/sqrt(n)
@@ -1009,29 +1119,36 @@ def push_history(hist, u, buf, hg, mtot, hslot, cg, cm, params, hyper, adagrad):
     for jj in range(indptr[u], indptr[u + 1]):
         j = indices[jj]
         x = data[jj]
+        hmap[j] = -1
         sl = hslot[jj] - 1
         hslot[jj] = 0
-        m = mtot
         if sl >= 0:
             m = mtot - cm[sl]
-        for f in range(k):
-            g = buf[hg, f]
-            if sl >= 0:
-                g -= cg[sl, f]
-            v = V[j, f]
-            gv = x * (g + reg_v * m * v)
-            if adagrad:
-                a = gV[j, f] + gv * gv
-                gV[j, f] = a
-                V[j, f] = v - lr * gv / math.sqrt(a)
-            else:
-                V[j, f] = v - lr * gv
+            for f in range(k):
+                v = V[j, f]
+                gv = x * (buf[hg, f] - cg[sl, f] + reg_v * m * v)
+                if adagrad:
+                    a = gV[j, f] + gv * gv
+                    gV[j, f] = a
+                    V[j, f] = v - lr * gv / math.sqrt(a)
+                else:
+                    V[j, f] = v - lr * gv
+        else:
+            for f in range(k):
+                v = V[j, f]
+                gv = x * (buf[hg, f] + reg_v * mtot * v)
+                if adagrad:
+                    a = gV[j, f] + gv * gv
+                    gV[j, f] = a
+                    V[j, f] = v - lr * gv / math.sqrt(a)
+                else:
+                    V[j, f] = v - lr * gv
 
 
 @njit(**_NONRT)
 def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hist, hcol, hres,
-                 hslot, itf, cx, has_ctx, pos, samples, params, hyper, adagrad, popularity,
-                 n_negatives, max_sampled, buf, negs, gneg, cg, cm):
+                 hslot, hmap, itf, cx, has_ctx, pos, samples, params, hyper, adagrad,
+                 popularity, n_negatives, max_sampled, buf, negs, gneg, cg, cm):
     """BPR or WARP over the visits of users ``vusers[ustart:uend]`` (shuffled first) with RNG
     stream ``c``: each user's samples ``queue[:][qptr[u]:qptr[u + 1]]`` (shuffled) in a row.
 
@@ -1043,57 +1160,30 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
     :func:`chunk_pairwise`; the history features step once, at the end of the visit, with
     the sum over the visit of each sample's gradient (:func:`push_history`): exactly the
     per-sample gradients at the visit's starting history. Scratch: ``cg`` (rows >= the
-    longest visit) and ``cm`` hold the targets' contributions. Returns (summed loss, count)."""
+    longest visit) and ``cm`` hold the targets' contributions, ``hmap`` (one int per
+    feature, all -1) the visit's history positions. Returns (summed loss, count)."""
     q_items, q_ids = queue
     has_ids = q_ids.shape[0] > 0
     _, s_weights, has_weights = samples
     n_items = itf[0].shape[0] - 1
     top = n_items - 1
     V = params[2]
-    k = V.shape[1]
     hs, hg = visit_rows(n_negatives)
-    # users of the chunk in a new order, then each visit's samples
-    for a in range(uend - 1, ustart, -1):
-        b = ustart + rng_below(states, c, a - ustart + 1)
-        tmp = vusers[a]
-        vusers[a] = vusers[b]
-        vusers[b] = tmp
+    shuffle_rows(vusers, ustart, uend, states, c)
     loss = 0.0
     count = 0
     for a in range(ustart, uend):
         u = np.int64(vusers[a])
-        s0 = qptr[u]
-        s1 = qptr[u + 1]
-        for x in range(s1 - 1, s0, -1):
-            y = s0 + rng_below(states, c, x - s0 + 1)
-            tmp = q_items[x]
-            q_items[x] = q_items[y]
-            q_items[y] = tmp
-            if has_ids:
-                tmp = q_ids[x]
-                q_ids[x] = q_ids[y]
-                q_ids[y] = tmp
-        for f in range(k):
-            buf[hs, f] = _ZERO
-            buf[hg, f] = _ZERO
-        add_row_vector(hist, u, V, buf, hs)
+        begin_visit(states, c, u, qptr, queue, hist, V, buf, hs, hg, hmap)
         mtot = _ZERO
         n_slots = 0
-        for t in range(s0, s1):
+        for t in range(qptr[u], qptr[u + 1]):
             i = np.int64(q_items[t])
             smp = np.int64(q_ids[t]) if has_ids else _NONE
             wt = s_weights[smp] if has_weights else _ONE
-            hc = hcol[i]
-            jj = find_in_row(hist[0], hist[1], u, hc) if hc >= 0 else -1
-            r = hres[u] if jj >= 0 else _ONE
+            hc, jj, r = visit_target(hist, u, hmap, hcol, hres, i)
             query_vector(uf, u, cx, smp, has_ctx, V, buf, P)
-            if jj >= 0:
-                xt = hist[2][jj]
-                for f in range(k):
-                    buf[P, f] += r * (buf[hs, f] - xt * V[hc, f])
-            else:
-                for f in range(k):
-                    buf[P, f] += r * buf[hs, f]
+            add_history(hist, hc, jj, r, V, buf, hs)
             m = _ZERO
             if loss_code == LOSS_BPR:
                 n_ok = fill_negatives(states, c, u, pos, n_items, q_items, popularity,
@@ -1112,54 +1202,184 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
                 count += 1
             if m == _ZERO:
                 continue
-            # dL/dy_j = r x_j dL/dp for every history feature but the target's
             mtot += m
-            for f in range(k):
-                buf[hg, f] += r * buf[QG, f]
-            if jj >= 0:
-                sl = hslot[jj] - 1
-                if sl < 0:
-                    sl = n_slots
-                    n_slots += 1
-                    hslot[jj] = sl + 1
-                    cm[sl] = _ZERO
-                    for f in range(k):
-                        cg[sl, f] = _ZERO
-                cm[sl] += m
-                for f in range(k):
-                    cg[sl, f] += r * buf[QG, f]
-        push_history(hist, u, buf, hg, mtot, hslot, cg, cm, params, hyper, adagrad)
+            n_slots = visit_gradient(buf, hg, r, jj, m, hslot, cg, cm, n_slots)
+        push_history(hist, u, buf, hg, mtot, hslot, hmap, cg, cm, params, hyper, adagrad)
     return loss, count
 
 
-def _visit_epoch(loss_code, cptr, vusers, qptr, queue, uf, hist, hcol, hres, hslot, max_visit,
-                 itf, cx, has_ctx, pos, samples, chunk_order, seed, params, hyper, adagrad,
-                 popularity, n_negatives, max_sampled, out_loss, out_count):
-    """Train the chunks of user visits listed in ``chunk_order`` (a part of one epoch of
-    ``out_loss.shape[0]`` chunks): chunk c trains the users ``vusers[cptr[c]:cptr[c+1]]``
-    with its own RNG stream ``seed + c``. Threads may run it at once on disjoint parts
-    (Hogwild). ``hslot`` (one int per history entry) must be zero."""
-    n_chunks = out_loss.shape[0]
+@njit(**_INL)
+def visit_pair_step(cu, xu, ci, xi, cj, xj, g, buf, params, hyper, adagrad):
+    """:func:`ids_pair_step` for a query vector ``p = buf[P]`` of which the user's id
+    feature (column cu, value xu) is one part: the same gradient as
+    :func:`pairwise_backward`, in one pass over the factors, leaving ``dL/dp`` in
+    ``buf[QG]`` for the history."""
+    w = params[1]
+    V = params[2]
+    gw = params[4]
+    gV = params[5]
+    lr, reg_w, reg_v = hyper
+    k = V.shape[1]
+    gi = g * xi + reg_w * w[ci]
+    gj = -g * xj + reg_w * w[cj]
+    gxi = g * xi
+    gxj = g * xj
+    if adagrad:
+        a = gw[ci] + gi * gi
+        gw[ci] = a
+        w[ci] -= lr * gi / math.sqrt(a)
+        a = gw[cj] + gj * gj
+        gw[cj] = a
+        w[cj] -= lr * gj / math.sqrt(a)
+    else:
+        w[ci] -= lr * gi
+        w[cj] -= lr * gj
+    for f in range(k):
+        vu = V[cu, f]
+        vi = V[ci, f]
+        vj = V[cj, f]
+        p = buf[P, f]
+        qg = gxi * vi - gxj * vj
+        buf[QG, f] = qg
+        du = xu * qg + reg_v * vu
+        dp = gxi * p + reg_v * vi
+        dn = -gxj * p + reg_v * vj
+        if adagrad:
+            a = gV[cu, f] + du * du
+            gV[cu, f] = a
+            V[cu, f] = vu - lr * du / math.sqrt(a)
+            a = gV[ci, f] + dp * dp
+            gV[ci, f] = a
+            V[ci, f] = vi - lr * dp / math.sqrt(a)
+            a = gV[cj, f] + dn * dn
+            gV[cj, f] = a
+            V[cj, f] = vj - lr * dn / math.sqrt(a)
+        else:
+            V[cu, f] = vu - lr * du
+            V[ci, f] = vi - lr * dp
+            V[cj, f] = vj - lr * dn
+
+
+@njit(**_NONRT)
+def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, ucol, uval, hist,
+                     hcol, hres, hslot, hmap, icol, ival, pos, samples, params, hyper, adagrad,
+                     popularity, max_sampled, buf, cg, cm):
+    """:func:`chunk_visits` when the rest of the design is ids only: user u's own row is
+    column ``ucol[u]`` with value ``uval[u]``, item i column ``icol[i]`` with value
+    ``ival[i]`` (all distinct), no context; one negative per BPR positive. Each step is one
+    pass over the factors (:func:`visit_pair_step`) without copies of item vectors. Same
+    sampling and RNG draws as :func:`chunk_visits`; the parameters differ from it only by
+    float rounding."""
+    q_items, q_ids = queue
+    has_ids = q_ids.shape[0] > 0
+    _, s_weights, has_weights = samples
+    n_items = icol.shape[0]
+    top = n_items - 1
+    w = params[1]
     V = params[2]
     k = V.shape[1]
-    nn = max(n_negatives, 1)
-    states = seed_states(seed, n_chunks)
-    # scratch, written before it is read within each visit: shared by the chunks
-    buf = np.zeros((EN + nn + 2, k), V.dtype)
-    negs = np.zeros(nn, np.int64)
-    gneg = np.zeros(nn, V.dtype)
-    cg = np.empty((max_visit, k), V.dtype)
-    cm = np.empty(max_visit, V.dtype)
-    for cc in range(chunk_order.shape[0]):
-        c = chunk_order[cc]
-        loss, count = chunk_visits(loss_code, c, cptr[c], cptr[c + 1], states, vusers, qptr,
-                                   queue, uf, hist, hcol, hres, hslot, itf, cx, has_ctx,
-                                   pos, samples, params, hyper, adagrad, popularity,
-                                   n_negatives, max_sampled, buf, negs, gneg, cg, cm)
-        out_loss[c] = loss
-        out_count[c] = count
-    return n_chunks
+    hs, hg = visit_rows(_N1)
+    shuffle_rows(vusers, ustart, uend, states, c)
+    loss = 0.0
+    count = 0
+    for a in range(ustart, uend):
+        u = np.int64(vusers[a])
+        begin_visit(states, c, u, qptr, queue, hist, V, buf, hs, hg, hmap)
+        cu = np.int64(ucol[u])
+        xu = uval[u]
+        mtot = _ZERO
+        n_slots = 0
+        for t in range(qptr[u], qptr[u + 1]):
+            i = np.int64(q_items[t])
+            smp = np.int64(q_ids[t]) if has_ids else _NONE
+            wt = s_weights[smp] if has_weights else _ONE
+            ci = np.int64(icol[i])
+            xi = ival[i]
+            hc, jj, r = visit_target(hist, u, hmap, hcol, hres, i)
+            for f in range(k):
+                buf[P, f] = xu * V[cu, f]
+            add_history(hist, hc, jj, r, V, buf, hs)
+            if loss_code == LOSS_BPR:
+                j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
+                                  MAX_NEGATIVE_TRIES)
+                if j < 0:
+                    continue
+                cj = np.int64(icol[j])
+                xj = ival[j]
+                d = w[ci] * xi - w[cj] * xj + dot_diff_rows(buf, P, V, xi, ci, xj, cj)
+                lo, sg = bpr_terms(d)
+                loss += wt * lo
+                g = -wt * sg
+                m = wt
+                count += 1
+            else:
+                spos = w[ci] * xi + xi * dot_rows(buf, P, V, ci)
+                cj, xj, rw, sneg = warp_draw_ids(states, c, u, pos, n_items, q_items, popularity,
+                                                 max_sampled, top, icol, ival, w, V, buf, P,
+                                                 _ONE, spos)
+                count += 1
+                if rw <= 0.0:
+                    continue
+                g = -wt * np.float32(rw)
+                loss += -g * (_ONE - (spos - sneg))
+                m = -g
+            visit_pair_step(cu, xu, ci, xi, cj, xj, g, buf, params, scale_reg(hyper, m),
+                            adagrad)
+            if m == _ZERO:
+                continue
+            mtot += m
+            n_slots = visit_gradient(buf, hg, r, jj, m, hslot, cg, cm, n_slots)
+        push_history(hist, u, buf, hg, mtot, hslot, hmap, cg, cm, params, hyper, adagrad)
+    return loss, count
 
 
-#: The visit epoch (serial; threads run it in parallel, as the other epochs).
-VISIT_EPOCHS = njit(**_JIT)(_visit_epoch)
+def _make_visit_epoch(ids):
+    # ``ids`` is a closure constant, as ``kind`` in _make_epoch: each epoch links one chunk
+    # function
+
+    def visit_epoch(loss_code, cptr, vusers, qptr, queue, uf, hist, hcol, hres, hslot, max_visit,
+                    itf, cx, has_ctx, pos, samples, chunk_order, seed, params, hyper, adagrad,
+                    popularity, n_negatives, max_sampled, out_loss, out_count):
+        """Train the chunks of user visits listed in ``chunk_order`` (a part of one epoch of
+        ``out_loss.shape[0]`` chunks): chunk c trains the users ``vusers[cptr[c]:cptr[c+1]]``
+        with its own RNG stream ``seed + c``, by :func:`chunk_visits_ids` when the epoch is
+        the ids one (``uf`` and ``itf`` one entry per row, no context, one BPR negative),
+        else :func:`chunk_visits`. Threads may run it at once on disjoint parts (Hogwild).
+        ``hslot`` (one int per history entry) must be zero. Returns whether it is the ids
+        epoch."""
+        n_chunks = out_loss.shape[0]
+        V = params[2]
+        k = V.shape[1]
+        nn = max(n_negatives, 1)
+        states = seed_states(seed, n_chunks)
+        # scratch, written before it is read within each visit: shared by the chunks
+        buf = np.zeros((EN + nn + 2, k), V.dtype)
+        negs = np.zeros(nn, np.int64)
+        gneg = np.zeros(nn, V.dtype)
+        cg = np.empty((max_visit, k), V.dtype)
+        cm = np.empty(max_visit, V.dtype)
+        hmap = np.full(V.shape[0], -1, np.int32)
+        for cc in range(chunk_order.shape[0]):
+            c = chunk_order[cc]
+            if ids:
+                loss, count = chunk_visits_ids(loss_code, c, cptr[c], cptr[c + 1], states,
+                                               vusers, qptr, queue, uf[1], uf[2], hist, hcol,
+                                               hres, hslot, hmap, itf[1], itf[2], pos, samples,
+                                               params, hyper, adagrad, popularity, max_sampled,
+                                               buf, cg, cm)
+            else:
+                loss, count = chunk_visits(loss_code, c, cptr[c], cptr[c + 1], states, vusers,
+                                           qptr, queue, uf, hist, hcol, hres, hslot, hmap, itf,
+                                           cx, has_ctx, pos, samples, params, hyper, adagrad,
+                                           popularity, n_negatives, max_sampled, buf, negs,
+                                           gneg, cg, cm)
+            out_loss[c] = loss
+            out_count[c] = count
+        return ids
+
+    return visit_epoch
+
+
+#: ``VISIT_EPOCHS[ids]``: the visit epoch, general (0) or for ids-only user and item rows (1)
+#: (serial; threads run it in parallel, as the other epochs).
+VISIT_EPOCHS = tuple(njit(**_JIT)(_make_visit_epoch(ids)) for ids in (False, True))

@@ -619,8 +619,8 @@ class FactorizationMachine(Params):
         hyper = (f32(params["learning_rate"]), f32(params["reg_linear"]),
                  f32(params["reg_factors"]))
         popularity = params["negatives"] == "popularity"
-        fast = pairwise and self._ids_only(data) and (
-            loss_code == K.LOSS_WARP or params["n_negatives"] == 1)
+        one_negative = loss_code == K.LOSS_WARP or params["n_negatives"] == 1
+        fast = pairwise and one_negative and self._ids_only(data, data["uf"])
         best = None
         best_score = -np.inf
         since_best = 0
@@ -643,7 +643,8 @@ class FactorizationMachine(Params):
             n_chunks = len(plan["cptr"]) - 1
             out_loss = np.zeros(n_chunks, np.float64)
             out_count = np.zeros(n_chunks, np.int64)
-            kernel: Any = K.VISIT_EPOCHS
+            ids = one_negative and self._ids_only(data, us)
+            kernel: Any = K.VISIT_EPOCHS[int(ids)]
             args: tuple[Any, ...] = (loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
                     us_t, hist_t, data["hcol"], data["hres"], plan["hslot"],
                     plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples)
@@ -718,12 +719,13 @@ class FactorizationMachine(Params):
     #: it with the general kernel).
     _allow_ids_fast_path = True
 
-    def _ids_only(self, data: dict[str, Any]) -> bool:
-        """Every user and item row holds exactly one entry, item columns are distinct, and
-        there is no context: the fused ids-only kernel applies."""
+    def _ids_only(self, data: dict[str, Any], uf: sp.csr_matrix) -> bool:
+        """Every row of ``uf`` (the user rows, or their part besides a History field) and
+        of the item rows holds exactly one entry, item columns are distinct, and there is no
+        context: the fused ids-only kernels apply."""
         if not self._allow_ids_fast_path or data["ctx"] is not None:
             return False
-        uf, itf = data["uf"], data["itf"]
+        itf = data["itf"]
         if not (np.all(np.diff(uf.indptr) == 1) and np.all(np.diff(itf.indptr) == 1)):
             return False
         return np.unique(itf.indices).size == itf.shape[0]

@@ -7,6 +7,7 @@ import pytest
 
 from recfm.features import FeatureBuilder, History, RecentItems
 from recfm.model import FactorizationMachine
+from recfm.model import _kernels as K
 
 
 def brute_score(x: np.ndarray, w0: float, w: np.ndarray, V: np.ndarray) -> float:
@@ -46,9 +47,13 @@ def test_design_rows_with_history_and_recent_score_as_the_double_sum():
     assert (d.query_rows() != d.user_features[d.sample_users]).nnz > 0
 
 
-def _one_negative_log():
+def _one_negative_log(n=None):
     # every user has exactly one item it did not interact with: its BPR negative is known
-    rows = [(0, 10), (0, 20), (0, 30), (1, 10), (1, 20), (1, 40), (2, 20), (2, 30), (2, 40)]
+    # (with n: n users, n items, user u all items but u)
+    if n is None:
+        rows = [(0, 10), (0, 20), (0, 30), (1, 10), (1, 20), (1, 40), (2, 20), (2, 30), (2, 40)]
+    else:
+        rows = [(u, i) for u in range(n) for i in range(n) if i != u]
     return pd.DataFrame(rows, columns=["user_id", "item_id"])
 
 
@@ -96,8 +101,15 @@ def _replay(data, plan, params, lr, reg_v):
     return w, V
 
 
-def test_cached_sum_epoch_equals_the_per_sample_gradients():
-    d = FeatureBuilder(user_features=[History()]).fit_transform(_one_negative_log())
+@pytest.mark.parametrize("fused", [True, False], ids=["ids-kernel", "general-kernel"])
+@pytest.mark.parametrize("n, max_items", [(None, None), (None, 2), (7, 3)])
+def test_cached_sum_epoch_equals_the_per_sample_gradients(fused, n, max_items, monkeypatch):
+    # both visit kernels (fused one for ids-only rows, general one) against the replay; with
+    # max_items some targets are not in their user's history (r = 1, nothing left out), and
+    # other users' histories hold them
+    monkeypatch.setattr(FactorizationMachine, "_allow_ids_fast_path", fused)
+    d = FeatureBuilder(user_features=[History(max_items=max_items)]).fit_transform(
+        _one_negative_log(n))
     lr, reg = 0.1, 0.05
     fm = FactorizationMachine(n_factors=4, n_epochs=1, learning_schedule="sgd", learning_rate=lr,
                               reg_factors=reg, random_state=3, n_threads=1, init_std=0.3)
@@ -112,6 +124,34 @@ def test_cached_sum_epoch_equals_the_per_sample_gradients():
     np.testing.assert_allclose(fm.w_, w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fm.V_, V, rtol=1e-5, atol=1e-6)
     assert not np.allclose(V, V0)  # the history rows moved
+
+
+@pytest.mark.parametrize("loss", ["bpr", "warp"])
+@pytest.mark.parametrize("schedule", ["adagrad", "sgd"])
+def test_ids_visit_kernel_matches_the_general_visit_kernel(loss, schedule, monkeypatch):
+    """The fused visit kernel (ids + History) draws the same negatives and makes the same
+    updates as the general one, up to float32 rounding: with sample weights, and with
+    max_items leaving some targets out of their user's history."""
+    df = _log(5, n_users=25, n_items=40, n=500)
+    d = FeatureBuilder(user_features=[History(max_items=8)]).fit_transform(df)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, d.n_samples)
+    kw = dict(n_factors=8, loss=loss, n_epochs=3, n_threads=1, random_state=4,
+              learning_schedule=schedule)
+    used = []  # which visit epoch each call ran (0 general, 1 ids)
+
+    def spy(kernel, e):
+        return lambda *a: used.append(e) or kernel(*a)
+
+    monkeypatch.setattr(K, "VISIT_EPOCHS", tuple(spy(k, e) for e, k in enumerate(K.VISIT_EPOCHS)))
+    fast = FactorizationMachine(**kw).fit(d, sample_weight=sw)
+    monkeypatch.setattr(FactorizationMachine, "_allow_ids_fast_path", False)
+    general = FactorizationMachine(**kw).fit(d, sample_weight=sw)
+    assert set(used[:3]) == {1} and set(used[3:]) == {0}
+    np.testing.assert_allclose(fast.V_, general.V_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fast.w_, general.w_, rtol=1e-4, atol=1e-5)
+    if schedule == "adagrad":
+        np.testing.assert_allclose(fast.grad_sq_V_, general.grad_sq_V_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fast.history_["loss"], general.history_["loss"], rtol=1e-4)
 
 
 def test_the_replayed_gradient_is_the_gradient_of_the_design_rows():
