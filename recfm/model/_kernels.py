@@ -703,6 +703,30 @@ def pointwise_sample(loss_code, uf, u, cx, s, has_ctx, itf, i, target, weight, p
 # ids-only fast path: every user and item row is one entry, no context
 # --------------------------------------------------------------------------------------
 @njit(**_INL)
+def step_weight(w, gw, j, gl, lr, adagrad):
+    """``w[j] -= lr gl``, by Adagrad (divided by the root of the updated sum ``gw[j]`` of
+    squared gradients) or plain SGD."""
+    if adagrad:
+        a = gw[j] + gl * gl
+        gw[j] = a
+        w[j] -= lr * gl / math.sqrt(a)
+    else:
+        w[j] -= lr * gl
+
+
+@njit(**_INL)
+def step_factor(V, gV, j, f, v, gv, lr, adagrad):
+    """``V[j, f] = v - lr gv`` (v: its current value), by Adagrad or plain SGD, as
+    :func:`step_weight`."""
+    if adagrad:
+        a = gV[j, f] + gv * gv
+        gV[j, f] = a
+        V[j, f] = v - lr * gv / math.sqrt(a)
+    else:
+        V[j, f] = v - lr * gv
+
+
+@njit(**_INL)
 def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
     """Fused BPR/WARP step for one-entry rows (user column cu with value xu, positive ci/xi,
     negative cj/xj, distinct columns) and ``g = dL/dd``: the same gradient as
@@ -713,42 +737,16 @@ def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
     gV = params[5]
     lr, reg_w, reg_v = hyper
     k = V.shape[1]
-    gi = g * xi + reg_w * w[ci]
-    gj = -g * xj + reg_w * w[cj]
     gxu = g * xu
-    if adagrad:
-        a = gw[ci] + gi * gi
-        gw[ci] = a
-        w[ci] -= lr * gi / math.sqrt(a)
-        a = gw[cj] + gj * gj
-        gw[cj] = a
-        w[cj] -= lr * gj / math.sqrt(a)
-        for f in range(k):
-            vu = V[cu, f]
-            vi = V[ci, f]
-            vj = V[cj, f]
-            du = gxu * (xi * vi - xj * vj) + reg_v * vu
-            dp = gxu * xi * vu + reg_v * vi
-            dn = -gxu * xj * vu + reg_v * vj
-            a = gV[cu, f] + du * du
-            gV[cu, f] = a
-            V[cu, f] = vu - lr * du / math.sqrt(a)
-            a = gV[ci, f] + dp * dp
-            gV[ci, f] = a
-            V[ci, f] = vi - lr * dp / math.sqrt(a)
-            a = gV[cj, f] + dn * dn
-            gV[cj, f] = a
-            V[cj, f] = vj - lr * dn / math.sqrt(a)
-    else:
-        w[ci] -= lr * gi
-        w[cj] -= lr * gj
-        for f in range(k):
-            vu = V[cu, f]
-            vi = V[ci, f]
-            vj = V[cj, f]
-            V[cu, f] = vu - lr * (gxu * (xi * vi - xj * vj) + reg_v * vu)
-            V[ci, f] = vi - lr * (gxu * xi * vu + reg_v * vi)
-            V[cj, f] = vj - lr * (-gxu * xj * vu + reg_v * vj)
+    step_weight(w, gw, ci, g * xi + reg_w * w[ci], lr, adagrad)
+    step_weight(w, gw, cj, -g * xj + reg_w * w[cj], lr, adagrad)
+    for f in range(k):
+        vu = V[cu, f]
+        vi = V[ci, f]
+        vj = V[cj, f]
+        step_factor(V, gV, cu, f, vu, gxu * (xi * vi - xj * vj) + reg_v * vu, lr, adagrad)
+        step_factor(V, gV, ci, f, vi, gxu * xi * vu + reg_v * vi, lr, adagrad)
+        step_factor(V, gV, cj, f, vj, -gxu * xj * vu + reg_v * vj, lr, adagrad)
 
 
 @njit(**_INL)
@@ -1126,23 +1124,12 @@ def push_history(hist, u, buf, hg, mtot, hslot, hmap, cg, cm, params, hyper, ada
             m = mtot - cm[sl]
             for f in range(k):
                 v = V[j, f]
-                gv = x * (buf[hg, f] - cg[sl, f] + reg_v * m * v)
-                if adagrad:
-                    a = gV[j, f] + gv * gv
-                    gV[j, f] = a
-                    V[j, f] = v - lr * gv / math.sqrt(a)
-                else:
-                    V[j, f] = v - lr * gv
+                step_factor(V, gV, j, f, v, x * (buf[hg, f] - cg[sl, f] + reg_v * m * v), lr,
+                            adagrad)
         else:
             for f in range(k):
                 v = V[j, f]
-                gv = x * (buf[hg, f] + reg_v * mtot * v)
-                if adagrad:
-                    a = gV[j, f] + gv * gv
-                    gV[j, f] = a
-                    V[j, f] = v - lr * gv / math.sqrt(a)
-                else:
-                    V[j, f] = v - lr * gv
+                step_factor(V, gV, j, f, v, x * (buf[hg, f] + reg_v * mtot * v), lr, adagrad)
 
 
 @njit(**_NONRT)
@@ -1209,55 +1196,72 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
 
 
 @njit(**_INL)
-def visit_pair_step(cu, xu, ci, xi, cj, xj, g, buf, params, hyper, adagrad):
+def visit_slot(hslot, jj, m, cg, cm, n_slots):
+    """Row of ``cg`` for a step of L2 multiplier ``m`` on a sample whose target is history
+    entry ``jj`` (zeroed on first use; with ``m`` added to ``cm``), or the spare last row
+    (zeroed, never read) when ``jj`` is -1; and the number of slots in use."""
+    if jj < 0:
+        sl = np.int64(cg.shape[0] - 1)
+        for f in range(cg.shape[1]):
+            cg[sl, f] = _ZERO
+        return sl, n_slots
+    sl = np.int64(hslot[jj]) - 1
+    if sl < 0:
+        sl = np.int64(n_slots)
+        n_slots += 1
+        hslot[jj] = sl + 1
+        cm[sl] = _ZERO
+        for f in range(cg.shape[1]):
+            cg[sl, f] = _ZERO
+    cm[sl] += m
+    return sl, n_slots
+
+
+@njit(**_INL)
+def visit_query(buf, V, cu, xu, hs, hist, hc, jj, r):
+    """``buf[P] = xu v_cu + r (S - x_t y_t)``: :func:`query_vector` and :func:`add_history`
+    in one pass for a one-entry user row."""
+    k = V.shape[1]
+    if jj >= 0:
+        xt = hist[2][jj]
+        for f in range(k):
+            p = xu * V[cu, f]
+            buf[P, f] = p + r * (buf[hs, f] - xt * V[hc, f])
+    else:
+        for f in range(k):
+            p = xu * V[cu, f]
+            buf[P, f] = p + r * buf[hs, f]
+
+
+@njit(**_INL)
+def visit_pair_step(cu, xu, ci, xi, cj, xj, g, buf, hg, r, cg, sl, params, hyper, adagrad):
     """:func:`ids_pair_step` for a query vector ``p = buf[P]`` of which the user's id
     feature (column cu, value xu) is one part: the same gradient as
-    :func:`pairwise_backward`, in one pass over the factors, leaving ``dL/dp`` in
-    ``buf[QG]`` for the history."""
+    :func:`pairwise_backward`, in one pass over the factors, which also adds
+    ``r dL/dp`` to the visit's history gradient ``buf[hg]`` and to row ``sl`` of ``cg``
+    (what :func:`visit_gradient` does after the general step)."""
     w = params[1]
     V = params[2]
     gw = params[4]
     gV = params[5]
     lr, reg_w, reg_v = hyper
     k = V.shape[1]
-    gi = g * xi + reg_w * w[ci]
-    gj = -g * xj + reg_w * w[cj]
     gxi = g * xi
     gxj = g * xj
-    if adagrad:
-        a = gw[ci] + gi * gi
-        gw[ci] = a
-        w[ci] -= lr * gi / math.sqrt(a)
-        a = gw[cj] + gj * gj
-        gw[cj] = a
-        w[cj] -= lr * gj / math.sqrt(a)
-    else:
-        w[ci] -= lr * gi
-        w[cj] -= lr * gj
+    step_weight(w, gw, ci, gxi + reg_w * w[ci], lr, adagrad)
+    step_weight(w, gw, cj, -gxj + reg_w * w[cj], lr, adagrad)
     for f in range(k):
         vu = V[cu, f]
         vi = V[ci, f]
         vj = V[cj, f]
         p = buf[P, f]
         qg = gxi * vi - gxj * vj
-        buf[QG, f] = qg
-        du = xu * qg + reg_v * vu
-        dp = gxi * p + reg_v * vi
-        dn = -gxj * p + reg_v * vj
-        if adagrad:
-            a = gV[cu, f] + du * du
-            gV[cu, f] = a
-            V[cu, f] = vu - lr * du / math.sqrt(a)
-            a = gV[ci, f] + dp * dp
-            gV[ci, f] = a
-            V[ci, f] = vi - lr * dp / math.sqrt(a)
-            a = gV[cj, f] + dn * dn
-            gV[cj, f] = a
-            V[cj, f] = vj - lr * dn / math.sqrt(a)
-        else:
-            V[cu, f] = vu - lr * du
-            V[ci, f] = vi - lr * dp
-            V[cj, f] = vj - lr * dn
+        rq = r * qg
+        buf[hg, f] += rq
+        cg[sl, f] += rq
+        step_factor(V, gV, cu, f, vu, xu * qg + reg_v * vu, lr, adagrad)
+        step_factor(V, gV, ci, f, vi, gxi * p + reg_v * vi, lr, adagrad)
+        step_factor(V, gV, cj, f, vj, -gxj * p + reg_v * vj, lr, adagrad)
 
 
 @njit(**_NONRT)
@@ -1266,10 +1270,11 @@ def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, uc
                      popularity, max_sampled, buf, cg, cm):
     """:func:`chunk_visits` when the rest of the design is ids only: user u's own row is
     column ``ucol[u]`` with value ``uval[u]``, item i column ``icol[i]`` with value
-    ``ival[i]`` (all distinct), no context; one negative per BPR positive. Each step is one
-    pass over the factors (:func:`visit_pair_step`) without copies of item vectors. Same
-    sampling and RNG draws as :func:`chunk_visits`; the parameters differ from it only by
-    float rounding."""
+    ``ival[i]`` (all distinct), no context; one negative per BPR positive. A sample is three
+    passes over the factors (query vector, score, step with the history's gradient:
+    :func:`visit_pair_step`), without copies of item vectors; ``cg`` needs one spare row.
+    Same sampling and RNG draws as :func:`chunk_visits`; the parameters differ from it only
+    by float rounding."""
     q_items, q_ids = queue
     has_ids = q_ids.shape[0] > 0
     _, s_weights, has_weights = samples
@@ -1277,7 +1282,6 @@ def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, uc
     top = n_items - 1
     w = params[1]
     V = params[2]
-    k = V.shape[1]
     hs, hg = visit_rows(_N1)
     shuffle_rows(vusers, ustart, uend, states, c)
     loss = 0.0
@@ -1296,9 +1300,7 @@ def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, uc
             ci = np.int64(icol[i])
             xi = ival[i]
             hc, jj, r = visit_target(hist, u, hmap, hcol, hres, i)
-            for f in range(k):
-                buf[P, f] = xu * V[cu, f]
-            add_history(hist, hc, jj, r, V, buf, hs)
+            visit_query(buf, V, cu, xu, hs, hist, hc, jj, r)
             if loss_code == LOSS_BPR:
                 j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
                                   MAX_NEGATIVE_TRIES)
@@ -1323,12 +1325,11 @@ def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, uc
                 g = -wt * np.float32(rw)
                 loss += -g * (_ONE - (spos - sneg))
                 m = -g
-            visit_pair_step(cu, xu, ci, xi, cj, xj, g, buf, params, scale_reg(hyper, m),
-                            adagrad)
-            if m == _ZERO:
-                continue
+            # a zero-weight step adds zeros: the same as the general kernel's skipping it
+            sl, n_slots = visit_slot(hslot, jj, m, cg, cm, n_slots)
             mtot += m
-            n_slots = visit_gradient(buf, hg, r, jj, m, hslot, cg, cm, n_slots)
+            visit_pair_step(cu, xu, ci, xi, cj, xj, g, buf, hg, r, cg, sl, params,
+                            scale_reg(hyper, m), adagrad)
         push_history(hist, u, buf, hg, mtot, hslot, hmap, cg, cm, params, hyper, adagrad)
     return loss, count
 
@@ -1356,8 +1357,8 @@ def _make_visit_epoch(ids):
         buf = np.zeros((EN + nn + 2, k), V.dtype)
         negs = np.zeros(nn, np.int64)
         gneg = np.zeros(nn, V.dtype)
-        cg = np.empty((max_visit, k), V.dtype)
-        cm = np.empty(max_visit, V.dtype)
+        cg = np.empty((max_visit + 1, k), V.dtype)
+        cm = np.empty(max_visit + 1, V.dtype)
         hmap = np.full(V.shape[0], -1, np.int32)
         for cc in range(chunk_order.shape[0]):
             c = chunk_order[cc]
