@@ -4,6 +4,7 @@
     python benchmarks/train_speed.py --data ml-1m          # real ML-1M (needs ratings.dat)
     python benchmarks/train_speed.py --data ml-100k --epochs 10
     python benchmarks/train_speed.py --data synthetic-ml-20m --epochs 1 --repeat 1 --skip-lightfm
+    python benchmarks/train_speed.py --epochs 5 --repeat 3 --skip-lightfm   # issue 9's ratios
 
 Figures are positive samples per second of training (interactions × epochs / fit seconds),
 ids only, the same factor count and threads for every library; JIT compilation is warmed
@@ -17,7 +18,11 @@ not copied over and over.
 
 Also times the FM with a History field (ids + each user's training items, SVD++-style, as
 ``fm-history``), trained in user visits with cached history sums, and prints its time per epoch
-against the ids-only FM with the same loss (issue 9's target: at most 2x).
+against the ids-only FM with the same loss (issue 9's target: at most 2x). Its recommend time
+must not grow: both are fitted as ``FMRecommender`` s (one epoch; ranking speed does not depend
+on how well they learnt) and ``recommend_all(n=10)`` (every user, seen items excluded) is timed
+for each in turns, ``--repeat`` rounds; a user's query vector with its history is folded once,
+then ranked with the same blocked GEMM as the ids-only model, so the ratio should be ~1.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recfm.datasets import load_dataset  # noqa: E402
 from recfm.features import FeatureBuilder, History  # noqa: E402
 from recfm.model import FactorizationMachine  # noqa: E402
+from recfm.recommenders import FMRecommender  # noqa: E402
 
 
 def _design(name: str):
@@ -41,7 +47,24 @@ def _design(name: str):
     pairs = data.interactions[["user_id", "item_id"]]
     design = FeatureBuilder().fit_transform(pairs)
     history = FeatureBuilder(user_features=[History()]).fit_transform(pairs)
-    return data.name, design, history
+    return data.name, pairs, design, history
+
+
+def _recommenders(pairs, factors: int, threads: int, seed: int) -> dict:
+    """``fm`` (ids) and ``fm-history`` (ids + History) fitted for one epoch."""
+    out = {}
+    for label, builder in (("fm", FeatureBuilder()),
+                           ("fm-history", FeatureBuilder(user_features=[History()]))):
+        model = FactorizationMachine(n_factors=factors, loss="warp", n_epochs=1,
+                                     n_threads=threads, random_state=seed)
+        out[label] = FMRecommender(builder=builder, model=model).fit(pairs)
+    return out
+
+
+def _time_recommend_all(rec) -> float:
+    t = time.perf_counter()
+    rec.recommend_all(n=10)
+    return time.perf_counter() - t
 
 
 def _time_recfm(design, loss: str, factors: int, epochs: int, threads: int, seed: int,
@@ -85,9 +108,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=5, help="rounds; figures are medians")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-recommend", action="store_true",
+                    help="leave out the recommend-time ratio fm-history / fm")
     args = ap.parse_args()
 
-    name, design, hist_design = _design(args.data)
+    name, pairs, design, hist_design = _design(args.data)
     X = design.interactions
     n_pos = design.n_samples
     print(f"data: {name}: {design.n_users:,} users x {design.n_items:,} items, {n_pos:,} positives; "
@@ -153,6 +178,22 @@ def main() -> None:
           + ratio("recfm FM, WARP (ids, Adagrad)", "recfm FM, WARP (ids + history)"))
     print("time per epoch, ids + history / ids only, BPR (target <= 2x):       "
           + ratio("recfm FM, BPR (ids, Adagrad)", "recfm FM, BPR (ids + history)"))
+
+    if not args.skip_recommend:
+        recs = _recommenders(pairs, args.factors, args.threads, args.seed)
+        for rec in recs.values():  # warm-up (compilation, first-call allocations)
+            rec.recommend(rec.user_ids_[:64], n=10)
+        rt: dict[str, list] = {label: [] for label in recs}
+        for r in range(args.repeat):
+            for label in list(recs)[r % 2:] + list(recs)[:r % 2]:
+                rt[label].append(_time_recommend_all(recs[label]))
+        rr = np.array(rt["fm-history"]) / np.array(rt["fm"])
+        print(f"\nrecommend_all(n=10) for {design.n_users:,} users, seen items excluded "
+              f"(median of {args.repeat}): fm {np.median(rt['fm']):.2f} s, "
+              f"fm-history {np.median(rt['fm-history']):.2f} s")
+        print(f"recommend time, ids + history / ids only (target ~1x):             "
+              f"{np.median(rr):.2f}x (rounds: {rr.min():.2f}-{rr.max():.2f}x; best times: "
+              f"{min(rt['fm-history']) / min(rt['fm']):.2f}x)")
 
     # memory: what fit allocates beyond its inputs, against the interaction CSR's size
     csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes

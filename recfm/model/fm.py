@@ -70,6 +70,21 @@ def _aligned(shape: tuple[int, int], fill: Any = None) -> np.ndarray:
     return out
 
 
+def _split_columns(m: sp.csr_matrix, mask: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The stored non-zero entries of the canonical CSR ``m`` whose column is outside /
+    inside ``mask`` (bool per column), as two canonical CSRs of ``m``'s shape."""
+    inside = mask[m.indices]
+    nonzero = m.data != 0
+    out = []
+    for keep in (~inside & nonzero, inside & nonzero):
+        before = np.zeros(m.nnz + 1, np.int64)
+        np.cumsum(keep, out=before[1:])
+        part = sp.csr_matrix((m.data[keep], m.indices[keep], before[m.indptr]), shape=m.shape)
+        part.has_canonical_format = True
+        out.append(part)
+    return out[0], out[1]
+
+
 def _index32(m: sp.csr_matrix) -> sp.csr_matrix:
     """``m`` with int32 ``indptr``/``indices`` when they fit (one kernel signature for all
     designs); only the index arrays are converted, ``data`` is shared."""
@@ -368,13 +383,7 @@ class FactorizationMachine(Params):
                 raise DataError("design.history_columns holds columns outside the design")
             is_hist = np.zeros(n_features, bool)
             is_hist[hc[hc >= 0]] = True
-            keep = sp.diags((~is_hist).astype(np.float32))
-            only = sp.diags(is_hist.astype(np.float32))
-            static = sp.csr_matrix(uf @ keep, dtype=np.float32)
-            hist = sp.csr_matrix(uf @ only, dtype=np.float32)
-            for m in (static, hist):
-                m.eliminate_zeros()
-                m.sort_indices()
+            static, hist = _split_columns(uf, is_hist)
             out.update(uf_static=_index32(static), hist=_index32(hist),
                        hcol=np.ascontiguousarray(hc, dtype=np.int32), hres=hres)
         return out
@@ -604,8 +613,9 @@ class FactorizationMachine(Params):
         # place each epoch and visited in a random order); user and item arrays are the one
         # copy of the samples, plus sample ids only when weights, context or values need them
         with_ids = has_w or has_ctx or loss_code == K.LOSS_SQUARED
-        queue = K.make_queue(data["su"], data["si"],
-                             np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64)), with_ids)
+        queue_seed = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
+        visits = "hist" in data  # a History field: user visits, their own queue (_visit_plan)
+        queue = None if visits else K.make_queue(data["su"], data["si"], queue_seed, with_ids)
         n_chunks = -(-n // K.CHUNK_SIZE)
         out_loss = np.zeros(n_chunks, np.float64)
         out_count = np.zeros(n_chunks, np.int64)
@@ -628,7 +638,6 @@ class FactorizationMachine(Params):
         kind = (K.KIND_PAIRWISE_IDS if fast else K.KIND_PAIRWISE) if pairwise \
             else K.KIND_POINTWISE
         samples = (data["sv"], s_w, has_w)
-        visits = "hist" in data
         if visits:
             if not pairwise:
                 raise ValueError(
