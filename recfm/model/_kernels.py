@@ -1009,6 +1009,14 @@ def shuffle_rows(arr, start, end, states, c):
         arr[b] = tmp
 
 
+@njit(**_INL)
+def visit_sample(queue, samples, t):
+    """Item, sample id (-1 when the queue carries none) and weight of queue entry ``t``."""
+    q_items, q_ids = queue
+    smp = np.int64(q_ids[t]) if q_ids.shape[0] > 0 else _NONE
+    return np.int64(q_items[t]), smp, samples[1][smp] if samples[2] else _ONE
+
+
 @njit(**_NONRT)
 def begin_visit(states, c, u, qptr, queue, hist, V, buf, hs, hg, hmap):
     """Start of user ``u``'s visit: shuffles its samples ``queue[:][qptr[u]:qptr[u + 1]]``
@@ -1149,9 +1157,7 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
     per-sample gradients at the visit's starting history. Scratch: ``cg`` (rows >= the
     longest visit) and ``cm`` hold the targets' contributions, ``hmap`` (one int per
     feature, all -1) the visit's history positions. Returns (summed loss, count)."""
-    q_items, q_ids = queue
-    has_ids = q_ids.shape[0] > 0
-    _, s_weights, has_weights = samples
+    q_items = queue[0]
     n_items = itf[0].shape[0] - 1
     top = n_items - 1
     V = params[2]
@@ -1165,9 +1171,7 @@ def chunk_visits(loss_code, c, ustart, uend, states, vusers, qptr, queue, uf, hi
         mtot = _ZERO
         n_slots = 0
         for t in range(qptr[u], qptr[u + 1]):
-            i = np.int64(q_items[t])
-            smp = np.int64(q_ids[t]) if has_ids else _NONE
-            wt = s_weights[smp] if has_weights else _ONE
+            i, smp, wt = visit_sample(queue, samples, t)
             hc, jj, r = visit_target(hist, u, hmap, hcol, hres, i)
             query_vector(uf, u, cx, smp, has_ctx, V, buf, P)
             add_history(hist, hc, jj, r, V, buf, hs)
@@ -1275,9 +1279,7 @@ def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, uc
     :func:`visit_pair_step`), without copies of item vectors; ``cg`` needs one spare row.
     Same sampling and RNG draws as :func:`chunk_visits`; the parameters differ from it only
     by float rounding."""
-    q_items, q_ids = queue
-    has_ids = q_ids.shape[0] > 0
-    _, s_weights, has_weights = samples
+    q_items = queue[0]
     n_items = icol.shape[0]
     top = n_items - 1
     w = params[1]
@@ -1294,9 +1296,7 @@ def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, uc
         mtot = _ZERO
         n_slots = 0
         for t in range(qptr[u], qptr[u + 1]):
-            i = np.int64(q_items[t])
-            smp = np.int64(q_ids[t]) if has_ids else _NONE
-            wt = s_weights[smp] if has_weights else _ONE
+            i, smp, wt = visit_sample(queue, samples, t)
             ci = np.int64(icol[i])
             xi = ival[i]
             hc, jj, r = visit_target(hist, u, hmap, hcol, hres, i)
