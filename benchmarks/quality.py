@@ -24,13 +24,17 @@ alpha 1e-5); skipped, with a note, when it does not import.
 
 ``--tuned`` runs the comparison tuned against tuned: before each seed's fit, every model with
 a search space (:data:`recfm.tuning.SPACES`: the FMs, ALS, BPR, EASE) is tuned by
-:func:`recfm.tuning.search` (``--trials`` optuna trials, TPE, pruning) on a validation split
-carved from that seed's *train* part, then fitted on the whole train part with its best
-setting. Models without a search space keep their defaults (named on stderr).
+:func:`recfm.tuning.search` (``--trials`` optuna trials, TPE, pruning; trial 0 is the
+defaults) on a validation split carved from that seed's *train* part, then fitted on the whole
+train part with its best setting. The ratio lines then compare tuned models; each tuned model
+also keeps a ``NAME (default)`` row with its untuned defaults, fitted on the same split, and a
+second table gives each study's trials, wall time and the load average around it. Models
+without a search space keep their defaults (named on stderr).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -104,12 +108,15 @@ def _ratio_line(tables: list[pd.DataFrame], col: str, a: str, b: str, target: fl
     return line
 
 
-def ratios(tables: list[pd.DataFrame], k: int, split_name: str) -> list[str]:
+def ratios(tables: list[pd.DataFrame], k: int, split_name: str, tuned: bool = False) -> list[str]:
     """NDCG ratios that issue targets name: recfm's best FM (by mean NDCG) against each
-    reference, and the log-derived FMs (``fm-history``, ``fm-seq``) against ``fm`` and EASE."""
+    reference, and the log-derived FMs (``fm-history``, ``fm-seq``) against ``fm`` and EASE;
+    with ``tuned``, each tuned model against its defaults and the tuned FM against tuned ALS
+    (issue 10: both >= 1)."""
     col = f"ndcg@{k}"
     mean = pd.concat([t[col] for t in tables], axis=1).mean(axis=1)
-    fms = [m for m in mean.index if m.startswith("fm")]
+    # tuned vs tuned: the untuned "(default)" rows are no candidates
+    fms = [m for m in mean.index if m.startswith("fm") and not m.endswith("(default)")]
     if not fms:
         return []
     best = str(mean[fms].idxmax())
@@ -118,7 +125,12 @@ def ratios(tables: list[pd.DataFrame], k: int, split_name: str) -> list[str]:
                 "lightfm-warp-genres-tuned", "fm"):
         if ref != best and ref in mean.index:
             target = 1.05 if ref == "ease" and split_name == "random" else None
+            if tuned and ref == "als":
+                target = 1.0
             out.append(_ratio_line(tables, col, best, ref, target))
+    for model in mean.index:
+        if tuned and f"{model} (default)" in mean.index:
+            out.append(_ratio_line(tables, col, model, f"{model} (default)", 1.0))
     for model in ("fm-history", "fm-seq"):
         for ref in ("fm", "ease"):
             if model in mean.index and ref in mean.index and model != best:
@@ -127,25 +139,47 @@ def ratios(tables: list[pd.DataFrame], k: int, split_name: str) -> list[str]:
     return out
 
 
-def tune_models(models: dict, train: pd.DataFrame, data, args, seed: int) -> None:
-    """Set every tunable model to its best setting on a validation split of ``train``."""
+def tune_models(models: dict, train: pd.DataFrame, data, args, seed: int) -> list[dict]:
+    """Set every tunable model to its best setting on a validation split of ``train``; add
+    its untuned defaults as ``NAME (default)``. Returns one record per study."""
+    import optuna
+
     from recfm.tuning import SPACES, best_params, search
 
-    for name, rec in models.items():
+    studies = []
+    for name in list(models):
         if name not in SPACES:
             print(f"seed {seed}: {name} has no search space: defaults", file=sys.stderr)
             continue
+        load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         study = search(name, train, users=data.users, items=data.items, n_trials=args.trials,
                        timeout=args.timeout, metric=f"ndcg@{args.k}", seed=seed,
                        n_threads=args.threads)
+        seconds = time.perf_counter() - t0
         setting = best_params(study)
-        rec.set_params(**setting)
+        models[f"{name} (default)"] = make_recommender(name, seed=seed, n_threads=args.threads)
+        models[name].set_params(**setting)
+        pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+        studies.append({"seed": seed, "model": name, "trials": len(study.trials),
+                        "pruned": pruned, "best_trial": study.best_trial.number,
+                        "validation": study.best_value, "seconds": seconds,
+                        "load": f"{load0:.1f}-{os.getloadavg()[0]:.1f}"})
         shown = ", ".join(f"{k.removeprefix('model__')}={v:.3g}" if isinstance(v, float)
                           else f"{k.removeprefix('model__')}={v}" for k, v in setting.items())
-        print(f"seed {seed}: tuned {name} in {time.perf_counter() - t0:.0f} s "
-              f"({len(study.trials)} trials, validation ndcg@{args.k} {study.best_value:.4f}): "
+        print(f"seed {seed}: tuned {name} in {seconds:.0f} s ({len(study.trials)} trials, best "
+              f"trial {study.best_trial.number}, validation ndcg@{args.k} {study.best_value:.4f}): "
               f"{shown}", file=sys.stderr)
+    return studies
+
+
+def study_table(studies: list[dict], k: int) -> str:
+    lines = ["| seed | model | trials (pruned) | best trial (0 = defaults) | validation "
+             f"NDCG@{k} | wall s | load avg (start-end) |", "|---:|---|---:|---:|---:|---:|---|"]
+    for s in studies:
+        lines.append(f"| {s['seed']} | {s['model']} | {s['trials']} ({s['pruned']}) | "
+                     f"{s['best_trial']} | {s['validation']:.4f} | {s['seconds']:.0f} | {s['load']} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -176,6 +210,7 @@ def main() -> None:
         ap.error("--seeds needs at least one seed")
 
     tables = []
+    studies: list[dict] = []
     n_train = n_test = 0
     for seed in seeds:
         if args.dataset == "synthetic-ml-1m":
@@ -192,7 +227,7 @@ def main() -> None:
         models = {n: make_recommender(n, seed=seed, n_threads=args.threads)
                   for n in parse_model_names(args.models)}
         if args.tuned:
-            tune_models(models, train, data, args, seed)
+            studies += tune_models(models, train, data, args, seed)
         if not args.no_peers:
             if lightfm_available():
                 models.update(peer_models(seed=seed, threads=args.threads,
@@ -217,7 +252,10 @@ def main() -> None:
           "metrics and fit seconds: means\n")
     print(markdown(summary, tables, seeds, args.k))
     print()
-    for line in ratios(tables, args.k, args.split):
+    if studies:
+        print(study_table(studies, args.k))
+        print()
+    for line in ratios(tables, args.k, args.split, tuned=args.tuned):
         print(line)
 
 

@@ -102,9 +102,15 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         raise SystemExit(130) from None
     from .evaluation.report import format_table
 
-    print(f"best {result.metric} on validation: {result.best_value:.4f} after {result.n_trials} "
-          f"trials ({result.n_pruned} pruned) in {result.seconds:.0f} s; "
-          f"setting in {result.files['best_params']}", file=sys.stderr)
+    print(f"chosen {result.metric} on validation: {result.best_value:.4f} (trial "
+          f"{result.best_trial}) after {result.n_trials} trials ({result.n_pruned} pruned) in "
+          f"{result.seconds:.0f} s; setting in {result.files['best_params']}", file=sys.stderr)
+    check = result.confirmation
+    if check is not None:
+        verdict = "kept the defaults" if check["kept_defaults"] else "replaced the defaults"
+        print(f"best trial {check['best_trial']} refitted against the defaults: "
+              f"{check['difference']:+.4f} ± {check['standard_error']:.4f} (1 s.e., "
+              f"{check['users']} validation users): {verdict}", file=sys.stderr)
     if result.comparison is not None:
         settings = {**result.settings, "trials": result.n_trials}
         _write_text(format_table(result.comparison, "table", settings=settings), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -126,3 +127,172 @@ def test_existing_out_without_resume_is_refused(capsys, tmp_path):
     code, _, err = run(capsys, "tune", "--dataset", "sample", "--model", "ease", "--out", tmp_path)
     assert code == 2 and f"--out {tmp_path} exists; pass --resume" in err
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+# the defaults of fm for the two searched parameters (learning_rate 0.05, n_negatives 1) are
+# inside these ranges, so trial 0 runs them; few factors and epochs keep a trial short
+WITH_DEFAULTS = SearchSpace({"model__learning_rate": Float(0.02, 0.2, log=True),
+                             "model__n_negatives": Int(1, 3)},
+                            epochs=True, max_epochs=4, patience=2, window=3,
+                            fixed={"model__n_factors": 4})
+
+
+def test_every_builtin_space_holds_its_registry_defaults():
+    from recfm.recommenders import make_recommender
+    from recfm.tuning import SPACES, default_setting
+
+    for model, space in SPACES.items():
+        setting = default_setting(model, space)
+        if model == "ease":  # l2="auto" is EASE's own search, no point of the range
+            assert setting is None
+            continue
+        assert setting is not None, f"{model}: a default lies outside its search space"
+        params = make_recommender(model).get_params(deep=True)
+        for name, value in setting.items():
+            assert value == params[name] or (name == "model__reg_factors" and params[name] is None)
+    # reg_factors=None is searched as the value the loss resolves it to
+    assert default_setting("fm-warp", SPACES["fm-warp"])["model__reg_factors"] == 0.1
+    assert default_setting("fm", SPACES["fm"])["model__reg_factors"] == 0.01
+    assert default_setting("fm", TINY_FM) is None  # 64 factors are not in Int(4, 8)
+
+
+def test_defaults_are_trial_0_and_a_resumed_study_does_not_rerun_them(tmp_path):
+    out = tmp_path / "study"
+    first = tune("sample", "fm", n_trials=2, out=out, space=WITH_DEFAULTS, n_threads=1,
+                 evaluate_test=False)
+    trials = pd.read_csv(out / FILES["trials"])
+    assert trials.loc[0, "params_model__learning_rate"] == 0.05
+    assert trials.loc[0, "params_model__n_negatives"] == 1
+    assert list(trials["user_attrs_default"].fillna(False)) == [True, False]
+    assert first.best_value >= trials.loc[0, "value"]
+    tune("sample", "fm", n_trials=3, out=out, space=WITH_DEFAULTS, n_threads=1, resume=True,
+         evaluate_test=False)
+    trials = pd.read_csv(out / FILES["trials"])
+    assert list(trials["number"]) == [0, 1, 2]
+    assert list(trials["user_attrs_default"].fillna(False)) == [True, False, False]
+
+
+def test_defaults_interrupted_in_trial_0_run_again_on_resume(tmp_path, monkeypatch):
+    original = tune_module._Objective.__call__
+
+    def interrupted(self, trial):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tune_module._Objective, "__call__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
+             evaluate_test=False)
+    monkeypatch.setattr(tune_module._Objective, "__call__", original)
+    tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS, resume=True,
+         n_threads=1, evaluate_test=False)
+    trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
+    assert list(trials["state"]) == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert trials.loc[1, "params_model__learning_rate"] == 0.05
+    assert list(trials["user_attrs_default"].fillna(False)) == [True, True, False]
+
+
+@pytest.mark.parametrize("window", [1, 3, 5, 7])
+def test_smoothed_best_is_the_best_centred_moving_average(window):
+    from recfm.tuning import smoothed_best
+
+    rng = np.random.default_rng(window)
+    curve = rng.random(11)
+    half = window // 2
+    means = {e: curve[e - half:e + half + 1].mean() for e in range(half, len(curve) - half)}
+    value, epoch = smoothed_best(curve, window)
+    assert epoch == max(means, key=means.get) and value == pytest.approx(max(means.values()))
+    if window == 1:
+        assert epoch == int(np.argmax(curve))
+    # a curve shorter than the window: the longest window that fits (here the mean of all 3)
+    assert smoothed_best([0.1, 0.4, 0.1], window) == (
+        (pytest.approx(0.2), 1) if window >= 3 else (0.4, 1))
+    assert smoothed_best([0.3], window) == (0.3, 0)
+    # one lucky epoch among flat ones wins raw, not smoothed: a steady rise beats it
+    spike = [0.10, 0.30, 0.10, 0.10, 0.20, 0.21, 0.22, 0.21, 0.20]
+    if window >= 3:
+        assert smoothed_best(spike, window)[1] in (4, 5, 6)
+
+
+def test_fm_trial_value_and_epochs_come_from_the_smoothed_curve(tmp_path, monkeypatch):
+    from recfm.tuning import smoothed_best
+
+    curves = []
+    original = tune_module.FMRecommender.fit
+
+    def fit(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        if kwargs.get("validation") is not None:  # trials, not the confirming refits
+            curves.append(list(self.history_["ndcg@10"]))
+        return out
+
+    monkeypatch.setattr(tune_module.FMRecommender, "fit", fit)
+    tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS, n_threads=1,
+         evaluate_test=False)
+    trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
+    for (_, row), curve in zip(trials.iterrows(), curves, strict=True):
+        value, epoch = smoothed_best(curve, WITH_DEFAULTS.window)
+        assert row["value"] == pytest.approx(value)
+        assert row["user_attrs_n_epochs"] == epoch + 1
+        assert row["user_attrs_best_single_epoch"] == pytest.approx(max(curve))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"window": 4}, "window must be odd"),
+    ({"window": 0}, "window must be a positive integer"),
+    ({"patience": 0}, "patience must be a positive integer"),
+    ({"max_epochs": 2.5}, "max_epochs must be a positive integer"),
+])
+def test_search_space_rejects_bad_epoch_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SearchSpace({"model__learning_rate": Float(0.01, 0.1)}, epochs=True, **kwargs)
+
+
+def test_distributions_know_their_points():
+    from recfm.tuning import Choice
+
+    assert Float(0.01, 0.1).contains(0.05) and not Float(0.01, 0.1).contains(0.0)
+    assert not Float(0.01, 0.1).contains(None) and not Float(0.0, 1.0).contains(True)
+    assert Int(1, 5).contains(5) and not Int(1, 5).contains(6) and not Int(1, 5).contains(2.0)
+    assert Choice((16, 32)).contains(32) and not Choice((16, 32)).contains(64)
+    assert not Choice((1, 2)).contains(True)
+
+
+@pytest.mark.parametrize("threshold, chosen", [(1e9, 0), (-1e9, 1)])
+def test_the_best_replaces_the_defaults_only_if_it_beats_them_by_a_standard_error(
+        tmp_path, monkeypatch, threshold, chosen):
+    from recfm.metrics import metrics_from_frames
+    from recfm.recommenders import make_recommender
+
+    # trial 1 (drawn) scores above trial 0 (the defaults); the refits then decide
+    monkeypatch.setattr(tune_module._Objective, "__call__",
+                        lambda self, trial: (self.space.suggest(trial), 0.1 + trial.number)[1])
+    monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
+    result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
+                  n_threads=1, evaluate_test=False)
+    trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
+    assert result.best_trial == chosen
+    setting = {"model__learning_rate": trials.loc[chosen, "params_model__learning_rate"],
+               "model__n_negatives": int(trials.loc[chosen, "params_model__n_negatives"]),
+               "model__n_factors": 4}  # the space's fixed parameter is part of the setting
+    assert result.best_params == pytest.approx(setting)
+    saved = json.loads((tmp_path / "s" / FILES["best_params"]).read_text())
+    assert saved["chosen_trial"] == chosen and saved["best_trial"] == 1
+    # the recorded comparison, recomputed: both settings refitted on the fit part
+    data = load_sample()
+    train, _ = split_data(data.interactions, "random", 0.2, 0)
+    fit_part, val = validation_split(train, 0.1, 0)
+    n_items = len(pd.unique(pd.concat([fit_part["item_id"], val["item_id"]])))
+    scores = []
+    for number in (1, 0):
+        rec = make_recommender("fm", seed=0, n_threads=1).set_params(
+            model__learning_rate=trials.loc[number, "params_model__learning_rate"],
+            model__n_negatives=int(trials.loc[number, "params_model__n_negatives"]),
+            model__n_factors=4)
+        rec.fit(fit_part, users=data.users, items=data.items)
+        recs = rec.recommend(pd.unique(val["user_id"]), n=10)
+        scores.append(metrics_from_frames(recs, val, 10, n_items=n_items)[1]["ndcg@10"])
+    diff = scores[0] - scores[1]
+    check = result.confirmation
+    assert check["difference"] == pytest.approx(diff.mean())
+    assert check["standard_error"] == pytest.approx(diff.std(ddof=1) / np.sqrt(len(diff)))
+    assert check["users"] == val["user_id"].nunique() and check["kept_defaults"] == (chosen == 0)
