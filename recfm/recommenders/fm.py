@@ -377,6 +377,8 @@ class FMRecommender(Recommender):
         self.seen_ = seen
         _, self.item_vectors_, _ = fold(model, builder.user_rows(self.user_ids_[:0]),
                                         builder.item_rows(self.item_ids_))
+        # the training users' query vectors, folded on first use (_query_vectors)
+        self._training_fold: tuple[Any, np.ndarray, np.ndarray] | None = None
 
     # -- catalogue ---------------------------------------------------------------------
     def add_items(self, items: pd.DataFrame) -> FMRecommender:
@@ -507,9 +509,8 @@ class FMRecommender(Recommender):
         DataFrame with columns ``user_id, item_id, rank, score``.
         """
         n = check_positive_int(n, "n")
-        Xq, known = self.query_rows(user_ids, users=users, context=context, history=history)
+        U, c, known = self._query_vectors(user_ids, users, context, history)
         candidates = None if items is None else self._candidate_indices(items)
-        U, _, c = fold(self.model_, Xq, Xq[:0])
         exclude = self.seen_rows(known) if exclude_seen else None
         if exclude is not None and history is not None:
             exclude = self._with_history(exclude, user_ids, history)
@@ -520,6 +521,31 @@ class FMRecommender(Recommender):
         scores = scores + c[:, None]
         ids = np.atleast_1d(np.asarray(user_ids))
         return self.to_frame(ids, idx, scores)
+
+    def _query_vectors(self, user_ids: Iterable, users: pd.DataFrame | None,
+                       context: pd.DataFrame | None, history: Any
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Folded query vectors U, constants c and training rows of ``user_ids``.
+
+        Training users asked for without ``users``, ``context`` or ``history`` have fixed
+        query rows, so theirs are folded once, on first use, for every training user (as
+        the item vectors are at fit): a model whose user rows are long (a History field
+        holds each user's items) then ranks them as fast as an ids-only model."""
+        check_is_fitted(self, "seen_")
+        if users is None and context is None and history is None:
+            ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+            known = self.user_ids_.get_indexer(ids)
+            if (known >= 0).all():
+                cache = getattr(self, "_training_fold", None)
+                if cache is None or cache[0] is not self.model_:
+                    rows = self.builder_.user_rows(self.user_ids_)
+                    U, _, c = fold(self.model_, rows, rows[:0])
+                    cache = (self.model_, U, c)
+                    self._training_fold = cache
+                return cache[1][known], cache[2][known], known
+        Xq, known = self.query_rows(user_ids, users=users, context=context, history=history)
+        U, _, c = fold(self.model_, Xq, Xq[:0])
+        return U, c, known
 
     def _with_history(self, seen: sp.csr_matrix, user_ids: Iterable, history: Any) -> sp.csr_matrix:
         """``seen`` plus, for the users named in ``history``, the history's items."""

@@ -110,3 +110,24 @@ def test_libfm_export_writes_the_training_rows(fitted, log, tmp_path):
     assert {int(c) for c in first} == set(Q.indices) | set(d.item_side_rows([0]).indices)
     hist_col = d.history_columns[d.sample_items[0]]
     assert str(hist_col) not in first
+
+
+def test_training_users_vectors_are_folded_once_and_refreshed_by_a_new_fit(log):
+    from recfm.ranking import fold, top_n
+
+    rec = _rec(recent=False).fit(log)
+    users = rec.user_ids_[[5, 0, 5, 17]]
+    got = rec.recommend(users, n=6)
+    Xq, known = rec.query_rows(users)
+    U, _, c = fold(rec.model_, Xq, Xq[:0])
+    idx, scores = top_n(U, rec.item_vectors_, 6, exclude=rec.seen_rows(known))
+    assert list(got.item_id) == list(rec.item_ids_[idx.ravel()])
+    np.testing.assert_allclose(got.score, (scores + c[:, None]).ravel(), rtol=1e-6)
+    # a refit (another seed) is served with its own vectors, not the first fit's
+    rec.model.set_params(random_state=1)
+    again = rec.fit(log).recommend(users, n=6)
+    fresh = _rec(recent=False)
+    fresh.model.set_params(random_state=1)
+    want = fresh.fit(log).recommend(users, n=6)
+    pd.testing.assert_frame_equal(again, want)
+    assert not np.allclose(again.score, got.score)
