@@ -528,16 +528,19 @@ class FMRecommender(Recommender):
         """Folded query vectors U, constants c and training rows of ``user_ids``.
 
         Training users asked for without ``users``, ``context`` or ``history`` have fixed
-        query rows, so theirs are folded once, on first use, for every training user (as
-        the item vectors are at fit): a model whose user rows are long (a History field
-        holds each user's items) then ranks them as fast as an ids-only model."""
+        query rows, so theirs are folded once for every training user (as the item vectors
+        are at fit), by the first such request for at least a quarter of them (a request
+        for a few users folds just theirs): a model whose user rows are long (a History
+        field holds each user's items) then ranks them as fast as an ids-only model."""
         check_is_fitted(self, "seen_")
         if users is None and context is None and history is None:
             ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
             known = self.user_ids_.get_indexer(ids)
-            if (known >= 0).all():
-                cache = getattr(self, "_training_fold", None)
-                if cache is None or cache[0] is not self.model_:
+            cache = getattr(self, "_training_fold", None)
+            if cache is not None and cache[0] is not self.model_:
+                cache = None
+            if (known >= 0).all() and (cache is not None or 4 * len(ids) >= len(self.user_ids_)):
+                if cache is None:
                     rows = self.builder_.user_rows(self.user_ids_)
                     U, _, c = fold(self.model_, rows, rows[:0])
                     cache = (self.model_, U, c)

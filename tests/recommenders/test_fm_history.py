@@ -117,7 +117,12 @@ def test_training_users_vectors_are_folded_once_and_refreshed_by_a_new_fit(log):
 
     rec = _rec(recent=False).fit(log)
     users = rec.user_ids_[[5, 0, 5, 17]]
-    got = rec.recommend(users, n=6)
+    direct = rec.recommend(users, n=6)  # a few users: their rows folded, nothing cached
+    assert rec._training_fold is None
+    every = rec.recommend_all(n=6)  # every training user: folded once and kept
+    assert rec._training_fold is not None
+    got = rec.recommend(users, n=6)  # now served from the kept vectors
+    pd.testing.assert_frame_equal(got, direct)
     Xq, known = rec.query_rows(users)
     U, _, c = fold(rec.model_, Xq, Xq[:0])
     idx, scores = top_n(U, rec.item_vectors_, 6, exclude=rec.seen_rows(known))
@@ -125,9 +130,10 @@ def test_training_users_vectors_are_folded_once_and_refreshed_by_a_new_fit(log):
     np.testing.assert_allclose(got.score, (scores + c[:, None]).ravel(), rtol=1e-6)
     # a refit (another seed) is served with its own vectors, not the first fit's
     rec.model.set_params(random_state=1)
-    again = rec.fit(log).recommend(users, n=6)
+    rec.fit(log).recommend_all(n=6)
+    again = rec.recommend(users, n=6)
     fresh = _rec(recent=False)
     fresh.model.set_params(random_state=1)
-    want = fresh.fit(log).recommend(users, n=6)
-    pd.testing.assert_frame_equal(again, want)
+    pd.testing.assert_frame_equal(again, fresh.fit(log).recommend(users, n=6))
     assert not np.allclose(again.score, got.score)
+    assert len(every) == 6 * len(rec.user_ids_)
