@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44
     python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44 --min-rating 4
+    python benchmarks/quality.py --dataset ml-100k --models fm-warp,fm-hybrid,ease --no-peers
     python benchmarks/quality.py --dataset ml-100k --seeds 42,43,44 --split leave-last-out
     python benchmarks/quality.py --dataset synthetic-ml-1m --models fm,ease --no-peers
     python benchmarks/quality.py --dataset synthetic --sequence 0.5 --models fm,fm-seq,ease --no-peers
@@ -14,8 +15,9 @@ model fitted on its train part and scored on its test part by :func:`recfm.evalu
 from data (EASE's λ) are chosen on a validation split carved from the train part, never the
 test part. Printed: a markdown table of each metric's mean over the seeds (NDCG with its
 standard deviation and range), each model's NDCG per seed, and the ratios that the issues set targets
-for (recfm's best FM against EASE and the peers; ``fm-history`` and ``fm-seq`` against ``fm``
-and EASE), per seed and as mean (min–max), with the issue's targets marked met or not.
+for (recfm's best FM against EASE and the peers; ``fm-history``, ``fm-seq`` and ``fm-hybrid``
+against ``fm``, ``fm-warp`` and EASE), per seed and as mean (min–max), with the issue's
+targets marked met or not.
 
 Peers: implicit ALS/BPR and recfm's own EASE/ItemKNN through the registry; LightFM
 (``pip install lightfm-next``) with its usual settings (64 components, 30 epochs, learning rate
@@ -110,7 +112,8 @@ def _ratio_line(tables: list[pd.DataFrame], col: str, a: str, b: str, target: fl
 
 def ratios(tables: list[pd.DataFrame], k: int, split_name: str, tuned: bool = False) -> list[str]:
     """NDCG ratios that issue targets name: recfm's best FM (by mean NDCG) against each
-    reference, and the log-derived FMs (``fm-history``, ``fm-seq``) against ``fm`` and EASE;
+    reference, and the log-derived FMs (``fm-history``, ``fm-seq``, ``fm-hybrid``) against
+    ``fm``, ``fm-warp`` and EASE;
     with ``tuned``, each tuned model against its defaults and the tuned FM against tuned ALS
     (issue 10: both >= 1)."""
     col = f"ndcg@{k}"
@@ -131,8 +134,8 @@ def ratios(tables: list[pd.DataFrame], k: int, split_name: str, tuned: bool = Fa
     for model in mean.index:
         if tuned and f"{model} (default)" in mean.index:
             out.append(_ratio_line(tables, col, model, f"{model} (default)", 1.0))
-    for model in ("fm-history", "fm-seq"):
-        for ref in ("fm", "ease"):
+    for model in ("fm-history", "fm-seq", "fm-hybrid"):
+        for ref in ("fm", "fm-warp", "ease"):
             if model in mean.index and ref in mean.index and model != best:
                 target = 1.0 if model == "fm-seq" and split_name == "leave-last-out" else None
                 out.append(_ratio_line(tables, col, model, ref, target))

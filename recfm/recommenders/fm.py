@@ -37,6 +37,10 @@ AUTO = "auto"
 # attributes only on the user side: what serves users absent from training best, since a
 # user id column soaks up what the attributes would otherwise have to learn
 AUTO_ATTRIBUTES = "auto-attributes"
+# ids, item attributes and the user's training items (History): on ML-100K the History field
+# does what user attributes would (validation preferred it without them), and the item
+# attributes still help the item side
+AUTO_HISTORY = "auto-history"
 
 
 def auto_feature_specs(frame: pd.DataFrame | None, id_column: str) -> list:
@@ -78,13 +82,15 @@ class FMRecommender(Recommender):
 
     Parameters
     ----------
-    builder : FeatureBuilder, "auto", "auto-attributes" or None
+    builder : FeatureBuilder, "auto", "auto-attributes", "auto-history" or None
         How frames become FM rows. ``None``: user and item ids only (the FM is then biased
         matrix factorisation). ``"auto"``: ids plus every usable attribute column of the
         ``users`` and ``items`` frames given to ``fit`` (see :func:`auto_feature_specs`).
         ``"auto-attributes"``: the same without the user id column, so that user attributes
         carry everything learnt about users: the better choice when most users to serve are
-        absent from training (cold start).
+        absent from training (cold start). ``"auto-history"``: user and item ids, the
+        ``items`` frame's attribute columns and the user's training items as a
+        :class:`~recfm.features.History` field (``1/sqrt(n)`` weights); no user attributes.
         The builder passed in is never modified: ``fit`` works on a copy.
     model : FactorizationMachine or None
         Hyper-parameters of the FM (a copy is fitted). ``None``: the defaults.
@@ -153,11 +159,14 @@ class FMRecommender(Recommender):
         if self.builder is None:
             return FeatureBuilder()
         if isinstance(self.builder, str):
-            if self.builder not in (AUTO, AUTO_ATTRIBUTES):
+            if self.builder not in (AUTO, AUTO_ATTRIBUTES, AUTO_HISTORY):
                 raise ValueError(
-                    "builder must be a FeatureBuilder, 'auto', 'auto-attributes' or None; "
-                    f"got {self.builder!r}"
+                    "builder must be a FeatureBuilder, 'auto', 'auto-attributes', "
+                    f"'auto-history' or None; got {self.builder!r}"
                 )
+            if self.builder == AUTO_HISTORY:
+                return FeatureBuilder(user_features=[History()],
+                                      item_features=auto_feature_specs(items, "item_id"))
             user_specs = auto_feature_specs(users, "user_id")
             if self.builder == AUTO_ATTRIBUTES and not user_specs:
                 raise DataError(
