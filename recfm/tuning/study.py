@@ -16,9 +16,11 @@ Protocol
    curve, and the centre of that window, as an epoch count, is part of the setting. Other
    models are fitted once and score their top-N on the validation users. The metric code is
    :mod:`recfm.metrics` in both cases, as in ``recfm evaluate``.
-4. When the best trial is not the defaults, both settings are refitted on the fit part and
-   compared user by user on validation: the best replaces the defaults only if the mean
-   per-user gain exceeds ``CONFIRM_SE`` (1) standard error, the one-standard-error rule.
+4. The best trial's setting (with its epoch count) and the untouched defaults (with theirs)
+   are refitted on the fit part and compared user by user on validation: the tuned setting
+   replaces the defaults only if the mean per-user gain exceeds ``CONFIRM_SE`` (1)
+   standard error, the one-standard-error rule; otherwise the defaults are returned as they
+   are. (A model without epochs whose defaults were its best trial needs no refit.)
    On ML-100K, whose defaults were tuned there, settings within a few thousandths of NDCG
    of each other are the norm, and the raw maximum of 30 noisy trials would otherwise
    replace good defaults by a winner of the validation noise.
@@ -106,9 +108,9 @@ class TuningResult:
     best_trial : int or None
         Number of the chosen trial (0 is the defaults when the space holds them).
     confirmation : dict or None
-        The refitted comparison of the best trial with the defaults (None when the defaults
-        were best or not searched): per-user ``difference`` mean, ``standard_error``,
-        ``kept_defaults``.
+        The refitted comparison of the best trial with the untouched defaults (None without
+        a refit: no default trial, or a model without epochs whose defaults were best):
+        per-user ``difference`` mean, ``standard_error``, ``kept_defaults``.
     """
 
     model: str
@@ -290,7 +292,7 @@ def _setting(study, trial) -> dict[str, Any]:
 
 def chosen_trial(study):
     """The trial whose setting :func:`best_params` returns: the best on validation, or the
-    defaults when the best did not beat them by a standard error (see :func:`search`)."""
+    defaults' when the best did not beat them by a standard error (see :func:`search`)."""
     number = study.user_attrs.get("chosen_trial")
     if number is None:
         return study.best_trial
@@ -299,11 +301,15 @@ def chosen_trial(study):
 
 def best_params(study) -> dict[str, Any]:
     """The chosen setting of a study run by :func:`search`, as ``set_params`` names
-    (``model__n_epochs`` included for FMs)."""
+    (``model__n_epochs`` included for FMs, unless the defaults were kept: then they are
+    returned as they are, their own epoch count included)."""
+    if study.user_attrs.get("chosen_trial") is not None and study.user_attrs.get("kept_defaults"):
+        trial = chosen_trial(study)
+        return {**study.user_attrs.get("fixed", {}), **trial.params}
     return _setting(study, chosen_trial(study))
 
 
-#: The best trial replaces the defaults only if, refitted, it beats them on validation by
+#: The tuned setting replaces the defaults only if, refitted, it beats them on validation by
 #: more than this many standard errors of the per-user paired difference (the
 #: one-standard-error rule: among settings the validation cannot tell apart, keep the
 #: defaults, which were chosen on other data and are no winner of this validation's noise).
@@ -311,21 +317,28 @@ CONFIRM_SE = 1.0
 
 
 def _confirm(study, optuna, objective: _Objective) -> None:
-    """Refit the best trial's setting and the defaults' on the fit part and compare them user
-    by user on validation; record the chosen trial and the comparison in the study."""
+    """Refit the best trial's setting (its epoch count included) and the untouched defaults
+    on the fit part and compare them user by user on validation; record the choice."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     defaults = [t for t in complete if t.user_attrs.get("default")]
     best = study.best_trial
-    if not defaults or best.user_attrs.get("default"):
+    study.set_user_attr("kept_defaults", False)
+    if not defaults:
         study.set_user_attr("chosen_trial", best.number)
         return
     default = defaults[0]
-    diff = (objective.per_user(_setting(study, best))
-            - objective.per_user(_setting(study, default)))
+    tuned = _setting(study, best)
+    plain = {**study.user_attrs.get("fixed", {}), **default.params}
+    if tuned == plain:  # a model without epochs whose defaults won
+        study.set_user_attr("chosen_trial", default.number)
+        study.set_user_attr("kept_defaults", True)
+        return
+    diff = objective.per_user(tuned) - objective.per_user(plain)
     mean = float(diff.mean())
     se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else math.inf
     keep = not mean > CONFIRM_SE * se
     study.set_user_attr("chosen_trial", default.number if keep else best.number)
+    study.set_user_attr("kept_defaults", keep)
     study.set_user_attr("confirmation", {
         "best_trial": best.number, "default_trial": default.number,
         "difference": mean, "standard_error": se, "users": int(len(diff)),
@@ -440,7 +453,9 @@ def search(
     study.sampler = optuna.samplers.TPESampler(seed=int(seed) + len(study.trials))
     _enqueue_defaults(study, optuna, model, space)
     study.set_user_attr("fixed", dict(space.fixed))
-    study.set_user_attr("chosen_trial", None)  # until this run's trials are confirmed
+    # until this run's trials are confirmed
+    for name in ("chosen_trial", "confirmation"):
+        study.set_user_attr(name, None)
     objective = _Objective(optuna, model, space, fit_part, val, users, items, metric, seed,
                            n_threads)
     done = len(_finished(study, optuna))

@@ -296,3 +296,25 @@ def test_the_best_replaces_the_defaults_only_if_it_beats_them_by_a_standard_erro
     assert check["difference"] == pytest.approx(diff.mean())
     assert check["standard_error"] == pytest.approx(diff.std(ddof=1) / np.sqrt(len(diff)))
     assert check["users"] == val["user_id"].nunique() and check["kept_defaults"] == (chosen == 0)
+
+
+@pytest.mark.parametrize("threshold, epochs", [(1e9, None), (-1e9, 3)])
+def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_it(
+        tmp_path, monkeypatch, threshold, epochs):
+    # trial 0 (the defaults) is best, early-stopped at 3 epochs: the defaults as they are (30
+    # epochs) or the defaults with 3 epochs, as the refitted comparison decides
+    def objective(self, trial):
+        self.space.suggest(trial)
+        trial.set_user_attr("n_epochs", 3)
+        return 1.0 if trial.number == 0 else 0.1
+
+    monkeypatch.setattr(tune_module._Objective, "__call__", objective)
+    monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
+    result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
+                  n_threads=1, evaluate_test=False)
+    expected = {"model__learning_rate": 0.05, "model__n_negatives": 1, "model__n_factors": 4}
+    if epochs is not None:
+        expected["model__n_epochs"] = epochs
+    assert result.best_trial == 0 and result.best_params == expected
+    assert result.confirmation["kept_defaults"] == (epochs is None)
+    assert read_best_params(tmp_path / "s" / FILES["best_params"])[1] == expected
