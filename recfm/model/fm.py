@@ -630,7 +630,7 @@ class FactorizationMachine(Params):
                  f32(params["reg_factors"]))
         popularity = params["negatives"] == "popularity"
         one_negative = loss_code == K.LOSS_WARP or params["n_negatives"] == 1
-        fast = pairwise and one_negative and self._ids_only(data, data["uf"])
+        fast = pairwise and self._ids_only(data, data["uf"])
         best = None
         best_score = -np.inf
         since_best = 0

@@ -182,16 +182,38 @@ def test_adagrad_step_uses_accumulated_squared_gradients(design):
     np.testing.assert_allclose(acc, 1.0 + g * g, rtol=1e-6)
 
 
-@pytest.mark.parametrize("loss", ["bpr", "warp"])
-def test_ids_only_fast_path_matches_general_kernel(loss, monkeypatch):
+@pytest.mark.parametrize("loss, n_negatives", [("bpr", 1), ("bpr", 2), ("bpr", 4),
+                                               ("warp", 1)])
+@pytest.mark.parametrize("schedule", ["adagrad", "sgd"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_ids_only_fast_path_matches_general_kernel(loss, n_negatives, schedule, weighted,
+                                                   monkeypatch):
     """The fused ids-only kernel draws the same negatives and makes the same updates as the
-    general kernel, up to float32 rounding."""
+    general kernel, up to float32 rounding (bit for bit with several BPR negatives per
+    positive; 30 items, few positives each: repeated negatives within a sample occur)."""
     d = random_design(8, n_users=40, n_items=30, n_pairs=400)
-    kw = dict(n_factors=8, loss=loss, n_epochs=3, n_threads=1, random_state=4)
-    fast = FactorizationMachine(**kw).fit(d)
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, d.n_samples) if weighted else None
+    kw = dict(n_factors=8, loss=loss, n_epochs=3, n_threads=1, random_state=4,
+              n_negatives=n_negatives, learning_schedule=schedule)
+    used = []  # which epoch kind each call ran
+
+    def spy(kernel, kind):
+        return lambda *a: used.append(kind) or kernel(*a)
+
+    monkeypatch.setattr(K, "EPOCHS", tuple(spy(k, e) for e, k in enumerate(K.EPOCHS)))
+    fast = FactorizationMachine(**kw).fit(d, sample_weight=sw)
     monkeypatch.setattr(FactorizationMachine, "_allow_ids_fast_path", False)
-    general = FactorizationMachine(**kw).fit(d)
+    general = FactorizationMachine(**kw).fit(d, sample_weight=sw)
+    assert set(used[:3]) == {K.KIND_PAIRWISE_IDS} and set(used[3:]) == {K.KIND_PAIRWISE}
+    if n_negatives > 1:
+        # ids values are 1 and the several-negative step keeps the general kernel's
+        # expressions (same dot_rows, same sums in the same order): bit for bit on one thread
+        for name in ("V_", "w_", "grad_sq_V_", "grad_sq_w_"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(general, name))
+        assert fast.history_["loss"] == general.history_["loss"]
     np.testing.assert_allclose(fast.V_, general.V_, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(fast.w_, general.w_, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(fast.grad_sq_V_, general.grad_sq_V_, rtol=1e-4, atol=1e-5)
+    if schedule == "adagrad":
+        np.testing.assert_allclose(fast.grad_sq_w_, general.grad_sq_w_, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(fast.grad_sq_V_, general.grad_sq_V_, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(fast.history_["loss"], general.history_["loss"], rtol=1e-4)
