@@ -5,14 +5,14 @@
         --candidates runs/warp-ml100k/best_params.json,runs/warp-synthetic/best_params.json
 
 The candidates are the model's current defaults plus settings found by ``recfm tune`` (each a
-``best_params.json``), e.g. one study per data set. For every data set: the interactions are
-split as ``recfm evaluate`` splits them (per-user random 20 % test, ``--seed``), a validation
-split is carved from the training part (``--validation-size`` per user, as ``recfm tune``
-carves it), and every candidate is fitted on the rest and scored on validation (NDCG@10). A
-candidate's score on a data set is its ratio to the best candidate there; the one with the
-highest *worst* ratio holds up best. Choices are made on validation only; then the current
-defaults and the chosen setting are fitted on the whole training part and scored once on test,
-as a check, not a choice.
+``best_params.json``), e.g. one study per data set. For every data set and seed: the
+interactions are split as ``recfm evaluate`` splits them (per-user random 20 % test), a
+validation split is carved from the training part (``--validation-size`` per user, as
+``recfm tune`` carves it), and every candidate is fitted on the rest and scored on validation
+(NDCG@10, averaged over ``--seeds``). A candidate's score on a data set is its ratio to the
+best candidate there; the one with the highest *worst* ratio holds up best. Choices are made
+on validation only; then the current defaults and the chosen setting are fitted on the whole
+training part and scored on test, as a check, not a choice.
 
 An epoch count found by a study on one data set says little about another (ML-100K peaks near
 30 epochs, the synthetic data near 13), so ``--epochs-from-study`` (default) keeps each
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="ml-100k,synthetic")
     ap.add_argument("--candidates", default="",
                     help="comma-separated best_params.json files of recfm tune")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="comma-separated; scores are means over them")
     ap.add_argument("--validation-size", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-epochs", action="store_true",
@@ -74,37 +74,40 @@ def main() -> None:
     for label, params in candidates.items():
         print(f"{label}: {params or '(the model defaults)'}", file=sys.stderr)
 
+    seeds = [int(s) for s in args.seeds.split(",")]
     val_scores, fit_seconds, splits = {}, {}, {}
     for ds in args.datasets.split(","):
         data = load_dataset(ds, download=False)
-        train, test = split_data(data.interactions, "random", 0.2, args.seed)
-        fit_part, val = validation_split(train, args.validation_size, args.seed)
-        splits[ds] = (data, train, test)
-        for label, params in candidates.items():
-            score, sec = _score(args.model, params, fit_part, val, data, args.seed, args.threads)
-            val_scores[(label, ds)], fit_seconds[(label, ds)] = score, sec
-            print(f"{ds:>16} {label:>20}: validation NDCG@10 {score:.4f} (fit {sec:.1f} s)",
-                  file=sys.stderr)
+        for seed in seeds:
+            train, test = split_data(data.interactions, "random", 0.2, seed)
+            fit_part, val = validation_split(train, args.validation_size, seed)
+            splits[(ds, seed)] = (data, train, test)
+            for label, params in candidates.items():
+                score, sec = _score(args.model, params, fit_part, val, data, seed, args.threads)
+                val_scores[(label, ds, seed)], fit_seconds[(label, ds, seed)] = score, sec
+                print(f"{ds:>16} seed {seed} {label:>20}: validation NDCG@10 {score:.4f} "
+                      f"(fit {sec:.1f} s)", file=sys.stderr)
 
-    table = pd.Series(val_scores).unstack()
+    table = pd.Series(val_scores).groupby(level=[0, 1]).mean().unstack()
     ratio = table / table.max(axis=0)
     table["worst ratio"] = ratio.min(axis=1)
     table["mean ratio"] = ratio.mean(axis=1)
     chosen = str(table["worst ratio"].idxmax())
-    print(f"model {args.model}, seed {args.seed}; validation NDCG@10 ({args.validation_size:.0%} of "
+    print(f"model {args.model}, seeds {args.seeds}; mean validation NDCG@10 "
+          f"({args.validation_size:.0%} of "
           "each user's training interactions), fitted on the rest:\n")
     print(table.to_string(float_format="%.4f"))
     print(f"\nholds up best (highest worst ratio): {chosen}")
-    secs = pd.Series(fit_seconds).unstack()
+    secs = pd.Series(fit_seconds).groupby(level=[0, 1]).mean().unstack()
     print("\nfit seconds:\n" + secs.to_string(float_format="%.1f"))
 
     rows = []
-    for ds, (data, train, test) in splits.items():
+    for (ds, seed), (data, train, test) in splits.items():
         for label in dict.fromkeys(["default", chosen]):
-            score, _ = _score(args.model, candidates[label], train, test, data, args.seed,
-                              args.threads)
+            score, _ = _score(args.model, candidates[label], train, test, data, seed, args.threads)
             rows.append({"dataset": ds, "setting": label, "test NDCG@10": score})
-    check = pd.DataFrame(rows).pivot(index="setting", columns="dataset", values="test NDCG@10")
+    check = pd.DataFrame(rows).pivot_table(index="setting", columns="dataset",
+                                           values="test NDCG@10", aggfunc="mean")
     print("\ncheck on test (fitted on the whole training part; not used for the choice):\n")
     print(check.to_string(float_format="%.4f"))
     if len(check) == 2:
