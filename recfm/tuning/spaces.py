@@ -128,9 +128,14 @@ _FM_BPR = SearchSpace({**_FM, "model__reg_factors": Float(0.002, 0.05, log=True)
 _FM_WARP = SearchSpace({**_FM, "model__reg_factors": Float(0.02, 0.5, log=True),
                         "model__max_sampled": Int(5, 40, log=True)}, epochs=True)
 
+# fm's registry setting (benchmarks/defaults.py) starts small (init 0.01) with 128 factors
+_FM_IDS = SearchSpace({**_FM, "model__init_std": Float(0.003, 0.1, log=True),
+                       "model__reg_factors": Float(0.004, 0.1, log=True),
+                       "model__n_negatives": Int(1, 6)}, epochs=True)
+
 #: model name -> search space
 SPACES: dict[str, SearchSpace] = {
-    "fm": _FM_BPR,
+    "fm": _FM_IDS,
     "fm-features": _FM_BPR,
     "fm-warp": _FM_WARP,
     # ids + SVD++-style History field, WARP (its validation ranks the training history rows)

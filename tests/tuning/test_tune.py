@@ -129,12 +129,18 @@ def test_existing_out_without_resume_is_refused(capsys, tmp_path):
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
-# the defaults of fm for the two searched parameters (learning_rate 0.05, n_negatives 1) are
+# the defaults of fm for the two searched parameters (learning_rate 0.03, n_negatives 4) are
 # inside these ranges, so trial 0 runs them; few factors and epochs keep a trial short
 WITH_DEFAULTS = SearchSpace({"model__learning_rate": Float(0.02, 0.2, log=True),
-                             "model__n_negatives": Int(1, 3)},
+                             "model__n_negatives": Int(1, 4)},
                             epochs=True, max_epochs=4, patience=2, window=3,
                             fixed={"model__n_factors": 4})
+
+
+def _fm_defaults() -> dict:
+    from recfm.recommenders import make_recommender
+
+    return make_recommender("fm").get_params(deep=True)
 
 
 def test_every_builtin_space_holds_its_registry_defaults():
@@ -152,7 +158,7 @@ def test_every_builtin_space_holds_its_registry_defaults():
             assert value == params[name] or (name == "model__reg_factors" and params[name] is None)
     # reg_factors=None is searched as the value the loss resolves it to
     assert default_setting("fm-warp", SPACES["fm-warp"])["model__reg_factors"] == 0.1
-    assert default_setting("fm", SPACES["fm"])["model__reg_factors"] == 0.01
+    assert default_setting("fm-features", SPACES["fm-features"])["model__reg_factors"] == 0.01
     assert default_setting("fm", TINY_FM) is None  # 64 factors are not in Int(4, 8)
 
 
@@ -161,8 +167,9 @@ def test_defaults_are_trial_0_and_a_resumed_study_does_not_rerun_them(tmp_path):
     first = tune("sample", "fm", n_trials=2, out=out, space=WITH_DEFAULTS, n_threads=1,
                  evaluate_test=False)
     trials = pd.read_csv(out / FILES["trials"])
-    assert trials.loc[0, "params_model__learning_rate"] == 0.05
-    assert trials.loc[0, "params_model__n_negatives"] == 1
+    defaults = _fm_defaults()
+    assert trials.loc[0, "params_model__learning_rate"] == defaults["model__learning_rate"]
+    assert trials.loc[0, "params_model__n_negatives"] == defaults["model__n_negatives"]
     assert list(trials["user_attrs_default"].fillna(False)) == [True, False]
     assert first.best_value >= trials.loc[0, "value"]
     tune("sample", "fm", n_trials=3, out=out, space=WITH_DEFAULTS, n_threads=1, resume=True,
@@ -187,7 +194,7 @@ def test_defaults_interrupted_in_trial_0_run_again_on_resume(tmp_path, monkeypat
          n_threads=1, evaluate_test=False)
     trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
     assert list(trials["state"]) == ["FAIL", "COMPLETE", "COMPLETE"]
-    assert trials.loc[1, "params_model__learning_rate"] == 0.05
+    assert trials.loc[1, "params_model__learning_rate"] == _fm_defaults()["model__learning_rate"]
     assert list(trials["user_attrs_default"].fillna(False)) == [True, True, False]
 
 
