@@ -1,8 +1,10 @@
 """Do the FM's defaults hold up across data sets? Candidate settings scored on validation.
 
-    RECFM_DATA=/work/shared/datasets python benchmarks/defaults.py --model fm-warp \\
-        --datasets ml-100k,synthetic,synthetic-ml-1m \\
-        --candidates runs/warp-ml100k/best_params.json,runs/warp-synthetic/best_params.json
+    RECFM_DATA=/work/shared/datasets python benchmarks/defaults.py --model fm \\
+        --datasets ml-100k,synthetic,sample --seeds 0,1,2 \\
+        --candidates benchmarks/candidates/fm-before-session-4.json
+    python benchmarks/defaults.py --model fm-warp --datasets ml-100k,synthetic,sample \\
+        --seeds 0,1,2 --candidates runs/warp-synthetic/best_params.json   # a recfm tune study
 
 The candidates are the model's current defaults plus settings found by ``recfm tune`` (each a
 ``best_params.json``), e.g. one study per data set. For every data set and seed: the
@@ -70,7 +72,9 @@ def main() -> None:
             sys.exit(f"{path} tunes model '{name}', not '{args.model}'")
         if args.no_epochs:
             params.pop("model__n_epochs", None)
-        candidates[Path(path).parent.name] = params
+        # recfm tune writes OUT/best_params.json: name a candidate after its study's folder
+        label = Path(path).parent.name if Path(path).name == "best_params.json" else Path(path).stem
+        candidates[label] = params
     for label, params in candidates.items():
         print(f"{label}: {params or '(the model defaults)'}", file=sys.stderr)
 
