@@ -409,6 +409,7 @@ class FactorizationMachine(Params):
         monitor: Callable[[FactorizationMachine], Mapping[str, float]] | None = None,
         early_stopping: int | None = None,
         callback: Callable[[int, FactorizationMachine, dict[str, float]], Any] | None = None,
+        smoothing: int = 1,
     ) -> FactorizationMachine:
         """Learn the parameters from a :class:`~recfm.features.Design`.
 
@@ -428,6 +429,11 @@ class FactorizationMachine(Params):
             Patience: stop when the monitored score has not improved for this many epochs,
             and keep the parameters of the best epoch (``best_epoch_``), whatever ended the
             training. Needs ``monitor``.
+        smoothing : int, default 1
+            Early stopping compares the mean of the last ``smoothing`` monitored scores (the
+            scores of fewer epochs at the start), so one lucky epoch on a noisy validation
+            curve neither resets the patience nor is kept; the kept parameters are those of
+            the last epoch of the best window. 1: the raw scores.
         callback : callable, optional
             ``callback(epoch, model, metrics)`` after every epoch (0-based ``epoch``;
             ``metrics`` holds ``'loss'`` and the monitored values). Returning ``False`` or
@@ -439,9 +445,10 @@ class FactorizationMachine(Params):
         -------
         self
         """
-        return self._fit(design, sample_weight, monitor, early_stopping, None, callback)
+        return self._fit(design, sample_weight, monitor, early_stopping, None, callback, smoothing)
 
-    def _fit(self, design, sample_weight, monitor, early_stopping, n_epochs, callback=None):
+    def _fit(self, design, sample_weight, monitor, early_stopping, n_epochs, callback=None,
+             smoothing=1):
         params = self._validated_params()
         if n_epochs is not None:
             params["n_epochs"] = n_epochs
@@ -460,6 +467,8 @@ class FactorizationMachine(Params):
                 )
             if monitor is None:
                 raise ValueError("early_stopping needs a validation score to monitor (monitor=)")
+        if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Integral) or smoothing < 1:
+            raise ValueError(f"smoothing must be a positive integer (epochs); got {smoothing!r}")
 
         rng = check_random_state(self.random_state)
         self._rng = rng
@@ -476,7 +485,8 @@ class FactorizationMachine(Params):
         self.history_ = {"loss": []}
         self.best_epoch_ = None
         self.n_epochs_ = 0
-        self._train(params, data, sw, params["n_epochs"], monitor, early_stopping, callback)
+        self._train(params, data, sw, params["n_epochs"], monitor, early_stopping, callback,
+                    int(smoothing))
         return self
 
     def partial_fit(self, design: Any, sample_weight: Any = None,
@@ -588,7 +598,7 @@ class FactorizationMachine(Params):
             hslot=np.zeros(data["hist"].nnz, np.int32),
         )
 
-    def _train(self, params, data, sw, n_epochs, monitor, patience, callback) -> None:
+    def _train(self, params, data, sw, n_epochs, monitor, patience, callback, smoothing=1) -> None:
         from tqdm.auto import tqdm
 
         self.reg_factors_ = params["reg_factors"]
@@ -701,7 +711,8 @@ class FactorizationMachine(Params):
                         self.history_.setdefault(name, []).append(float(value))
                         info[name] = f"{value:.4f}"
                     metrics.update(monitored)
-                    score = float(next(iter(monitored.values())))
+                    key = next(iter(monitored))
+                    score = float(np.mean(self.history_[key][-smoothing:]))
                     if patience is not None and score > best_score:
                         best_score, since_best = score, 0
                         self.best_epoch_ = epoch

@@ -9,7 +9,6 @@ from .ease import EASE
 from .fm import FMRecommender
 from .itemknn import ItemKNN
 
-
 #: Model settings of the named FMs beyond ``FactorizationMachine``'s own defaults. ``fm``'s
 #: were chosen on validation splits of ML-100K, the synthetic data at three sizes (12k, 60k
 #: and ML-1M-sized 1M interactions) with ``recfm tune`` studies and ``benchmarks/defaults.py``

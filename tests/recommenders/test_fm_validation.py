@@ -36,12 +36,27 @@ def test_early_stopping_keeps_the_best_epoch_of_a_fixed_epoch_run(split):
     es = FMRecommender(model=_fm(40)).fit(fit_part, validation=val, early_stopping=2)
     h = es.history_["ndcg@10"]
     best = es.model_.best_epoch_
-    assert best == int(np.argmax(h)) and len(h) in (best + 3, 40)
+    # the watched score is the mean of the last 3 epochs' (validation_window=3)
+    window = np.array([np.mean(h[max(0, e - 2):e + 1]) for e in range(len(h))])
+    assert best == int(np.argmax(window)) and len(h) in (best + 3, 40)
+    assert window[best] > window[:best].max(initial=-1) and window[best] >= window[best + 1:].max()
     # a run stopped at the best epoch (one thread, same seed) has the same parameters
     fixed = FMRecommender(model=_fm(best + 1)).fit(fit_part, validation=val)
     np.testing.assert_array_equal(es.model_.V_, fixed.model_.V_)
     np.testing.assert_array_equal(es.model_.w_, fixed.model_.w_)
     assert fixed.history_["ndcg@10"] == h[: best + 1]
+
+
+def test_validation_window_1_watches_the_raw_scores(split):
+    train, _ = split
+    fit_part, val = random_split(train, test_size=0.1, seed=1)
+    raw = FMRecommender(model=_fm(40), validation_window=1).fit(fit_part, validation=val,
+                                                                 early_stopping=2)
+    h = raw.history_["ndcg@10"]
+    assert raw.model_.best_epoch_ == int(np.argmax(h)) and len(h) in (raw.model_.best_epoch_ + 3, 40)
+    with pytest.raises(ValueError, match="smoothing must be a positive integer"):
+        FMRecommender(model=_fm(2), validation_window=0).fit(fit_part, validation=val,
+                                                              early_stopping=2)
 
 
 def test_validation_summary_names_the_kept_epoch(split):

@@ -308,7 +308,7 @@ def test_the_best_replaces_the_defaults_only_if_it_beats_them_by_a_standard_erro
 @pytest.mark.parametrize("threshold, epochs", [(1e9, None), (-1e9, 3)])
 def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_it(
         tmp_path, monkeypatch, threshold, epochs):
-    # trial 0 (the defaults) is best, early-stopped at 3 epochs: the defaults as they are (30
+    # trial 0 (the defaults) is best, early-stopped at 3 epochs: the defaults as they are (own
     # epochs) or the defaults with 3 epochs, as the refitted comparison decides
     def objective(self, trial):
         self.space.suggest(trial)
@@ -319,7 +319,9 @@ def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_i
     monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
     result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
                   n_threads=1, evaluate_test=False)
-    expected = {"model__learning_rate": 0.05, "model__n_negatives": 1, "model__n_factors": 4}
+    defaults = _fm_defaults()
+    expected = {"model__learning_rate": defaults["model__learning_rate"],
+                "model__n_negatives": defaults["model__n_negatives"], "model__n_factors": 4}
     if epochs is not None:
         expected["model__n_epochs"] = epochs
     assert result.best_trial == 0 and result.best_params == expected
