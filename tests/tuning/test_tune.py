@@ -327,3 +327,20 @@ def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_i
     assert result.best_trial == 0 and result.best_params == expected
     assert result.confirmation["kept_defaults"] == (epochs is None)
     assert read_best_params(tmp_path / "s" / FILES["best_params"])[1] == expected
+
+
+@pytest.mark.parametrize("threshold, rows", [(1e9, ["fm tuned = default (kept)"]),
+                                             (-1e9, ["fm tuned", "fm default"])])
+def test_test_comparison_fits_kept_defaults_once(tmp_path, monkeypatch, threshold, rows):
+    # kept defaults are one setting: fitting it twice would show thread noise as a tuning result
+    def objective(self, trial):
+        self.space.suggest(trial)
+        trial.set_user_attr("n_epochs", 2)
+        return 1.0 if trial.number == 0 else 0.1
+
+    monkeypatch.setattr(tune_module._Objective, "__call__", objective)
+    monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
+    result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
+                  n_threads=1)
+    assert list(result.comparison.table.index) == rows
+    assert rows[0] in (tmp_path / "s" / FILES["comparison"]).read_text()
