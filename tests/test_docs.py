@@ -105,14 +105,14 @@ def test_python_block_runs(block, tmp_path):
 
 
 def _commands(text: str):
-    """(offset, argv) of each command line of a shell block (comments dropped; ``a && b``
+    """(offset, argv, text) of each command of a shell block (comments dropped; ``a && b``
     split)."""
     for k, raw in enumerate(text.splitlines(), start=1):
         line = raw.split(" #")[0].strip()
         if not line or line.startswith("#"):
             continue
         for part in line.split("&&"):
-            yield k, shlex.split(part.strip())
+            yield k, shlex.split(part.strip()), part.strip()
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b[2] in ("bash", "sh", "shell")],
@@ -122,7 +122,7 @@ def test_shell_block_commands_exist(block):
 
     path, line, _, text, _ = block
     parser = build_parser()
-    for k, argv in _commands(text):
+    for k, argv, _ in _commands(text):
         where = f"{path.relative_to(ROOT)}, line {line + k}: {' '.join(argv)}"
         if argv[0] == "recfm":
             try:
@@ -142,12 +142,11 @@ def test_shell_block_commands_exist(block):
 _NOT_RUN_HERE = (("pip",), ("python", "-m", "pytest"))
 
 
-def _argv_to_run(argv: list[str]) -> list[str] | None:
+def _argv_to_run(argv: list[str], text: str) -> list[str] | None:
     if any(argv[: len(p)] == list(p) for p in _NOT_RUN_HERE):
         return None
     if argv[0] not in ("recfm", "python") and any(a in (">", ">>", "|") for a in argv):
-        return ["bash", "-c", shlex.join(argv).replace("'>'", ">").replace("'>>'", ">>")
-                .replace("'|'", "|")]  # a shell helper line (printf > file): through bash
+        return ["bash", "-c", text]  # a shell helper line (printf > file) needs the shell
     if argv[0] == "recfm":  # this checkout's CLI, whatever is installed
         return [sys.executable, "-m", "recfm.cli", *argv[1:]]
     if argv[0] == "python":
@@ -171,8 +170,8 @@ def test_shell_block_runs(block, tmp_path):
     home = _ml100k_home()
     if home is not None:
         env["RECFM_DATA"] = str(home)
-    for k, argv in _commands(text):
-        run = _argv_to_run(argv)
+    for k, argv, part in _commands(text):
+        run = _argv_to_run(argv, part)
         if run is None:
             continue
         proc = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True,

@@ -305,18 +305,25 @@ def test_the_best_replaces_the_defaults_only_if_it_beats_them_by_a_standard_erro
     assert check["users"] == val["user_id"].nunique() and check["kept_defaults"] == (chosen == 0)
 
 
+def _defaults_win(monkeypatch, threshold: float, n_epochs: int) -> None:
+    """Fake trials in which trial 0 (the defaults) scores best, early-stopped at ``n_epochs``;
+    the refitted comparison keeps the defaults unless the best trial wins by ``threshold``
+    standard errors."""
+    def objective(self, trial):
+        self.space.suggest(trial)
+        trial.set_user_attr("n_epochs", n_epochs)
+        return 1.0 if trial.number == 0 else 0.1
+
+    monkeypatch.setattr(tune_module._Objective, "__call__", objective)
+    monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
+
+
 @pytest.mark.parametrize("threshold, epochs", [(1e9, None), (-1e9, 3)])
 def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_it(
         tmp_path, monkeypatch, threshold, epochs):
     # trial 0 (the defaults) is best, early-stopped at 3 epochs: the defaults as they are (own
     # epochs) or the defaults with 3 epochs, as the refitted comparison decides
-    def objective(self, trial):
-        self.space.suggest(trial)
-        trial.set_user_attr("n_epochs", 3)
-        return 1.0 if trial.number == 0 else 0.1
-
-    monkeypatch.setattr(tune_module._Objective, "__call__", objective)
-    monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
+    _defaults_win(monkeypatch, threshold, n_epochs=3)
     result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
                   n_threads=1, evaluate_test=False)
     defaults = _fm_defaults()
@@ -333,13 +340,7 @@ def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_i
                                              (-1e9, ["fm tuned", "fm default"])])
 def test_test_comparison_fits_kept_defaults_once(tmp_path, monkeypatch, threshold, rows):
     # kept defaults are one setting: fitting it twice would show thread noise as a tuning result
-    def objective(self, trial):
-        self.space.suggest(trial)
-        trial.set_user_attr("n_epochs", 2)
-        return 1.0 if trial.number == 0 else 0.1
-
-    monkeypatch.setattr(tune_module._Objective, "__call__", objective)
-    monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
+    _defaults_win(monkeypatch, threshold, n_epochs=2)
     result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
                   n_threads=1)
     assert list(result.comparison.table.index) == rows
