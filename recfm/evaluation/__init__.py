@@ -1,6 +1,6 @@
 """Evaluation: ranking metrics, side-by-side evaluation, reports, saved runs and plots.
 
-Metric definitions are written once, in :mod:`recfm.evaluation.metrics`.
+Metric definitions are written once, in :mod:`recfm.metrics` (re-exported here).
 :mod:`recfm.evaluation.plots` needs matplotlib (``pip install recfm[plot]``) and is not
 imported here.
 """

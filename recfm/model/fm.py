@@ -21,6 +21,7 @@ from recfm._utils import (
     RecfmError,
     check_is_fitted,
     check_n_threads,
+    check_positive_int,
     check_random_state,
     numba_threads,
 )
@@ -467,8 +468,7 @@ class FactorizationMachine(Params):
                 )
             if monitor is None:
                 raise ValueError("early_stopping needs a validation score to monitor (monitor=)")
-        if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Integral) or smoothing < 1:
-            raise ValueError(f"smoothing must be a positive integer (epochs); got {smoothing!r}")
+        smoothing = check_positive_int(smoothing, "smoothing")
 
         rng = check_random_state(self.random_state)
         self._rng = rng
@@ -486,7 +486,7 @@ class FactorizationMachine(Params):
         self.best_epoch_ = None
         self.n_epochs_ = 0
         self._train(params, data, sw, params["n_epochs"], monitor, early_stopping, callback,
-                    int(smoothing))
+                    smoothing)
         return self
 
     def partial_fit(self, design: Any, sample_weight: Any = None,

@@ -279,6 +279,7 @@ class FMRecommender(Recommender):
         train = self.positives(train)
         if validation is None and early_stopping is not None:
             raise ValueError("early_stopping needs validation= (a frame or a fraction of train)")
+        check_positive_int(self.validation_window, "validation_window")
         val_frame = None
         if validation is not None:
             metric = _parse_metric(self.validation_metric)

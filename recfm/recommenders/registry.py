@@ -13,7 +13,7 @@ from .itemknn import ItemKNN
 #: were chosen on validation splits of ML-100K, the synthetic data at three sizes (12k, 60k
 #: and ML-1M-sized 1M interactions) with ``recfm tune`` studies and ``benchmarks/defaults.py``
 #: (README, "Defaults revisited"): four negatives per positive and 128 small-initialised
-#: factors beat one negative and 64 factors on every one of them, at about 5x the fit time.
+#: factors beat one negative and 64 factors on every one of them, at 2-4x the fit time.
 FM_SETTINGS: dict[str, dict] = {
     "fm": {"n_factors": 128, "learning_rate": 0.03, "reg_factors": 0.02, "init_std": 0.01,
            "n_negatives": 4, "n_epochs": 25},

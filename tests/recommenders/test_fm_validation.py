@@ -54,7 +54,7 @@ def test_validation_window_1_watches_the_raw_scores(split):
                                                                  early_stopping=2)
     h = raw.history_["ndcg@10"]
     assert raw.model_.best_epoch_ == int(np.argmax(h)) and len(h) in (raw.model_.best_epoch_ + 3, 40)
-    with pytest.raises(ValueError, match="smoothing must be a positive integer"):
+    with pytest.raises(ValueError, match="validation_window must be a positive integer"):
         FMRecommender(model=_fm(2), validation_window=0).fit(fit_part, validation=val,
                                                               early_stopping=2)
 
