@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tn.add_argument("--dataset", required=True, help="a data set name (as for evaluate) or a CSV file")
     tn.add_argument("--model", required=True,
-                    help="model to tune: fm, fm-features, fm-warp, als, bpr, ease, ...")
+                    help="model to tune: fm, fm-features, fm-warp, fm-history, fm-hybrid, als, bpr, ease")
     tn.add_argument("--trials", type=int, default=50, help="trials in the study (default 50)")
     tn.add_argument("--timeout", type=float, default=None,
                     help="stop starting trials after this many seconds")

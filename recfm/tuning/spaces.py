@@ -133,6 +133,17 @@ _FM_IDS = SearchSpace({**_FM, "model__init_std": Float(0.003, 0.1, log=True),
                        "model__reg_factors": Float(0.004, 0.1, log=True),
                        "model__n_negatives": Int(1, 6)}, epochs=True)
 
+# fm-hybrid's registry setting (HYBRID_DEFAULTS: 64 factors, lr 0.031, reg 0.117, init 0.053,
+# max_sampled 128) came from searches on ML-100K, where max_sampled 60-200 and 64 factors did
+# best; its range spans the same ~5x either side, with more factors for richer logs
+_FM_HYBRID = SearchSpace({
+    "model__learning_rate": Float(0.006, 0.15, log=True),
+    "model__n_factors": Choice((16, 32, 64, 128)),
+    "model__init_std": Float(0.01, 0.3, log=True),
+    "model__reg_factors": Float(0.02, 0.6, log=True),
+    "model__max_sampled": Int(10, 300, log=True),
+}, epochs=True)
+
 #: model name -> search space
 SPACES: dict[str, SearchSpace] = {
     "fm": _FM_IDS,
@@ -140,6 +151,8 @@ SPACES: dict[str, SearchSpace] = {
     "fm-warp": _FM_WARP,
     # ids + SVD++-style History field, WARP (its validation ranks the training history rows)
     "fm-history": _FM_WARP,
+    # ids + item attributes + History, WARP
+    "fm-hybrid": _FM_HYBRID,
     # the baselines' defaults are far from their best (ALS chose regularisation 10-200 on
     # ML-100K and the synthetic data, against a default of 2), so their ranges are wide,
     # centred on where they do best, and a tuned-vs-tuned comparison does not favour the FMs
