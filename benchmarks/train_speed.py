@@ -16,6 +16,10 @@ peak memory that ``FactorizationMachine.fit`` allocates beyond its inputs, as a 
 interaction matrix's size (tracemalloc sees numpy's allocations), to show the interactions are
 not copied over and over.
 
+The default ids-only FM trains in user visits (each user's samples in a row); the row
+``recfm FM, BPR (ids, shuffled)`` times the same model over one shuffled sample order (the
+order before visits), and the ratio of the two is printed.
+
 Also times the FM with a History field (ids + each user's training items, SVD++-style, as
 ``fm-history``), trained in user visits with cached history sums, and prints its time per epoch
 against the ids-only FM with the same loss (issue 9's target: at most 2x). Its recommend time
@@ -28,6 +32,7 @@ the ids-only model, so the ratio should be ~1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import tracemalloc
@@ -69,12 +74,19 @@ def _time_recommend_all(rec) -> float:
 
 
 def _time_recfm(design, loss: str, factors: int, epochs: int, threads: int, seed: int,
-                schedule: str = "adagrad") -> float:
+                schedule: str = "adagrad", order: str = "auto") -> float:
     fm = FactorizationMachine(n_factors=factors, loss=loss, n_epochs=epochs, n_threads=threads,
                               learning_schedule=schedule, random_state=seed)
-    t = time.perf_counter()
-    fm.fit(design)
-    return time.perf_counter() - t
+    # order="shuffled": ids-only samples in one shuffled order, as before user visits
+    # (the estimator's private switch, for this comparison)
+    saved = FactorizationMachine._ids_sample_order
+    FactorizationMachine._ids_sample_order = order
+    try:
+        t = time.perf_counter()
+        fm.fit(design)
+        return time.perf_counter() - t
+    finally:
+        FactorizationMachine._ids_sample_order = saved
 
 
 def _time_implicit_bpr(X, factors: int, epochs: int, threads: int, seed: int) -> float:
@@ -118,14 +130,16 @@ def main() -> None:
     n_pos = design.n_samples
     print(f"data: {name}: {design.n_users:,} users x {design.n_items:,} items, {n_pos:,} positives; "
           f"{args.factors} factors, {args.threads} threads, {args.epochs} epochs, "
-          f"median of {args.repeat} rounds")
+          f"median of {args.repeat} rounds; load average (1 min) {os.getloadavg()[0]:.1f}")
 
     # warm-up: compile (or load cached) kernels outside the timings
     small = FeatureBuilder().fit_transform(
         load_dataset("sample").interactions[["user_id", "item_id"]])
     for loss in ("bpr", "warp"):
         for schedule in ("adagrad", "sgd"):
-            _time_recfm(small, loss, args.factors, 1, args.threads, args.seed, schedule)
+            for order in ("auto", "shuffled"):
+                _time_recfm(small, loss, args.factors, 1, args.threads, args.seed, schedule,
+                            order)
     small_hist = FeatureBuilder(user_features=[History()]).fit_transform(
         load_dataset("sample").interactions[["user_id", "item_id"]])
     for loss in ("bpr", "warp"):
@@ -135,6 +149,7 @@ def main() -> None:
     runs = {
         "recfm FM, BPR (ids, Adagrad)": lambda: _time_recfm(design, "bpr", *a),
         "recfm FM, BPR (ids, SGD)": lambda: _time_recfm(design, "bpr", *a, "sgd"),
+        "recfm FM, BPR (ids, shuffled)": lambda: _time_recfm(design, "bpr", *a, "adagrad", "shuffled"),
         "implicit BPR (SGD)": lambda: _time_implicit_bpr(X, *a),
         "recfm FM, WARP (ids, Adagrad)": lambda: _time_recfm(design, "warp", *a),
         "LightFM WARP (Adagrad)": lambda: None if args.skip_lightfm else _time_lightfm(X, "warp", *a),
@@ -149,6 +164,7 @@ def main() -> None:
         # same neighbour
         for label in labels[r % len(labels):] + labels[:r % len(labels)]:
             times[label].append(runs[label]())
+    print(f"\nload average (1 min) after the rounds: {os.getloadavg()[0]:.1f}")
     print(f"\n{'model':<32}{'fit s':>9}{'samples/s':>14}")
     for label, ts in times.items():
         if ts[0] is None:
@@ -171,6 +187,8 @@ def main() -> None:
           + ratio("recfm FM, BPR (ids, Adagrad)", "implicit BPR (SGD)"))
     print("ratio recfm BPR (SGD, as implicit) / implicit BPR (samples/s):     "
           + ratio("recfm FM, BPR (ids, SGD)", "implicit BPR (SGD)"))
+    print("ratio recfm BPR in user visits (default) / in one shuffled order:   "
+          + ratio("recfm FM, BPR (ids, Adagrad)", "recfm FM, BPR (ids, shuffled)"))
     print("ratio recfm WARP / LightFM WARP (samples/s):                       "
           + ratio("recfm FM, WARP (ids, Adagrad)", "LightFM WARP (Adagrad)"))
     print("ratio recfm BPR / LightFM BPR (samples/s):                         "

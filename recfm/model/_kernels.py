@@ -22,7 +22,8 @@ Argument bundles (tuples keep signatures short; also, CPython compiles a call wi
   ``EP`` (positive item vector), ``QG`` (query gradient), then one row per negative.
 
 Epochs and chunks: the training queue (samples in shuffled order) is cut into chunks of
-``CHUNK_SIZE`` samples. Chunk c is reshuffled in place and trained by one call of a
+``CHUNK_SIZE`` samples (or, in user visits, into chunks of whole visits of about as many
+samples). Chunk c is reshuffled in place and trained by one call of a
 ``chunk_*`` function with its own RNG stream (xorshift64* in an explicit ``uint64`` state
 row, seeded ``splitmix64(seed + c)``: never by thread id). One serial epoch kernel per kind
 trains a list of chunks; a multi-threaded epoch splits the shuffled chunk order between
@@ -69,6 +70,13 @@ Performance notes (what made the difference, measured):
   entry); fused, with a per-visit column map, 1.1-1.5x on one thread (ML-1M-sized data).
 * The queue holds (user, item[, sample id]) contiguously, so a chunk reads its samples from
   cache; RNG states sit one per 64-byte row, so threads never share a written cache line.
+* Ids-only designs with one negative per positive train in user visits
+  (:func:`visits_ids_epoch`: the queue grouped by user, chunks of whole visits, users
+  shuffled within their chunk and each user's samples shuffled before they are trained, all
+  from the chunk's stream): the user's factor row, its Adagrad sums and its positives'
+  filter are loaded once per visit instead of once per sample. Measured on one thread
+  under load (synthetic data, 64 factors, Adagrad): 1.6x the shuffled order's samples/s at
+  ML-1M size and 1.8x at ML-20M size, where the user tables outgrow the caches.
 * Rejecting positives as negatives (``positives_index``): an exact bitset per heavy user
   and a one-hash Bloom filter per light user answer most checks with one load; the binary
   search runs only on a light user's filter hit.
@@ -1044,6 +1052,87 @@ def _make_epoch(kind):
 #: ``EPOCHS[kind]``: the epoch kernel of each kind (serial; threads run it in parallel).
 EPOCHS = tuple(njit(**_JIT)(_make_epoch(kind))
                for kind in (KIND_PAIRWISE, KIND_PAIRWISE_IDS, KIND_POINTWISE))
+
+
+# --------------------------------------------------------------------------------------
+# ids-only designs in user visits: each user's samples in a row (the user's row, its
+# accumulators and its positives' filter stay in cache across them)
+# --------------------------------------------------------------------------------------
+@njit(**_JIT)
+def make_visit_queue(users, items, n_users, with_ids):
+    """The training queue grouped by user: ``(users, items, sample_ids)`` (int32) with user
+    u's samples in ``[qptr[u], qptr[u + 1])`` in their original order (a counting sort),
+    and ``qptr``. Sample ids as :func:`make_queue` (an empty array without ``with_ids``)."""
+    n = users.shape[0]
+    qptr = np.zeros(n_users + 1, np.int64)
+    for a in range(n):
+        qptr[np.int64(users[a]) + 1] += 1
+    for u in range(n_users):
+        qptr[u + 1] += qptr[u]
+    fill = qptr[:-1].copy()
+    qu = np.empty(n, np.int32)
+    qi = np.empty(n, np.int32)
+    qs = np.empty(n if with_ids else 0, np.int32)
+    for a in range(n):
+        u = np.int64(users[a])
+        b = fill[u]
+        fill[u] = b + 1
+        qu[b] = u
+        qi[b] = items[a]
+        if with_ids:
+            qs[b] = a
+    return (qu, qi, qs), qptr
+
+
+@njit(**_NONRT)
+def chunk_visits_pairwise_ids(loss_code, c, ustart, uend, states, vusers, qptr, ucol, uval,
+                              icol, ival, pos, queue, samples, params, hyper, adagrad,
+                              popularity, n_negatives, max_sampled, buf, negs, gneg, xs):
+    """:func:`chunk_pairwise_ids` over the visits of users ``vusers[ustart:uend]`` (shuffled
+    first) with RNG stream ``c``: each user's samples ``queue[:][qptr[u]:qptr[u + 1]]``
+    (shuffled, then trained by :func:`chunk_pairwise_ids`) in a row. Returns (summed loss,
+    number of trained samples)."""
+    shuffle_rows(vusers, ustart, uend, states, c)
+    loss = 0.0
+    count = 0
+    for a in range(ustart, uend):
+        u = np.int64(vusers[a])
+        vloss, vcount = chunk_pairwise_ids(loss_code, c, qptr[u], qptr[u + 1], states, ucol,
+                                           uval, icol, ival, pos, queue, samples, params,
+                                           hyper, adagrad, popularity, n_negatives,
+                                           max_sampled, buf, negs, gneg, xs)
+        loss += vloss
+        count += vcount
+    return loss, count
+
+
+@njit(**_JIT)
+def visits_ids_epoch(loss_code, cptr, vusers, qptr, uf, itf, pos, queue, samples, chunk_order,
+                     seed, params, hyper, adagrad, popularity, n_negatives, max_sampled,
+                     out_loss, out_count):
+    """The ids-only pairwise epoch (``EPOCHS[KIND_PAIRWISE_IDS]``) in user visits: trains
+    the chunks listed in ``chunk_order``, chunk c being the visits of users
+    ``vusers[cptr[c]:cptr[c + 1]]`` with its own RNG stream ``seed + c``
+    (:func:`chunk_visits_pairwise_ids`). Threads may run it at once on disjoint parts
+    (Hogwild); with one thread the epoch is reproducible. Writes each chunk's summed loss
+    and count into ``out_loss[c]``, ``out_count[c]``."""
+    n_chunks = out_loss.shape[0]
+    V = params[2]
+    nn = max(n_negatives, 1)
+    buf = np.zeros((EN + nn, V.shape[1]), V.dtype)
+    negs = np.zeros(nn, np.int64)
+    gneg = np.zeros(nn, V.dtype)
+    xs = np.zeros(nn, V.dtype)
+    states = seed_states(seed, n_chunks)
+    for cc in range(chunk_order.shape[0]):
+        c = chunk_order[cc]
+        loss, count = chunk_visits_pairwise_ids(loss_code, c, cptr[c], cptr[c + 1], states,
+                                                vusers, qptr, uf[1], uf[2], itf[1], itf[2],
+                                                pos, queue, samples, params, hyper, adagrad,
+                                                popularity, n_negatives, max_sampled, buf,
+                                                negs, gneg, xs)
+        out_loss[c] = loss
+        out_count[c] = count
 
 
 # --------------------------------------------------------------------------------------

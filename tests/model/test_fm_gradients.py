@@ -201,6 +201,9 @@ def test_ids_only_fast_path_matches_general_kernel(loss, n_negatives, schedule, 
         return lambda *a: used.append(kind) or kernel(*a)
 
     monkeypatch.setattr(K, "EPOCHS", tuple(spy(k, e) for e, k in enumerate(K.EPOCHS)))
+    # the same sample order as the general kernel (the default trains ids in user visits,
+    # tested against its own reference in test_fm_visit_order.py)
+    monkeypatch.setattr(FactorizationMachine, "_ids_sample_order", "shuffled")
     fast = FactorizationMachine(**kw).fit(d, sample_weight=sw)
     monkeypatch.setattr(FactorizationMachine, "_allow_ids_fast_path", False)
     general = FactorizationMachine(**kw).fit(d, sample_weight=sw)

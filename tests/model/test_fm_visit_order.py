@@ -1,0 +1,194 @@
+"""Ids-only pairwise training in user visits: the epoch equals an explicit re-implementation
+of its documented order, sampling and updates (float64), and the estimator uses it."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from _designs import design_from_pairs, random_pairs
+
+from recfm.model import FactorizationMachine
+from recfm.model import _kernels as K
+
+M64 = (1 << 64) - 1
+
+
+def splitmix64(x):
+    z = (x + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return (z ^ (z >> 31)) | 1
+
+
+class Stream:
+    """xorshift64* as the kernels draw it (``rng_next``, ``rng_below``)."""
+
+    def __init__(self, state):
+        self.x = state
+
+    def below(self, n):
+        x = self.x
+        x ^= x >> 12
+        x ^= (x << 25) & M64
+        x ^= x >> 27
+        self.x = x
+        return ((((x * 0x2545F4914F6CDD1D) & M64) >> 32) * n) >> 32
+
+    def shuffle(self, arrays, start, end):
+        for a in range(end - 1, start, -1):
+            b = start + self.below(a - start + 1)
+            for arr in arrays:
+                arr[a], arr[b] = arr[b], arr[a]
+
+
+def reference_epoch(plan, queue, chunk_order, seed, rows, positives, weights, params, hyper,
+                    adagrad):
+    """One epoch as documented: chunk c (in ``chunk_order``) with stream splitmix64(seed + c)
+    shuffles its users, then each user's samples, then steps on each sample against one
+    uniform negative that is not a positive (up to 64 draws), BPR with Adagrad or SGD."""
+    cptr, vusers, qptr = plan
+    qu, qi, qs = queue
+    ucol, uval, icol, ival = rows
+    w, V, gw, gV = params
+    lr, reg_w, reg_v = hyper
+    n_items = len(icol)
+    losses = np.zeros(len(cptr) - 1)
+    counts = np.zeros(len(cptr) - 1, np.int64)
+
+    def step(arr, acc, idx, grad):
+        if adagrad:
+            acc[idx] += grad * grad
+            arr[idx] -= lr * grad / np.sqrt(acc[idx])
+        else:
+            arr[idx] -= lr * grad
+
+    for c in chunk_order:
+        rng = Stream(splitmix64(seed + int(c)))
+        rng.shuffle([vusers], cptr[c], cptr[c + 1])
+        for a in range(cptr[c], cptr[c + 1]):
+            u = vusers[a]
+            rng.shuffle([qu, qi] + ([qs] if len(qs) else []), qptr[u], qptr[u + 1])
+            for t in range(qptr[u], qptr[u + 1]):
+                i = qi[t]
+                wt = weights[qs[t]] if weights is not None else 1.0
+                for _ in range(K.MAX_NEGATIVE_TRIES):
+                    j = rng.below(n_items)
+                    if j not in positives[u]:
+                        break
+                else:
+                    continue
+                cu, xu, ci, xi, cj, xj = ucol[u], uval[u], icol[i], ival[i], icol[j], ival[j]
+                vu, vi, vj = V[cu].copy(), V[ci].copy(), V[cj].copy()
+                d = w[ci] * xi - w[cj] * xj + xu * (vu @ (xi * vi - xj * vj))
+                losses[c] += wt * np.logaddexp(0.0, -d)
+                counts[c] += 1
+                g = -wt / (1.0 + math.exp(d))  # dL/dd
+                rw, rv = reg_w * wt, reg_v * wt
+                step(w, gw, ci, g * xi + rw * w[ci])
+                step(w, gw, cj, -g * xj + rw * w[cj])
+                step(V, gV, cu, g * xu * (xi * vi - xj * vj) + rv * vu)
+                step(V, gV, ci, g * xu * xi * vu + rv * vi)
+                step(V, gV, cj, -g * xu * xj * vu + rv * vj)
+    return losses, counts
+
+
+@pytest.mark.parametrize("adagrad", [True, False], ids=["adagrad", "sgd"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_visit_epoch_equals_the_documented_order_and_updates(adagrad, weighted):
+    rng = np.random.default_rng(3)
+    n_users, n_items, k = 30, 25, 4
+    users, items = random_pairs(rng, n_users, n_items, 260)
+    users[users == 7] = 8  # a user without samples is never visited
+    keep = np.unique(users.astype(np.int64) * n_items + items, return_index=True)[1]
+    users, items = users[keep], items[keep]
+    perm = rng.permutation(users.size)  # samples in no particular order
+    users, items = users[perm], items[perm]
+    weights = rng.uniform(0.5, 2.0, users.size) if weighted else None
+    # one-entry rows with values other than 1, users and items in interleaved columns
+    ucol = (2 * np.arange(n_users)).astype(np.int32)
+    icol = (2 * rng.permutation(n_items) + 1).astype(np.int32)
+    uval = rng.uniform(0.5, 1.5, n_users)
+    ival = rng.uniform(0.5, 1.5, n_items)
+    nf = 2 * max(n_users, n_items)
+    ones = np.arange(n_users + 1, dtype=np.int32), np.arange(n_items + 1, dtype=np.int32)
+    uf = (ones[0], ucol, uval)
+    itf = (ones[1], icol, ival)
+    order = np.lexsort((items, users))
+    inter_ptr = np.searchsorted(users[order], np.arange(n_users + 1)).astype(np.int32)
+    pos = K.positives_index(inter_ptr, items[order].astype(np.int32), n_items)
+    positives = [set(items[users == u].tolist()) for u in range(n_users)]
+
+    queue, qptr = K.make_visit_queue(users, items, n_users, weighted)
+    # grouped by user, in the samples' own order within a user (a stable counting sort)
+    assert np.array_equal(queue[0], np.sort(users))
+    expect = np.argsort(users, kind="stable")
+    assert np.array_equal(queue[1], items[expect])
+    assert np.array_equal(queue[2], expect if weighted else np.empty(0))
+    assert np.array_equal(qptr, np.searchsorted(np.sort(users), np.arange(n_users + 1)))
+    vusers = rng.permutation(np.flatnonzero(np.diff(qptr) > 0)).astype(np.int32)
+    cptr = np.array([0, 5, 6, 17, len(vusers)], np.int64)  # chunks of whole visits
+
+    prm = [np.zeros(1), rng.normal(0, 0.1, nf), rng.normal(0, 0.3, (nf, k)), np.ones(1),
+           np.ones(nf), np.ones((nf, k))]
+    ref = [a.copy() for a in (prm[1], prm[2], prm[4], prm[5])]
+    V_init = prm[2].copy()
+    ref_plan = (cptr, list(vusers), qptr)
+    ref_queue = tuple(list(a) for a in queue)
+    hyper = (0.07, 0.02, 0.03)
+    samples = (np.zeros(users.size), weights if weighted else np.zeros(1), weighted)
+    for epoch, seed in enumerate((11, 12)):
+        chunk_order = np.array([2, 0, 3, 1] if epoch else [1, 3, 0, 2], np.int64)
+        out_loss, out_count = np.zeros(4), np.zeros(4, np.int64)
+        K.visits_ids_epoch(K.LOSS_BPR, cptr, vusers, qptr, uf, itf, pos, queue, samples,
+                           chunk_order, np.uint64(seed), tuple(prm), hyper, adagrad, False, 1,
+                           1, out_loss, out_count)
+        losses, counts = reference_epoch(ref_plan, ref_queue, chunk_order, seed,
+                                         (ucol, uval, icol, ival), positives, weights, ref,
+                                         hyper, adagrad)
+        assert np.array_equal(out_count, counts) and counts.sum() == users.size
+        np.testing.assert_allclose(out_loss, losses, rtol=1e-12)
+        assert np.array_equal(vusers, ref_plan[1])
+        for a, b in zip(queue, ref_queue, strict=True):
+            assert np.array_equal(a, b)
+        for got, want in zip((prm[1], prm[2], prm[4], prm[5]), ref, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert np.abs(prm[2] - V_init).max() > 1e-3  # the epochs did train
+
+
+@pytest.mark.parametrize("loss, n_negatives", [("bpr", 1), ("bpr", 3), ("warp", 1)])
+def test_estimator_trains_ids_designs_in_visits(loss, n_negatives, monkeypatch):
+    """Ids-only pairwise fits with one negative per positive run the visit epoch (several
+    BPR negatives keep the shuffled order unless visits are asked for); every order is
+    reproducible with one thread and a seed and learns."""
+    rng = np.random.default_rng(5)
+    nu, ni, groups = 80, 60, 4
+    gu, gi = rng.integers(0, groups, nu), rng.integers(0, groups, ni)
+    likes = [np.flatnonzero(gi == gu[u]) for u in range(nu)]
+    users = np.concatenate([np.full(len(lk), u) for u, lk in enumerate(likes)])
+    items = np.concatenate(likes)
+    test = rng.random(users.size) < 0.2
+    d = design_from_pairs(users[~test], items[~test], nu, ni)
+    calls = []
+    monkeypatch.setattr(K, "visits_ids_epoch",
+                        lambda *a, f=K.visits_ids_epoch: calls.append(a[0]) or f(*a))
+    kw = dict(n_factors=8, loss=loss, n_negatives=n_negatives, n_epochs=15, n_threads=1,
+              random_state=2)
+    fits = {}
+    for order in ("auto", "visits", "shuffled"):
+        monkeypatch.setattr(FactorizationMachine, "_ids_sample_order", order)
+        n_calls = len(calls)
+        a = FactorizationMachine(**kw).fit(d)
+        in_visits = order == "visits" or (order == "auto" and n_negatives == 1)
+        assert len(calls) - n_calls == (15 if in_visits else 0)
+        b = FactorizationMachine(**kw).fit(d)
+        assert np.array_equal(a.V_, b.V_) and a.history_["loss"] == b.history_["loss"]
+        P, _ = a.query_repr(d.user_features)
+        E, bias = a.item_repr(d.item_features)
+        S = P @ E.T + bias
+        neg = rng.integers(0, ni, test.sum())
+        assert (S[users[test], items[test]] > S[users[test], neg]).mean() > 0.8
+        fits[order] = a
+    assert not np.array_equal(fits["visits"].V_, fits["shuffled"].V_)
+    auto_as = "visits" if n_negatives == 1 else "shuffled"
+    assert np.array_equal(fits["auto"].V_, fits[auto_as].V_)
