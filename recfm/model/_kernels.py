@@ -999,6 +999,15 @@ KIND_PAIRWISE_IDS = 1
 KIND_POINTWISE = 2
 
 
+@njit(**_INL)
+def pairwise_scratch(n_negatives, V):
+    """An epoch's scratch ``(buf, negs, gneg, xs)`` for the chunk functions: written before
+    it is read within each sample, so the chunks share it."""
+    nn = max(n_negatives, 1)
+    buf = np.zeros((EN + nn, V.shape[1]), V.dtype)
+    return buf, np.zeros(nn, np.int64), np.zeros(nn, V.dtype), np.zeros(nn, V.dtype)
+
+
 def _make_epoch(kind):
     # ``kind`` is a closure constant: numba prunes the branches of the other kinds before
     # typing (each epoch links only its own chunk function, which keeps compile times down),
@@ -1016,12 +1025,7 @@ def _make_epoch(kind):
         n_chunks = out_loss.shape[0]
         n_samples = queue[0].shape[0]
         V = params[2]
-        nn = max(n_negatives, 1)
-        # scratch, written before it is read within each sample: shared by the chunks
-        buf = np.zeros((EN + nn, V.shape[1]), V.dtype)
-        negs = np.zeros(nn, np.int64)
-        gneg = np.zeros(nn, V.dtype)
-        xs = np.zeros(nn, V.dtype)
+        buf, negs, gneg, xs = pairwise_scratch(n_negatives, V)
         states = seed_states(seed, n_chunks)
         for cc in range(chunk_order.shape[0]):
             c = chunk_order[cc]
@@ -1117,12 +1121,7 @@ def visits_ids_epoch(loss_code, cptr, vusers, qptr, uf, itf, pos, queue, samples
     (Hogwild); with one thread the epoch is reproducible. Writes each chunk's summed loss
     and count into ``out_loss[c]``, ``out_count[c]``."""
     n_chunks = out_loss.shape[0]
-    V = params[2]
-    nn = max(n_negatives, 1)
-    buf = np.zeros((EN + nn, V.shape[1]), V.dtype)
-    negs = np.zeros(nn, np.int64)
-    gneg = np.zeros(nn, V.dtype)
-    xs = np.zeros(nn, V.dtype)
+    buf, negs, gneg, xs = pairwise_scratch(n_negatives, params[2])
     states = seed_states(seed, n_chunks)
     for cc in range(chunk_order.shape[0]):
         c = chunk_order[cc]

@@ -114,3 +114,27 @@ def attribute_rows(attrs: np.ndarray, offset: int, n_features: int) -> sp.csr_ma
     m = sp.csr_matrix((a.data, a.indices + offset, a.indptr), shape=(attrs.shape[0], n_features))
     m.sort_indices()
     return m
+
+
+def planted_groups(seed: int, n_users: int = 80, n_items: int = 60, groups: int = 4,
+                   test_share: float = 0.2):
+    """Users who like exactly the items of their latent group: ``(design of the training
+    pairs, test users, test items, rng)``, about ``test_share`` of the pairs held out."""
+    rng = np.random.default_rng(seed)
+    gu, gi = rng.integers(0, groups, n_users), rng.integers(0, groups, n_items)
+    likes = [np.flatnonzero(gi == gu[u]) for u in range(n_users)]
+    users = np.concatenate([np.full(len(lk), u) for u, lk in enumerate(likes)])
+    items = np.concatenate(likes)
+    test = rng.random(users.size) < test_share
+    design = design_from_pairs(users[~test], items[~test], n_users, n_items)
+    return design, users[test], items[test], rng
+
+
+def held_out_beat_random(model, design, users, items, rng) -> float:
+    """Share of the held-out pairs ``(users, items)`` that ``model`` scores above a random
+    item for the same user."""
+    P, _ = model.query_repr(design.user_features)
+    E, b = model.item_repr(design.item_features)
+    S = P @ E.T + b
+    neg = rng.integers(0, design.item_features.shape[0], users.size)
+    return float((S[users, items] > S[users, neg]).mean())

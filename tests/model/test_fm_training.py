@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _designs import design_from_pairs, random_design, random_pairs
+from _designs import (
+    design_from_pairs,
+    held_out_beat_random,
+    planted_groups,
+    random_design,
+    random_pairs,
+)
 
 from recfm.model import DivergenceError, FactorizationMachine
 from recfm.model import _kernels as K
@@ -37,22 +43,10 @@ def test_training_lowers_the_loss(loss):
 @pytest.mark.parametrize("loss", ["bpr", "warp", "logistic"])
 def test_training_ranks_held_out_items(loss):
     """On data whose preferences follow latent groups, held-out items beat random ones."""
-    rng = np.random.default_rng(0)
-    nu, ni, groups = 80, 60, 4
-    gu, gi = rng.integers(0, groups, nu), rng.integers(0, groups, ni)
-    likes = [np.flatnonzero(gi == gu[u]) for u in range(nu)]
-    users = np.concatenate([np.full(len(lk), u) for u, lk in enumerate(likes)])
-    items = np.concatenate(likes)
-    test = rng.random(users.size) < 0.2
-    d = design_from_pairs(users[~test], items[~test], nu, ni)
+    d, users, items, rng = planted_groups(0)
     m = FactorizationMachine(n_factors=8, loss=loss, n_epochs=20, n_threads=1, random_state=1)
     m.fit(d)
-    P, _ = m.query_repr(d.user_features)
-    E, b = m.item_repr(d.item_features)
-    S = P @ E.T + b
-    pos = S[users[test], items[test]]
-    neg = S[users[test], rng.integers(0, ni, test.sum())]
-    assert (pos > neg).mean() > 0.8
+    assert held_out_beat_random(m, d, users, items, rng) > 0.8
 
 
 @pytest.mark.parametrize("loss", LOSSES)

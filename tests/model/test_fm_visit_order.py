@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from _designs import design_from_pairs, random_pairs
+from _designs import held_out_beat_random, planted_groups, random_pairs
 
 from recfm.model import FactorizationMachine
 from recfm.model import _kernels as K
@@ -161,14 +161,7 @@ def test_estimator_trains_ids_designs_in_visits(loss, n_negatives, monkeypatch):
     """Ids-only pairwise fits with one negative per positive run the visit epoch (several
     BPR negatives keep the shuffled order unless visits are asked for); every order is
     reproducible with one thread and a seed and learns."""
-    rng = np.random.default_rng(5)
-    nu, ni, groups = 80, 60, 4
-    gu, gi = rng.integers(0, groups, nu), rng.integers(0, groups, ni)
-    likes = [np.flatnonzero(gi == gu[u]) for u in range(nu)]
-    users = np.concatenate([np.full(len(lk), u) for u, lk in enumerate(likes)])
-    items = np.concatenate(likes)
-    test = rng.random(users.size) < 0.2
-    d = design_from_pairs(users[~test], items[~test], nu, ni)
+    d, users, items, rng = planted_groups(5)
     calls = []
     monkeypatch.setattr(K, "visits_ids_epoch",
                         lambda *a, f=K.visits_ids_epoch: calls.append(a[0]) or f(*a))
@@ -183,11 +176,7 @@ def test_estimator_trains_ids_designs_in_visits(loss, n_negatives, monkeypatch):
         assert len(calls) - n_calls == (15 if in_visits else 0)
         b = FactorizationMachine(**kw).fit(d)
         assert np.array_equal(a.V_, b.V_) and a.history_["loss"] == b.history_["loss"]
-        P, _ = a.query_repr(d.user_features)
-        E, bias = a.item_repr(d.item_features)
-        S = P @ E.T + bias
-        neg = rng.integers(0, ni, test.sum())
-        assert (S[users[test], items[test]] > S[users[test], neg]).mean() > 0.8
+        assert held_out_beat_random(a, d, users, items, rng) > 0.8
         fits[order] = a
     assert not np.array_equal(fits["visits"].V_, fits["shuffled"].V_)
     auto_as = "visits" if n_negatives == 1 else "shuffled"
