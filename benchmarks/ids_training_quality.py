@@ -12,10 +12,10 @@ excluded), models seeded with the same seed. No validation is involved: the vari
 every hyper-parameter, so this compares the training procedures, not tuned models.
 
 Variants: ``shuffled`` (the samples in one shuffled order, chunk by chunk: the order before
-user visits, and still the default with several BPR negatives), ``visits`` (each user's
-samples in a row, users in a random order: the default with one negative per positive).
-Configurations: ``defaults`` (BPR, one negative), ``warp`` (ids-only WARP), ``fm`` (BPR, four
-negatives: trained in the shuffled order by default, because of this comparison).
+user visits, and still the default for WARP and several BPR negatives), ``visits`` (each
+user's samples in a row, users in a random order: the default for BPR with one negative per
+positive). Configurations: ``defaults`` (BPR, one negative), ``warp`` (ids-only WARP), ``fm``
+(BPR, four negatives: trained in the shuffled order by default, because of this comparison).
 Printed: NDCG@10 per seed, the mean with its range, and each variant's mean change against the
 first with the per-seed range.
 """

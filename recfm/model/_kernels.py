@@ -70,7 +70,7 @@ Performance notes (what made the difference, measured):
   entry); fused, with a per-visit column map, 1.1-1.5x on one thread (ML-1M-sized data).
 * The queue holds (user, item[, sample id]) contiguously, so a chunk reads its samples from
   cache; RNG states sit one per 64-byte row, so threads never share a written cache line.
-* Ids-only designs with one negative per positive train in user visits
+* Ids-only BPR designs with one negative per positive train in user visits
   (:func:`visits_ids_epoch`: the queue grouped by user, chunks of whole visits, users
   shuffled within their chunk and each user's samples shuffled before they are trained, all
   from the chunk's stream): the user's factor row, its Adagrad sums and its positives'

@@ -108,12 +108,11 @@ class FactorizationMachine(Params):
     (item row): with ids only, ``y = w0 + w_u + w_i + <v_u, v_i>`` is biased matrix
     factorization. Trained by Hogwild SGD/Adagrad in numba over shuffled positive samples
     (``recfm.model._kernels``); designs whose user and item rows are single ids and that have
-    no context take a fused kernel with the same sampling and updates. With a pairwise loss
-    and one negative per positive (the defaults, and WARP), such designs train in user
-    visits: each user's samples in a row (in a random order), the users in a random order
-    each epoch, which keeps the user's parameters in cache (about 1.6x the samples per
-    second at ML-1M size, at the same NDCG@10: README, "Speed"). A History field trains in
-    user visits too.
+    no context take a fused kernel with the same sampling and updates. With BPR and one
+    negative per positive (the defaults), such designs train in user visits: each user's
+    samples in a row (in a random order), the users in a random order each epoch, which
+    keeps the user's parameters in cache (about 1.6x the samples per second at ML-1M size,
+    at the same NDCG@10: README, "Speed"). A History field trains in user visits too.
 
     Parameters
     ----------
@@ -643,14 +642,16 @@ class FactorizationMachine(Params):
         visits = "hist" in data  # a History field: user visits, their own queue (_visit_plan)
         fast = pairwise and self._ids_only(data, data["uf"])
         one_negative = loss_code == K.LOSS_WARP or params["n_negatives"] == 1
-        # ids-only pairwise designs with one negative per positive train in user visits
-        # too (each user's samples in a row, so the user's row, accumulators and positives'
-        # filter stay in cache: ~1.6x the samples/s at ML-1M size). Several BPR negatives
-        # keep the shuffled order: the `fm` model's setting lost 2 % NDCG@10 on ML-100K in
-        # visits (benchmarks/ids_training_quality.py; README, "Speed")
+        # ids-only BPR with one negative per positive trains in user visits too (each
+        # user's samples in a row, so the user's row, accumulators and positives' filter
+        # stay in cache: ~1.6x the samples/s at ML-1M size). Several BPR negatives and WARP
+        # keep the shuffled order: the `fm` model's setting (4 negatives) lost 2 % NDCG@10
+        # on ML-100K in visits (benchmarks/ids_training_quality.py; README, "Speed"), WARP
+        # ranked worse on the recommenders' checkerboard test
         order = self._ids_sample_order
+        bpr_one = loss_code == K.LOSS_BPR and params["n_negatives"] == 1
         ids_visits = fast and not visits and (
-            order == "visits" or (order == "auto" and one_negative))
+            order == "visits" or (order == "auto" and bpr_one))
         if visits:
             queue = None
         elif ids_visits:
@@ -772,9 +773,9 @@ class FactorizationMachine(Params):
     #: Use the fused ids-only kernel when the design allows it (tests switch it off to compare
     #: it with the general kernel).
     _allow_ids_fast_path = True
-    #: Sample order of ids-only pairwise designs: "auto" (user visits with one negative per
-    #: positive, else one shuffled order), "visits" or "shuffled" (tests and benchmarks set
-    #: it to compare the two).
+    #: Sample order of ids-only pairwise designs: "auto" (user visits for BPR with one
+    #: negative per positive, else one shuffled order), "visits" or "shuffled" (tests and
+    #: benchmarks set it to compare the two).
     _ids_sample_order = "auto"
 
     def _ids_only(self, data: dict[str, Any], uf: sp.csr_matrix) -> bool:
