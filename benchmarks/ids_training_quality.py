@@ -75,7 +75,7 @@ def main() -> None:
                     help="a recfm dataset name, synthetic (make_synthetic's default size) or "
                          "synthetic-ml-1m")
     ap.add_argument("--seeds", default="42,43,44")
-    ap.add_argument("--configs", default="defaults,fm", help=f"of {', '.join(CONFIGS)}")
+    ap.add_argument("--configs", default="defaults,warp,fm", help=f"of {', '.join(CONFIGS)}")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}")
     ap.add_argument("--threads", type=int, default=1,
                     help="training threads (1: each fit is reproducible)")
