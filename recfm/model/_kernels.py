@@ -74,9 +74,10 @@ Performance notes (what made the difference, measured):
   (:func:`visits_ids_epoch`: the queue grouped by user, chunks of whole visits, users
   shuffled within their chunk and each user's samples shuffled before they are trained, all
   from the chunk's stream): the user's factor row, its Adagrad sums and its positives'
-  filter are loaded once per visit instead of once per sample. Measured on one thread
-  under load (synthetic data, 64 factors, Adagrad): 1.6x the shuffled order's samples/s at
-  ML-1M size and 1.8x at ML-20M size, where the user tables outgrow the caches.
+  filter are loaded once per visit instead of once per sample. Measured under load
+  (synthetic data, 64 factors, Adagrad): on one thread 1.6-1.7x the shuffled order's
+  samples/s at ML-1M size and 1.8-1.9x at ML-20M size, where the user tables outgrow the
+  caches; on two threads 1.2x and 2.5x (``benchmarks/train_speed.py``).
 * Rejecting positives as negatives (``positives_index``): an exact bitset per heavy user
   and a one-hash Bloom filter per light user answer most checks with one load; the binary
   search runs only on a light user's filter hit.

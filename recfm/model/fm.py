@@ -111,8 +111,9 @@ class FactorizationMachine(Params):
     no context take a fused kernel with the same sampling and updates. With BPR and one
     negative per positive (the defaults), such designs train in user visits: each user's
     samples in a row (in a random order), the users in a random order each epoch, which
-    keeps the user's parameters in cache (about 1.6x the samples per second at ML-1M size,
-    at the same NDCG@10: README, "Speed"). A History field trains in user visits too.
+    keeps the user's parameters in cache (1.2x to 2.5x the samples per second on two
+    threads at ML-1M to ML-20M size, at the same NDCG@10: README, "Speed"). A History field
+    trains in user visits too.
 
     Parameters
     ----------
@@ -644,10 +645,11 @@ class FactorizationMachine(Params):
         one_negative = loss_code == K.LOSS_WARP or params["n_negatives"] == 1
         # ids-only BPR with one negative per positive trains in user visits too (each
         # user's samples in a row, so the user's row, accumulators and positives' filter
-        # stay in cache: ~1.6x the samples/s at ML-1M size). Several BPR negatives and WARP
-        # keep the shuffled order: the `fm` model's setting (4 negatives) lost 2 % NDCG@10
-        # on ML-100K in visits (benchmarks/ids_training_quality.py; README, "Speed"), WARP
-        # ranked worse on the recommenders' checkerboard test
+        # stay in cache: 1.2x / 2.5x the samples/s at ML-1M / ML-20M size). Several BPR
+        # negatives and WARP keep the shuffled order: the `fm` model's setting (4
+        # negatives) lost 2 % NDCG@10 on ML-100K in visits
+        # (benchmarks/ids_training_quality.py; README, "Speed"), WARP ranked worse on the
+        # recommenders' checkerboard test
         order = self._ids_sample_order
         bpr_one = loss_code == K.LOSS_BPR and params["n_negatives"] == 1
         ids_visits = fast and not visits and (
