@@ -52,6 +52,7 @@ from recfm.datasets import load_dataset, make_synthetic, make_synthetic_like  # 
 from recfm.evaluation import evaluate  # noqa: E402
 from recfm.recommenders import make_recommender, parse_model_names  # noqa: E402
 from recfm.split import leave_last_out, random_split  # noqa: E402
+from recfm.tuning.study import VALIDATION_FOLDS  # noqa: E402
 
 DEFAULT_MODELS = "all"
 METRICS = ("ndcg", "precision", "recall", "map", "hit_rate", "coverage")
@@ -158,7 +159,7 @@ def tune_models(models: dict, train: pd.DataFrame, data, args, seed: int) -> lis
         t0 = time.perf_counter()
         study = search(name, train, users=data.users, items=data.items, n_trials=args.trials,
                        timeout=args.timeout, metric=f"ndcg@{args.k}", seed=seed,
-                       n_threads=args.threads)
+                       n_threads=args.threads, validation_folds=args.validation_folds)
         seconds = time.perf_counter() - t0
         setting = best_params(study)
         models[f"{name} (default)"] = make_recommender(name, seed=seed, n_threads=args.threads)
@@ -211,6 +212,8 @@ def main() -> None:
     ap.add_argument("--tuned", action="store_true",
                     help="tune every model with a search space on a validation split of train first")
     ap.add_argument("--trials", type=int, default=30, help="optuna trials per model with --tuned")
+    ap.add_argument("--validation-folds", type=int, default=VALIDATION_FOLDS,
+                    help="with --tuned, disjoint validation folds per study (as recfm tune)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="with --tuned, stop starting trials of a model after this many seconds")
     args = ap.parse_args()

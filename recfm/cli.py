@@ -93,6 +93,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
             args.dataset, args.model, n_trials=args.trials, out=args.out, timeout=args.timeout,
             metric=args.metric, seed=args.seed, resume=args.resume, split=args.split,
             test_size=args.test_size, validation_size=args.validation_size,
+            validation_folds=args.validation_folds,
             n_threads=args.threads, data_home=args.data_home, download=not args.no_download,
             progress=not args.quiet,
         )
@@ -366,7 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
     tn.add_argument("--test-size", type=float, default=0.2)
     tn.add_argument("--validation-size", type=float, default=0.1,
-                    help="fraction of each user's training interactions used for validation")
+                    help="fraction of each user's training interactions used for validation "
+                    "(per fold)")
+    tn.add_argument("--validation-folds", type=int, default=1, metavar="K",
+                    help="disjoint validation parts of --validation-size each, every one with "
+                    "the rest of train as its fit part; a trial scores the mean over them "
+                    "(default %(default)s; K * validation size must be at most 1)")
     tn.add_argument("--threads", type=int, default=None)
     tn.add_argument("--data-home", default=None)
     tn.add_argument("--no-download", action="store_true")

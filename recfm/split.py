@@ -40,6 +40,7 @@ from recfm._utils import (
 
 __all__ = [
     "random_split",
+    "random_folds",
     "temporal_split",
     "leave_last_out",
     "k_core",
@@ -217,6 +218,73 @@ def random_split(
     train, test = _take(data, ~is_test), _take(data, is_test)
     _finish([train, test], n_merged)
     return train, test
+
+
+def random_folds(
+    df: pd.DataFrame,
+    n_folds: int = 3,
+    fold_size: float = 0.1,
+    seed: int | np.random.Generator | None = 0,
+    min_interactions: int = 5,
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Per-user holdout repeated on ``n_folds`` disjoint held-out parts.
+
+    Each user with at least ``min_interactions`` interactions (after merging duplicates) puts
+    ``n_u = round(fold_size * n_u)`` of them (clipped as in :func:`random_split`, and to at
+    most ``n_u // n_folds`` so that the folds fit) into each fold, chosen uniformly at random
+    without overlap: fold ``j`` holds the user's interactions of random rank
+    ``[j * n_u, (j + 1) * n_u)``. Pair ``j`` is (every other interaction, fold ``j``). With
+    ``n_folds=1`` and the same seed this is :func:`random_split` (``test_size=fold_size``);
+    with ``fold_size = 1 / n_folds`` it is per-user k-fold cross-validation.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Interactions with columns ``user_id, item_id``.
+    n_folds : int > 0
+    fold_size : float in (0, 1)
+        Fraction of each eligible user's interactions in one fold;
+        ``n_folds * fold_size`` must not exceed 1.
+    seed, min_interactions : as :func:`random_split`
+
+    Returns
+    -------
+    list of (train, test) DataFrame pairs, one per fold
+        The tests are disjoint; each train is the rest of ``df``.
+    """
+    n_folds = check_positive_int(n_folds, "n_folds")
+    fold_size = _check_fraction(fold_size, "fold_size")
+    if n_folds * fold_size > 1.0 + 1e-9:
+        raise ValueError(f"n_folds * fold_size must be at most 1 (disjoint folds); got "
+                         f"{n_folds} * {fold_size} = {n_folds * fold_size:g}")
+    min_interactions = check_positive_int(min_interactions, "min_interactions")
+    rng = check_random_state(seed)
+    data, n_merged = _prepare(df, "interactions")
+
+    u, n_users = _codes(data["user_id"])
+    counts = np.bincount(u, minlength=n_users)
+    n_fold = np.clip(_round_half_up(fold_size * counts), 1, np.maximum(counts - 1, 0))
+    if n_folds > 1:
+        n_fold = np.minimum(n_fold, counts // n_folds)
+    n_fold[(counts < min_interactions) | (counts < 2)] = 0
+
+    # the draws of random_split, so that one fold is its split
+    key = rng.integers(0, 2**31, size=len(data), dtype=np.int64)
+    order = _order_within_groups(u, n_users, key)
+    group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    us = u[order]
+    pos = np.arange(len(data)) - group_start[us]
+    fold = np.full(len(data), -1, dtype=np.int64)
+    per = n_fold[us]
+    held = pos < per * n_folds
+    fold[order[held]] = pos[held] // per[held]
+
+    pairs = []
+    for j in range(n_folds):
+        train, test = _take(data, fold != j), _take(data, fold == j)
+        _finish([train, test], n_merged)
+        pairs.append((train, test))
+    return pairs
 
 
 def temporal_split(

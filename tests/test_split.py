@@ -15,6 +15,7 @@ from recfm.split import (
     k_core,
     leave_last_out,
     merge_duplicates,
+    random_folds,
     random_split,
     temporal_split,
 )
@@ -318,3 +319,51 @@ def test_time_splits_need_timestamp():
         with pytest.raises(DataError, match="timestamp"):
             split(d)
     random_split(d)  # does not need it
+
+
+# ------------------------------------------------------------------------- random_folds
+@pytest.mark.parametrize("n_folds, fold_size", [(3, 0.1), (4, 0.25), (2, 0.3)])
+def test_random_folds_are_disjoint_and_each_pair_is_a_split(df, n_folds, fold_size):
+    merged, _ = merge_duplicates(df)
+    folds = random_folds(df, n_folds=n_folds, fold_size=fold_size, seed=1)
+    assert len(folds) == n_folds
+    held = [pairs(test) for _, test in folds]
+    for j, (train, test) in enumerate(folds):
+        assert_guarantees(train, test)
+        assert pairs(train) | pairs(test) == pairs(merged) and len(train) + len(test) == len(merged)
+        for other in held[j + 1:]:
+            assert not held[j] & other
+    # per user: the same count in every fold, round(fold_size * n) clipped to fit n_folds times
+    counts = merged.groupby("user_id").size()
+    expected = np.clip(np.floor(fold_size * counts + 0.5), 1, counts - 1)
+    expected = np.minimum(expected, counts // n_folds).where(counts >= 5, 0).astype(int)
+    for _, test in folds:
+        got = test.groupby("user_id").size().reindex(counts.index, fill_value=0)
+        assert (got == expected).all()
+    # k-fold proper: every interaction of an eligible user with a multiple of k is held once
+    if n_folds * fold_size == 1.0:
+        exact = counts[(counts >= 5) & (counts % n_folds == 0)].index
+        union = set().union(*held)
+        assert {p for p in pairs(merged) if p[0] in set(exact)} <= union
+
+
+def test_random_folds_one_fold_is_random_split(df):
+    train, test = random_split(df, test_size=0.15, seed=3)
+    [(train1, test1)] = random_folds(df, n_folds=1, fold_size=0.15, seed=3)
+    pd.testing.assert_frame_equal(train, train1)
+    pd.testing.assert_frame_equal(test, test1)
+    a = random_folds(df, n_folds=3, fold_size=0.1, seed=3)
+    b = random_folds(df, n_folds=3, fold_size=0.1, seed=3)
+    for (_, x), (_, y) in zip(a, b, strict=True):
+        pd.testing.assert_frame_equal(x, y)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_folds": 0}, "n_folds must be a positive integer"),
+    ({"n_folds": 2.0}, "n_folds must be a positive integer"),
+    ({"fold_size": 0.0}, "fold_size must be a float strictly between 0 and 1"),
+    ({"n_folds": 4, "fold_size": 0.3}, r"n_folds \* fold_size must be at most 1"),
+])
+def test_random_folds_bad_input_names_the_parameter(df, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        random_folds(df, **kwargs)

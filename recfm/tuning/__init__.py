@@ -15,6 +15,7 @@ from recfm.tuning.study import (
     smoothed_best,
     tune,
     validation_split,
+    validation_splits,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "smoothed_best",
     "tune",
     "validation_split",
+    "validation_splits",
 ]

@@ -5,7 +5,15 @@ Protocol
 1. The data set is split into train and test exactly as ``recfm evaluate`` splits it (same
    ``split``, ``test_size`` and ``seed``). The test part is not touched until step 6.
 2. A validation split is carved from the *training* part, per user
-   (:func:`recfm.split.random_split`, ``validation_size``, seeded): trials fit on the rest.
+   (:func:`recfm.split.random_folds`, ``validation_size``, seeded): trials fit on the rest.
+   With ``validation_folds=k``, k disjoint validation parts of ``validation_size`` each are
+   carved, each with the rest of the training part as its fit part (``k *
+   validation_size = 1`` is per-user k-fold cross-validation). Every step below then runs on
+   each fold and averages: a trial's value is the mean over folds (for an FM, of the folds'
+   validation curves; the first fold's curve drives early stopping and pruning, and the other
+   folds train as many epochs), and the confirming refit compares per-user means over folds.
+   One fold of 10 % of ML-100K's training part (~8k interactions) has a standard error of
+   about 0.0035 NDCG@10 for a difference of two settings: more than the gains there are.
 3. Trial 0 is the model's registry defaults (when its space holds them; every built-in
    space but EASE's, whose default ``l2="auto"`` is no point of a range), so the study can
    only end on a setting at least as good as the defaults *on validation*. The other trials
@@ -60,12 +68,12 @@ from ..evaluation.experiment import split_data
 from ..metrics import metrics_from_frames
 from ..model import DivergenceError, FactorizationMachine
 from ..recommenders import FMRecommender, make_recommender, parse_model_names
-from ..split import random_split
+from ..split import random_folds
 from .spaces import SearchSpace, space_for
 
 __all__ = ["TuningResult", "tune", "search", "best_params", "chosen_trial", "default_setting",
            "read_best_params",
-           "read_params_files", "smoothed_best", "FILES"]
+           "read_params_files", "smoothed_best", "validation_split", "validation_splits", "FILES"]
 
 log = logging.getLogger("recfm")
 
@@ -79,6 +87,8 @@ FILES = {
     "comparison": "test_comparison.txt",
 }
 STUDY_NAME = "recfm-tune"
+#: default number of disjoint validation folds of a study (``validation_folds``)
+VALIDATION_FOLDS = 1
 
 
 @dataclass
@@ -148,7 +158,8 @@ def _parse_metric(metric: str) -> tuple[str, int]:
 
 
 def _check_args(model: str, n_trials: object, timeout: object, metric: str,
-                validation_size: object) -> tuple[SearchSpace, int]:
+                validation_size: object, validation_folds: object = 1
+                ) -> tuple[SearchSpace, int]:
     parse_model_names([model])  # unknown names: the registry's message
     space = space_for(model)
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials <= 0:
@@ -159,6 +170,12 @@ def _check_args(model: str, n_trials: object, timeout: object, metric: str,
     _parse_metric(metric)
     if not isinstance(validation_size, (int, float)) or not 0.0 < float(validation_size) < 1.0:
         raise ValueError(f"validation_size must be in (0, 1); got {validation_size!r}")
+    if (isinstance(validation_folds, bool) or not isinstance(validation_folds, numbers.Integral)
+            or validation_folds <= 0):
+        raise ValueError(f"validation_folds must be a positive integer; got {validation_folds!r}")
+    if int(validation_folds) * float(validation_size) > 1.0 + 1e-9:
+        raise ValueError(f"validation_folds * validation_size must be at most 1 (the folds are "
+                         f"disjoint); got {validation_folds} * {validation_size}")
     return space, int(n_trials)
 
 
@@ -175,14 +192,28 @@ def _check_out(out: Path, resume: bool) -> None:
 def validation_split(train: pd.DataFrame, validation_size: float, seed: int
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(fit part, validation part) carved per user from the training part only."""
-    fit_part, val = random_split(train, test_size=validation_size, seed=seed)
-    # only pairs of a user and an item the fit part knows can be ranked
-    known = (val["user_id"].isin(pd.unique(fit_part["user_id"].to_numpy()))
-             & val["item_id"].isin(pd.unique(fit_part["item_id"].to_numpy())))
-    val = val[known.to_numpy()].reset_index(drop=True)
-    if len(val) == 0:
-        raise DataError("the validation split carved from train is empty (users need >= 5 interactions)")
-    return fit_part, val
+    return validation_splits(train, validation_size, 1, seed)[0]
+
+
+def validation_splits(train: pd.DataFrame, validation_size: float, folds: int, seed: int
+                     ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """``folds`` (fit part, validation part) pairs carved per user from the training part only.
+
+    The validation parts are disjoint, each ``validation_size`` of every user's training
+    interactions (:func:`recfm.split.random_folds`); each fit part is the rest of ``train``.
+    One fold is :func:`validation_split`.
+    """
+    out = []
+    for fit_part, val in random_folds(train, folds, validation_size, seed=seed):
+        # only pairs of a user and an item the fit part knows can be ranked
+        known = (val["user_id"].isin(pd.unique(fit_part["user_id"].to_numpy()))
+                 & val["item_id"].isin(pd.unique(fit_part["item_id"].to_numpy())))
+        val = val[known.to_numpy()].reset_index(drop=True)
+        if len(val) == 0:
+            raise DataError("the validation split carved from train is empty "
+                            "(users need >= 5 interactions)")
+        out.append((fit_part, val))
+    return out
 
 
 def default_setting(model: str, space: SearchSpace) -> dict[str, Any] | None:
@@ -228,36 +259,63 @@ def smoothed_best(curve, window: int) -> tuple[float, int]:
     return float(means[best]), best + half
 
 
-class _Objective:
-    """One trial: draw a setting, fit on the fit part, score on the validation part."""
+class _Fold:
+    """One (fit part, validation part) pair of a study, with what scoring on it needs."""
 
-    def __init__(self, optuna, model: str, space: SearchSpace, fit_part, val, users, items,
-                 metric: str, seed: int, n_threads: int | None):
-        self.optuna, self.model, self.space = optuna, model, space
-        self.fit_part, self.val, self.users, self.items = fit_part, val, users, items
-        self.metric, self.k = metric, _parse_metric(metric)[1]
-        self.seed, self.n_threads = seed, n_threads
+    def __init__(self, fit_part: pd.DataFrame, val: pd.DataFrame):
+        self.fit_part, self.val = fit_part, val
         self.val_users = pd.unique(val["user_id"].to_numpy())
         self.n_items = len(pd.unique(pd.concat([fit_part["item_id"], val["item_id"]])))
 
-    def per_user(self, setting: dict[str, Any]) -> pd.Series:
-        """``setting`` fitted on the fit part: its metric per validation user."""
+
+class _Objective:
+    """One trial: draw a setting, fit on each fold's fit part, score on its validation part.
+
+    With several folds, a trial's value is the mean over the folds: for an FM, the best
+    centred moving average of the folds' mean validation curve. Only the first fold's curve
+    is reported to the pruner (the other folds train exactly as many epochs as it did, so
+    that the curves align), so a bad setting costs one fit.
+    """
+
+    def __init__(self, optuna, model: str, space: SearchSpace, folds, users, items,
+                 metric: str, seed: int, n_threads: int | None):
+        self.optuna, self.model, self.space = optuna, model, space
+        self.folds = [_Fold(fit_part, val) for fit_part, val in folds]
+        self.users, self.items = users, items
+        self.metric, self.k = metric, _parse_metric(metric)[1]
+        self.seed, self.n_threads = seed, n_threads
+
+    def _make(self, setting: dict[str, Any]):
         rec = make_recommender(self.model, seed=self.seed, n_threads=self.n_threads)
-        rec.set_params(**setting)
-        rec.fit(self.fit_part, users=self.users, items=self.items)
-        recs = rec.recommend(self.val_users, n=self.k)
-        _, per_user = metrics_from_frames(recs, self.val, self.k, n_items=self.n_items)
-        return per_user[self.metric]
+        return rec.set_params(**setting)
+
+    def per_user(self, setting: dict[str, Any]) -> pd.Series:
+        """``setting`` fitted on each fold's fit part: its metric per validation user, the
+        mean over the folds that validate the user."""
+        scores = []
+        for fold in self.folds:
+            rec = self._make(setting)
+            rec.fit(fold.fit_part, users=self.users, items=self.items)
+            recs = rec.recommend(fold.val_users, n=self.k)
+            _, per_user = metrics_from_frames(recs, fold.val, self.k, n_items=fold.n_items)
+            scores.append(per_user[self.metric])
+        if len(scores) == 1:
+            return scores[0]
+        return pd.concat(scores).groupby(level=0, sort=True).mean()
 
     def __call__(self, trial) -> float:
         params = self.space.suggest(trial)
-        rec = make_recommender(self.model, seed=self.seed, n_threads=self.n_threads)
-        rec.set_params(**params)
         if not self.space.epochs:
-            rec.fit(self.fit_part, users=self.users, items=self.items)
-            recs = rec.recommend(self.val_users, n=self.k)
-            summary, _ = metrics_from_frames(recs, self.val, self.k, n_items=self.n_items)
-            return float(summary[self.metric])
+            values = []
+            for fold in self.folds:
+                rec = self._make(params)
+                rec.fit(fold.fit_part, users=self.users, items=self.items)
+                recs = rec.recommend(fold.val_users, n=self.k)
+                summary, _ = metrics_from_frames(recs, fold.val, self.k, n_items=fold.n_items)
+                values.append(float(summary[self.metric]))
+            if len(values) > 1:
+                trial.set_user_attr("fold_values", values)
+            return float(np.mean(values))
 
         def report(epoch: int, model, metrics: dict[str, float]) -> None:
             trial.report(metrics[self.metric], epoch)
@@ -265,21 +323,36 @@ class _Objective:
                 trial.set_user_attr("n_epochs", epoch + 1)
                 raise self.optuna.TrialPruned()
 
+        rec = self._make(params)
         if not isinstance(rec, FMRecommender):
             raise TypeError(f"a search space with epochs=True needs an FMRecommender; "
                             f"'{self.model}' is a {type(rec).__name__}")
-        rec.set_params(model__n_epochs=self.space.max_epochs, validation_metric=self.metric)
-        try:
-            rec.fit(self.fit_part, users=self.users, items=self.items, validation=self.val,
-                    early_stopping=self.space.patience, callback=report)
-        except DivergenceError as exc:  # a setting that diverges is a bad setting, not a bug
-            trial.set_user_attr("diverged", str(exc).split(";")[0])
-            raise self.optuna.TrialPruned() from None
-        curve = rec.history_[self.metric]
+        curves: list[np.ndarray] = []
+        for j, fold in enumerate(self.folds):
+            rec = self._make(params)
+            if j == 0:
+                rec.set_params(model__n_epochs=self.space.max_epochs, validation_metric=self.metric)
+                stop, callback = self.space.patience, report
+            else:  # the first fold's epochs, no early stopping: curves of one length
+                rec.set_params(model__n_epochs=len(curves[0]), validation_metric=self.metric)
+                stop, callback = None, None
+            try:
+                rec.fit(fold.fit_part, users=self.users, items=self.items, validation=fold.val,
+                        early_stopping=stop, callback=callback)
+            except DivergenceError as exc:  # a setting that diverges is a bad setting, not a bug
+                trial.set_user_attr("diverged", str(exc).split(";")[0])
+                raise self.optuna.TrialPruned() from None
+            curves.append(np.asarray(rec.history_[self.metric], dtype=np.float64))
+        length = min(len(c) for c in curves)
+        curve = np.mean([c[:length] for c in curves], axis=0)
         value, best = smoothed_best(curve, self.space.window)
         trial.set_user_attr("n_epochs", best + 1)
-        trial.set_user_attr("epochs_trained", len(curve))
+        trial.set_user_attr("epochs_trained", len(curves[0]))
         trial.set_user_attr("best_single_epoch", float(np.max(curve)))
+        if len(curves) > 1:  # each fold's mean over the chosen window
+            half = min(self.space.window // 2, (length - 1) // 2)
+            trial.set_user_attr("fold_values",
+                                [float(c[best - half:best + half + 1].mean()) for c in curves])
         return value
 
 
@@ -342,7 +415,7 @@ def _confirm(study, optuna, objective: _Objective) -> None:
     study.set_user_attr("confirmation", {
         "best_trial": best.number, "default_trial": default.number,
         "difference": mean, "standard_error": se, "users": int(len(diff)),
-        "threshold_se": CONFIRM_SE, "kept_defaults": keep,
+        "folds": len(objective.folds), "threshold_se": CONFIRM_SE, "kept_defaults": keep,
     })
 
 
@@ -423,6 +496,7 @@ def search(
     validation_size: float = 0.1,
     n_threads: int | None = None,
     space: SearchSpace | None = None,
+    validation_folds: int = VALIDATION_FOLDS,
     storage: str | None = None,
     resume: bool = False,
     progress: bool = False,
@@ -435,11 +509,13 @@ def search(
     the best setting. Other parameters as in :func:`tune`. On Ctrl-C, the finished trials
     stay in the study and ``KeyboardInterrupt`` is raised.
     """
-    default_space, n_trials = _check_args(model, n_trials, timeout, metric, validation_size)
+    default_space, n_trials = _check_args(model, n_trials, timeout, metric, validation_size,
+                                          validation_folds)
     space = default_space if space is None else space
     optuna = _require_optuna()
-    fit_part, val = validation_split(train, validation_size, seed)
-    log.info("tune %s: %d fit / %d validation interactions", model, len(fit_part), len(val))
+    folds = validation_splits(train, validation_size, validation_folds, seed)
+    log.info("tune %s: %d folds of %d fit / %d validation interactions", model, len(folds),
+             len(folds[0][0]), len(folds[0][1]))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=STUDY_NAME,
@@ -456,8 +532,7 @@ def search(
     # until this run's trials are confirmed
     for name in ("chosen_trial", "confirmation"):
         study.set_user_attr(name, None)
-    objective = _Objective(optuna, model, space, fit_part, val, users, items, metric, seed,
-                           n_threads)
+    objective = _Objective(optuna, model, space, folds, users, items, metric, seed, n_threads)
     done = len(_finished(study, optuna))
     remaining = max(n_trials - done, 0)
     from tqdm.auto import tqdm
@@ -495,6 +570,7 @@ def tune(
     split: str = "random",
     test_size: float = 0.2,
     validation_size: float = 0.1,
+    validation_folds: int = VALIDATION_FOLDS,
     n_threads: int | None = None,
     data_home: str | Path | None = None,
     download: bool = True,
@@ -524,7 +600,12 @@ def tune(
         Continue the study in ``out`` (same data set, model, metric, split and seed).
     split, test_size : as ``recfm evaluate``
     validation_size : float in (0, 1)
-        Fraction of each user's training interactions carved for validation.
+        Fraction of each user's training interactions carved for validation (per fold).
+    validation_folds : int > 0
+        Disjoint validation parts of ``validation_size`` each (``validation_folds *
+        validation_size <= 1``), each with the rest of the training part as its fit part: a
+        trial's value is the mean over them, and the confirming refit compares per-user
+        means over them (see the module docstring).
     n_threads : int, optional
         Threads per model.
     evaluate_test : bool
@@ -546,7 +627,8 @@ def tune(
     KeyboardInterrupt
         After writing the outputs of the finished trials (the study keeps them).
     """
-    default_space, n_trials = _check_args(model, n_trials, timeout, metric, validation_size)
+    default_space, n_trials = _check_args(model, n_trials, timeout, metric, validation_size,
+                                          validation_folds)
     space = default_space if space is None else space
     out = Path(out)
     _check_out(out, resume)
@@ -556,9 +638,10 @@ def tune(
     require_matplotlib()
     settings = dict(dataset=dataset if isinstance(dataset, str) else dataset.name, model=model,
                     metric=metric, seed=int(seed), split=split, test_size=float(test_size),
-                    validation_size=float(validation_size))
+                    validation_size=float(validation_size), validation_folds=int(validation_folds))
     if resume:
         old = json.loads((out / FILES["settings"]).read_text(encoding="utf-8"))
+        old.setdefault("validation_folds", 1)  # studies made before folds existed
         differ = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
         if differ:
             raise ValueError(
@@ -577,7 +660,7 @@ def tune(
     try:
         study = search(model, train, users=data.users, items=data.items, n_trials=n_trials,
                        timeout=timeout, metric=metric, seed=seed, validation_size=validation_size,
-                       n_threads=n_threads, space=space,
+                       n_threads=n_threads, space=space, validation_folds=validation_folds,
                        storage=f"sqlite:///{(out / FILES['study']).resolve()}", resume=resume,
                        progress=progress)
     except _Interrupted as stop:

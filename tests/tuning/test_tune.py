@@ -11,7 +11,16 @@ import pytest
 from recfm.cli import main
 from recfm.datasets import load_sample
 from recfm.evaluation.experiment import split_data
-from recfm.tuning import FILES, Float, Int, SearchSpace, read_best_params, tune, validation_split
+from recfm.tuning import (
+    FILES,
+    Float,
+    Int,
+    SearchSpace,
+    read_best_params,
+    tune,
+    validation_split,
+    validation_splits,
+)
 from recfm.tuning import study as tune_module
 
 # a small FM space so that a trial is a few short epochs
@@ -114,6 +123,10 @@ def test_interrupt_keeps_finished_trials(tmp_path, monkeypatch):
     (["--model", "ease", "--trials", "0"], "n_trials must be a positive integer; got 0"),
     (["--model", "ease", "--metric", "auc"], "metric must be name@k"),
     (["--model", "ease", "--resume"], "no study to resume"),
+    (["--model", "ease", "--validation-folds", "0"],
+     "validation_folds must be a positive integer; got 0"),
+    (["--model", "ease", "--validation-folds", "11"],
+     "validation_folds * validation_size must be at most 1 (the folds are disjoint); got 11 * 0.1"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(capsys, tmp_path, argv, message):
     code, out, err = run(capsys, "tune", "--dataset", "sample", "--out", tmp_path / "new", *argv)
@@ -264,9 +277,9 @@ def test_distributions_know_their_points():
     assert not Choice((1, 2)).contains(True)
 
 
-@pytest.mark.parametrize("threshold, chosen", [(1e9, 0), (-1e9, 1)])
+@pytest.mark.parametrize("threshold, chosen, folds", [(1e9, 0, 1), (-1e9, 1, 1), (-1e9, 1, 2)])
 def test_the_best_replaces_the_defaults_only_if_it_beats_them_by_a_standard_error(
-        tmp_path, monkeypatch, threshold, chosen):
+        tmp_path, monkeypatch, threshold, chosen, folds):
     from recfm.metrics import metrics_from_frames
     from recfm.recommenders import make_recommender
 
@@ -275,7 +288,7 @@ def test_the_best_replaces_the_defaults_only_if_it_beats_them_by_a_standard_erro
                         lambda self, trial: (self.space.suggest(trial), 0.1 + trial.number)[1])
     monkeypatch.setattr(tune_module, "CONFIRM_SE", threshold)
     result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
-                  n_threads=1, evaluate_test=False)
+                  n_threads=1, evaluate_test=False, validation_folds=folds)
     trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
     assert result.best_trial == chosen
     setting = {"model__learning_rate": trials.loc[chosen, "params_model__learning_rate"],
@@ -287,22 +300,27 @@ def test_the_best_replaces_the_defaults_only_if_it_beats_them_by_a_standard_erro
     # the recorded comparison, recomputed: both settings refitted on the fit part
     data = load_sample()
     train, _ = split_data(data.interactions, "random", 0.2, 0)
-    fit_part, val = validation_split(train, 0.1, 0)
-    n_items = len(pd.unique(pd.concat([fit_part["item_id"], val["item_id"]])))
-    scores = []
-    for number in (1, 0):
-        rec = make_recommender("fm", seed=0, n_threads=1).set_params(
-            model__learning_rate=trials.loc[number, "params_model__learning_rate"],
-            model__n_negatives=int(trials.loc[number, "params_model__n_negatives"]),
-            model__n_factors=4)
-        rec.fit(fit_part, users=data.users, items=data.items)
-        recs = rec.recommend(pd.unique(val["user_id"]), n=10)
-        scores.append(metrics_from_frames(recs, val, 10, n_items=n_items)[1]["ndcg@10"])
-    diff = scores[0] - scores[1]
+    splits = validation_splits(train, 0.1, folds, 0)
+    # with several folds, each user's score is the mean over the folds that validate the user
+    diff = 0.0
+    for number, sign in ((1, 1), (0, -1)):
+        per_fold = []
+        for fit_part, val in splits:
+            n_items = len(pd.unique(pd.concat([fit_part["item_id"], val["item_id"]])))
+            rec = make_recommender("fm", seed=0, n_threads=1).set_params(
+                model__learning_rate=trials.loc[number, "params_model__learning_rate"],
+                model__n_negatives=int(trials.loc[number, "params_model__n_negatives"]),
+                model__n_factors=4)
+            rec.fit(fit_part, users=data.users, items=data.items)
+            recs = rec.recommend(pd.unique(val["user_id"]), n=10)
+            per_fold.append(metrics_from_frames(recs, val, 10, n_items=n_items)[1]["ndcg@10"])
+        diff = diff + sign * pd.concat(per_fold, axis=1).mean(axis=1)
     check = result.confirmation
     assert check["difference"] == pytest.approx(diff.mean())
     assert check["standard_error"] == pytest.approx(diff.std(ddof=1) / np.sqrt(len(diff)))
-    assert check["users"] == val["user_id"].nunique() and check["kept_defaults"] == (chosen == 0)
+    users = set().union(*(set(val["user_id"]) for _, val in splits))
+    assert check["users"] == len(users) and check["folds"] == folds
+    assert check["kept_defaults"] == (chosen == 0)
 
 
 def _defaults_win(monkeypatch, threshold: float, n_epochs: int) -> None:
