@@ -164,6 +164,16 @@ def _order_within_groups(groups: np.ndarray, n_groups: int, values: np.ndarray) 
     return np.lexsort((values, groups))
 
 
+def _random_ranks(u: np.ndarray, n_users: int, counts: np.ndarray, rng) -> np.ndarray:
+    """Each row's rank (0-based) in a uniformly random order of its user's rows."""
+    key = rng.integers(0, 2**31, size=len(u), dtype=np.int64)
+    order = _order_within_groups(u, n_users, key)  # by user, then random key
+    group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(u), dtype=np.int64)
+    rank[order] = np.arange(len(u)) - group_start[u[order]]
+    return rank
+
+
 # --------------------------------------------------------------------------------------------
 # splitters
 # --------------------------------------------------------------------------------------------
@@ -207,13 +217,7 @@ def random_split(
     n_test = np.clip(_round_half_up(test_size * counts), 1, np.maximum(counts - 1, 0))
     n_test[(counts < min_interactions) | (counts < 2)] = 0
 
-    key = rng.integers(0, 2**31, size=len(data), dtype=np.int64)
-    order = _order_within_groups(u, n_users, key)  # by user, then random key
-    group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    us = u[order]
-    pos = np.arange(len(data)) - group_start[us]  # random rank within the user
-    is_test = np.empty(len(data), dtype=bool)
-    is_test[order] = pos < n_test[us]
+    is_test = _random_ranks(u, n_users, counts, rng) < n_test[u]
 
     train, test = _take(data, ~is_test), _take(data, is_test)
     _finish([train, test], n_merged)
@@ -269,15 +273,11 @@ def random_folds(
     n_fold[(counts < min_interactions) | (counts < 2)] = 0
 
     # the draws of random_split, so that one fold is its split
-    key = rng.integers(0, 2**31, size=len(data), dtype=np.int64)
-    order = _order_within_groups(u, n_users, key)
-    group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    us = u[order]
-    pos = np.arange(len(data)) - group_start[us]
+    rank = _random_ranks(u, n_users, counts, rng)
+    per = n_fold[u]
+    held = rank < per * n_folds
     fold = np.full(len(data), -1, dtype=np.int64)
-    per = n_fold[us]
-    held = pos < per * n_folds
-    fold[order[held]] = pos[held] // per[held]
+    fold[held] = rank[held] // per[held]
 
     pairs = []
     for j in range(n_folds):

@@ -289,16 +289,17 @@ class _Objective:
         rec = make_recommender(self.model, seed=self.seed, n_threads=self.n_threads)
         return rec.set_params(**setting)
 
+    def _score(self, setting: dict[str, Any], fold: _Fold):
+        """(summary, per-user frame) of ``setting`` fitted on the fit part of ``fold``."""
+        rec = self._make(setting)
+        rec.fit(fold.fit_part, users=self.users, items=self.items)
+        recs = rec.recommend(fold.val_users, n=self.k)
+        return metrics_from_frames(recs, fold.val, self.k, n_items=fold.n_items)
+
     def per_user(self, setting: dict[str, Any]) -> pd.Series:
         """``setting`` fitted on each fold's fit part: its metric per validation user, the
         mean over the folds that validate the user."""
-        scores = []
-        for fold in self.folds:
-            rec = self._make(setting)
-            rec.fit(fold.fit_part, users=self.users, items=self.items)
-            recs = rec.recommend(fold.val_users, n=self.k)
-            _, per_user = metrics_from_frames(recs, fold.val, self.k, n_items=fold.n_items)
-            scores.append(per_user[self.metric])
+        scores = [self._score(setting, fold)[1][self.metric] for fold in self.folds]
         if len(scores) == 1:
             return scores[0]
         return pd.concat(scores).groupby(level=0, sort=True).mean()
@@ -306,13 +307,7 @@ class _Objective:
     def __call__(self, trial) -> float:
         params = self.space.suggest(trial)
         if not self.space.epochs:
-            values = []
-            for fold in self.folds:
-                rec = self._make(params)
-                rec.fit(fold.fit_part, users=self.users, items=self.items)
-                recs = rec.recommend(fold.val_users, n=self.k)
-                summary, _ = metrics_from_frames(recs, fold.val, self.k, n_items=fold.n_items)
-                values.append(float(summary[self.metric]))
+            values = [float(self._score(params, fold)[0][self.metric]) for fold in self.folds]
             if len(values) > 1:
                 trial.set_user_attr("fold_values", values)
             return float(np.mean(values))
