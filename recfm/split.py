@@ -164,14 +164,23 @@ def _order_within_groups(groups: np.ndarray, n_groups: int, values: np.ndarray) 
     return np.lexsort((values, groups))
 
 
-def _random_ranks(u: np.ndarray, n_users: int, counts: np.ndarray, rng) -> np.ndarray:
-    """Each row's rank (0-based) in a uniformly random order of its user's rows."""
+def _holdout_ranks(data: pd.DataFrame, size: float, n_parts: int, min_interactions: int, rng
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user code of each row, its 0-based rank in a random order of its user's rows, rows
+    each user holds out per part): ``round(size * n_u)`` clipped to [1, n_u - 1] and, with
+    several parts, to ``n_u // n_parts``; 0 for users under ``min_interactions``."""
+    u, n_users = _codes(data["user_id"])
+    counts = np.bincount(u, minlength=n_users)
+    n_held = np.clip(_round_half_up(size * counts), 1, np.maximum(counts - 1, 0))
+    if n_parts > 1:
+        n_held = np.minimum(n_held, counts // n_parts)
+    n_held[(counts < min_interactions) | (counts < 2)] = 0
     key = rng.integers(0, 2**31, size=len(u), dtype=np.int64)
     order = _order_within_groups(u, n_users, key)  # by user, then random key
     group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.empty(len(u), dtype=np.int64)
     rank[order] = np.arange(len(u)) - group_start[u[order]]
-    return rank
+    return u, rank, n_held
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,12 +221,8 @@ def random_split(
     rng = check_random_state(seed)
     data, n_merged = _prepare(df, "interactions")
 
-    u, n_users = _codes(data["user_id"])
-    counts = np.bincount(u, minlength=n_users)
-    n_test = np.clip(_round_half_up(test_size * counts), 1, np.maximum(counts - 1, 0))
-    n_test[(counts < min_interactions) | (counts < 2)] = 0
-
-    is_test = _random_ranks(u, n_users, counts, rng) < n_test[u]
+    u, rank, n_test = _holdout_ranks(data, test_size, 1, min_interactions, rng)
+    is_test = rank < n_test[u]
 
     train, test = _take(data, ~is_test), _take(data, is_test)
     _finish([train, test], n_merged)
@@ -265,15 +270,8 @@ def random_folds(
     rng = check_random_state(seed)
     data, n_merged = _prepare(df, "interactions")
 
-    u, n_users = _codes(data["user_id"])
-    counts = np.bincount(u, minlength=n_users)
-    n_fold = np.clip(_round_half_up(fold_size * counts), 1, np.maximum(counts - 1, 0))
-    if n_folds > 1:
-        n_fold = np.minimum(n_fold, counts // n_folds)
-    n_fold[(counts < min_interactions) | (counts < 2)] = 0
-
     # the draws of random_split, so that one fold is its split
-    rank = _random_ranks(u, n_users, counts, rng)
+    u, rank, n_fold = _holdout_ranks(data, fold_size, n_folds, min_interactions, rng)
     per = n_fold[u]
     held = rank < per * n_folds
     fold = np.full(len(data), -1, dtype=np.int64)
