@@ -111,7 +111,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         verdict = "kept the defaults" if check["kept_defaults"] else "replaced the defaults"
         print(f"best trial {check['best_trial']} refitted against the defaults: "
               f"{check['difference']:+.4f} ± {check['standard_error']:.4f} (1 s.e., "
-              f"{check['users']} validation users): {verdict}", file=sys.stderr)
+              f"{check['users']} validation users, {check.get('folds', 1)} folds): {verdict}",
+              file=sys.stderr)
     if result.comparison is not None:
         settings = {**result.settings, "trials": result.n_trials}
         _write_text(format_table(result.comparison, "table", settings=settings), None)
@@ -369,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--validation-size", type=float, default=0.1,
                     help="fraction of each user's training interactions used for validation "
                     "(per fold)")
-    tn.add_argument("--validation-folds", type=int, default=1, metavar="K",
+    tn.add_argument("--validation-folds", type=int, default=3, metavar="K",
                     help="disjoint validation parts of --validation-size each, every one with "
                     "the rest of train as its fit part; a trial scores the mean over them "
                     "(default %(default)s; K * validation size must be at most 1)")

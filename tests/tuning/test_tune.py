@@ -53,7 +53,7 @@ def test_validation_is_carved_from_train_never_from_test():
 def test_cli_tune_writes_every_file_and_evaluate_reuses_the_setting(capsys, tmp_path):
     out = tmp_path / "study"
     code, stdout, err = run(capsys, "tune", "--dataset", "sample", "--model", "ease", "--trials", "2",
-                            "--out", out, "--quiet")
+                            "--validation-folds", "1", "--out", out, "--quiet")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())
     assert "ease tuned" in stdout and "ease default" in stdout
@@ -69,7 +69,7 @@ def test_cli_tune_writes_every_file_and_evaluate_reuses_the_setting(capsys, tmp_
 
 
 def test_fm_trials_use_early_stopping_and_record_the_epochs(tmp_path):
-    result = tune("sample", "fm", n_trials=2, out=tmp_path / "fm", space=TINY_FM,
+    result = tune("sample", "fm", validation_folds=1, n_trials=2, out=tmp_path / "fm", space=TINY_FM,
                   n_threads=1, evaluate_test=False)
     assert result.n_trials == 2 and result.comparison is None
     assert 1 <= result.best_params["model__n_epochs"] <= TINY_FM.max_epochs
@@ -80,9 +80,9 @@ def test_fm_trials_use_early_stopping_and_record_the_epochs(tmp_path):
 
 def test_resume_continues_the_trial_count(capsys, tmp_path):
     out = tmp_path / "study"
-    first = tune("sample", "fm", n_trials=2, out=out, space=TINY_FM, evaluate_test=False)
+    first = tune("sample", "fm", validation_folds=1, n_trials=2, out=out, space=TINY_FM, evaluate_test=False)
     assert first.n_trials == 2
-    resumed = tune("sample", "fm", n_trials=3, out=out, space=TINY_FM, resume=True,
+    resumed = tune("sample", "fm", validation_folds=1, n_trials=3, out=out, space=TINY_FM, resume=True,
                    evaluate_test=False)
     assert resumed.n_trials == 3
     trials = pd.read_csv(out / FILES["trials"])
@@ -92,7 +92,7 @@ def test_resume_continues_the_trial_count(capsys, tmp_path):
     assert trials["params_model__learning_rate"].nunique() == 3
     # a resumed study must keep its data, model and seed
     code, _, err = run(capsys, "tune", "--dataset", "sample", "--model", "fm", "--trials", "4",
-                       "--out", out, "--resume", "--seed", "1", "--quiet")
+                       "--validation-folds", "1", "--out", out, "--resume", "--seed", "1", "--quiet")
     assert code == 2 and "other settings (seed: 0 there, 1 now)" in err
 
 
@@ -108,11 +108,13 @@ def test_interrupt_keeps_finished_trials(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tune_module._Objective, "__call__", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        tune("sample", "fm", n_trials=4, out=tmp_path / "s", space=TINY_FM, evaluate_test=False)
+        tune("sample", "fm", validation_folds=1, n_trials=4, out=tmp_path / "s", space=TINY_FM,
+             evaluate_test=False)
     trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
     assert list(trials.loc[trials["state"] == "COMPLETE", "number"]) == [0]
     monkeypatch.setattr(tune_module._Objective, "__call__", original)
-    result = tune("sample", "fm", n_trials=3, out=tmp_path / "s", space=TINY_FM, resume=True,
+    result = tune("sample", "fm", validation_folds=1, n_trials=3, out=tmp_path / "s", space=TINY_FM,
+                  resume=True,
                   evaluate_test=False)
     assert result.n_trials == 3
 
@@ -177,7 +179,7 @@ def test_every_builtin_space_holds_its_registry_defaults():
 
 def test_defaults_are_trial_0_and_a_resumed_study_does_not_rerun_them(tmp_path):
     out = tmp_path / "study"
-    first = tune("sample", "fm", n_trials=2, out=out, space=WITH_DEFAULTS, n_threads=1,
+    first = tune("sample", "fm", validation_folds=1, n_trials=2, out=out, space=WITH_DEFAULTS, n_threads=1,
                  evaluate_test=False)
     trials = pd.read_csv(out / FILES["trials"])
     defaults = _fm_defaults()
@@ -185,7 +187,8 @@ def test_defaults_are_trial_0_and_a_resumed_study_does_not_rerun_them(tmp_path):
     assert trials.loc[0, "params_model__n_negatives"] == defaults["model__n_negatives"]
     assert list(trials["user_attrs_default"].fillna(False)) == [True, False]
     assert first.best_value >= trials.loc[0, "value"]
-    tune("sample", "fm", n_trials=3, out=out, space=WITH_DEFAULTS, n_threads=1, resume=True,
+    tune("sample", "fm", validation_folds=1, n_trials=3, out=out, space=WITH_DEFAULTS, n_threads=1,
+         resume=True,
          evaluate_test=False)
     trials = pd.read_csv(out / FILES["trials"])
     assert list(trials["number"]) == [0, 1, 2]
@@ -200,10 +203,10 @@ def test_defaults_interrupted_in_trial_0_run_again_on_resume(tmp_path, monkeypat
 
     monkeypatch.setattr(tune_module._Objective, "__call__", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
+        tune("sample", "fm", validation_folds=1, n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
              evaluate_test=False)
     monkeypatch.setattr(tune_module._Objective, "__call__", original)
-    tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS, resume=True,
+    tune("sample", "fm", validation_folds=1, n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS, resume=True,
          n_threads=1, evaluate_test=False)
     trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
     assert list(trials["state"]) == ["FAIL", "COMPLETE", "COMPLETE"]
@@ -246,7 +249,7 @@ def test_fm_trial_value_and_epochs_come_from_the_smoothed_curve(tmp_path, monkey
         return out
 
     monkeypatch.setattr(tune_module.FMRecommender, "fit", fit)
-    tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS, n_threads=1,
+    tune("sample", "fm", validation_folds=1, n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS, n_threads=1,
          evaluate_test=False)
     trials = pd.read_csv(tmp_path / "s" / FILES["trials"])
     for (_, row), curve in zip(trials.iterrows(), curves, strict=True):
@@ -342,7 +345,7 @@ def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_i
     # trial 0 (the defaults) is best, early-stopped at 3 epochs: the defaults as they are (own
     # epochs) or the defaults with 3 epochs, as the refitted comparison decides
     _defaults_win(monkeypatch, threshold, n_epochs=3)
-    result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
+    result = tune("sample", "fm", validation_folds=1, n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
                   n_threads=1, evaluate_test=False)
     defaults = _fm_defaults()
     expected = {"model__learning_rate": defaults["model__learning_rate"],
@@ -359,7 +362,7 @@ def test_a_best_default_trial_keeps_its_epoch_count_only_if_the_refit_confirms_i
 def test_test_comparison_fits_kept_defaults_once(tmp_path, monkeypatch, threshold, rows):
     # kept defaults are one setting: fitting it twice would show thread noise as a tuning result
     _defaults_win(monkeypatch, threshold, n_epochs=2)
-    result = tune("sample", "fm", n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
+    result = tune("sample", "fm", validation_folds=1, n_trials=2, out=tmp_path / "s", space=WITH_DEFAULTS,
                   n_threads=1)
     assert list(result.comparison.table.index) == rows
     assert rows[0] in (tmp_path / "s" / FILES["comparison"]).read_text()
