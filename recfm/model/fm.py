@@ -630,9 +630,6 @@ class FactorizationMachine(Params):
         uf_t = (uf.indptr, uf.indices, uf.data)
         itf_t = (itf.indptr, itf.indices, itf.data)
         cx_t = (ctx.indptr, ctx.indices, ctx.data) if has_ctx else (dummy_i, dummy_i, dummy_f)
-        announce_compilation(K.positives_index, K.make_queue, K.EPOCHS[0], K.EPOCHS[1],
-                             K.visits_ids_epoch)
-        pos = K.positives_index(inter.indptr, inter.indices, inter.shape[1])
         has_w = sw is not None
         s_w = sw if has_w else dummy_f
         # the training queue: samples in shuffled order, contiguous (chunks are reshuffled in
@@ -654,6 +651,24 @@ class FactorizationMachine(Params):
         bpr_one = loss_code == K.LOSS_BPR and params["n_negatives"] == 1
         ids_visits = fast and not visits and (
             order == "visits" or (order == "auto" and bpr_one))
+        kind = (K.KIND_PAIRWISE_IDS if fast else K.KIND_PAIRWISE) if pairwise \
+            else K.KIND_POINTWISE
+        if visits and not pairwise:
+            raise ValueError(
+                f"a History field trains with a pairwise loss ('bpr' or 'warp'); got "
+                f"loss={params['loss']!r}"
+            )
+        if visits:
+            ids = one_negative and self._ids_only(data, data["uf_static"])
+            epoch_kernel = K.VISIT_EPOCHS[int(ids)]
+        else:
+            epoch_kernel = K.visits_ids_epoch if ids_visits else K.EPOCHS[kind]
+        # only the kernels this fit runs: naming others (never compiled by this kind of fit)
+        # would announce a compilation on every run
+        announce_compilation(K.positives_index, epoch_kernel,
+                             *(() if visits else
+                               (K.make_visit_queue if ids_visits else K.make_queue,)))
+        pos = K.positives_index(inter.indptr, inter.indices, inter.shape[1])
         if visits:
             queue = None
         elif ids_visits:
@@ -679,15 +694,8 @@ class FactorizationMachine(Params):
         best_score = -np.inf
         since_best = 0
         start_epoch = self.n_epochs_
-        kind = (K.KIND_PAIRWISE_IDS if fast else K.KIND_PAIRWISE) if pairwise \
-            else K.KIND_POINTWISE
         samples = (data["sv"], s_w, has_w)
         if visits:
-            if not pairwise:
-                raise ValueError(
-                    f"a History field trains with a pairwise loss ('bpr' or 'warp'); got "
-                    f"loss={params['loss']!r}"
-                )
             plan = self._visit_plan(data, rng)
             hist = data["hist"]
             hist_t = (hist.indptr, hist.indices, hist.data)
@@ -696,16 +704,15 @@ class FactorizationMachine(Params):
             n_chunks = len(plan["cptr"]) - 1
             out_loss = np.zeros(n_chunks, np.float64)
             out_count = np.zeros(n_chunks, np.int64)
-            ids = one_negative and self._ids_only(data, us)
-            kernel: Any = K.VISIT_EPOCHS[int(ids)]
+            kernel: Any = epoch_kernel
             args: tuple[Any, ...] = (loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
                     us_t, hist_t, data["hcol"], data["hres"], plan["hslot"],
                     plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples)
         elif ids_visits:
-            kernel = K.visits_ids_epoch
+            kernel = epoch_kernel
             args = (loss_code, cptr, vusers, qptr, uf_t, itf_t, pos, queue, samples)
         else:
-            kernel = K.EPOCHS[kind]
+            kernel = epoch_kernel
             args = (loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples)
         loss_limit = DIVERGENCE_FACTOR * self._reference_loss(params, data, sw)
         self.monitor_seconds_ = self.train_seconds_ = 0.0
