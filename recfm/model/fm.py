@@ -704,15 +704,12 @@ class FactorizationMachine(Params):
             n_chunks = len(plan["cptr"]) - 1
             out_loss = np.zeros(n_chunks, np.float64)
             out_count = np.zeros(n_chunks, np.int64)
-            kernel: Any = epoch_kernel
             args: tuple[Any, ...] = (loss_code, plan["cptr"], plan["vusers"], plan["qptr"], plan["queue"],
                     us_t, hist_t, data["hcol"], data["hres"], plan["hslot"],
                     plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples)
         elif ids_visits:
-            kernel = epoch_kernel
             args = (loss_code, cptr, vusers, qptr, uf_t, itf_t, pos, queue, samples)
         else:
-            kernel = epoch_kernel
             args = (loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples)
         loss_limit = DIVERGENCE_FACTOR * self._reference_loss(params, data, sw)
         self.monitor_seconds_ = self.train_seconds_ = 0.0
@@ -731,7 +728,7 @@ class FactorizationMachine(Params):
                 # Hogwild: with n_thr threads each trains every n_thr-th chunk of the
                 # shuffled order (the kernels release the GIL); one thread, all in order
                 parts = [np.ascontiguousarray(chunk_order[t::n_thr]) for t in range(n_thr)]
-                list(pool.map(lambda part, rest=rest: kernel(*args, part, *rest), parts))
+                list(pool.map(lambda part, rest=rest: epoch_kernel(*args, part, *rest), parts))
                 self.train_seconds_ += time.perf_counter() - t0
                 if not pairwise:
                     self.w0_ = float(w0[0])
