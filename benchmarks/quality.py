@@ -29,7 +29,8 @@ a search space (:data:`recfm.tuning.SPACES`: the FMs, ALS, BPR, EASE) is tuned b
 :func:`recfm.tuning.search` (``--trials`` optuna trials, TPE, pruning; trial 0 is the
 defaults) on a validation split carved from that seed's *train* part, then fitted on the whole
 train part with its best setting. The ratio lines then compare tuned models; each tuned model
-also keeps a ``NAME (default)`` row with its untuned defaults, fitted on the same split, and a
+also keeps a ``NAME (default)`` row with its untuned defaults, fitted on the same split (the
+tuned row itself when the study kept the defaults: one fit, not two), and a
 second table gives each study's trials, wall time and the load average around it. Models
 without a search space keep their defaults (named on stderr).
 """
@@ -162,14 +163,18 @@ def tune_models(models: dict, train: pd.DataFrame, data, args, seed: int) -> lis
                        n_threads=args.threads, validation_folds=args.validation_folds)
         seconds = time.perf_counter() - t0
         setting = best_params(study)
-        models[f"{name} (default)"] = make_recommender(name, seed=seed, n_threads=args.threads)
+        kept = bool(study.user_attrs.get("kept_defaults"))
+        if not kept:  # kept defaults: the "(default)" row is the same fit (main copies it)
+            models[f"{name} (default)"] = make_recommender(name, seed=seed,
+                                                           n_threads=args.threads)
         models[name].set_params(**setting)
         pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
         chosen = chosen_trial(study)
         check = study.user_attrs.get("confirmation")
         studies.append({"seed": seed, "model": name, "trials": len(study.trials),
                         "pruned": pruned, "best_trial": study.best_trial.number,
-                        "chosen_trial": chosen.number, "validation": chosen.value,
+                        "chosen_trial": chosen.number, "kept_defaults": kept,
+                        "validation": chosen.value,
                         "check": "" if check is None else
                         f"{check['difference']:+.4f} ± {check['standard_error']:.4f}",
                         "seconds": seconds, "load": f"{load0:.1f}-{os.getloadavg()[0]:.1f}"})
@@ -254,7 +259,13 @@ def main() -> None:
         if "ease" in models:
             print(f"seed {seed}: EASE chose l2={models['ease'].l2_:g} on validation",
                   file=sys.stderr)
-        tables.append(result.table)
+        table = result.table
+        for study in studies:
+            if study["seed"] == seed and study["kept_defaults"]:
+                # one fit, not two: a refit of the same setting would only measure the threads'
+                # nondeterminism and report it as tuning's gain or loss
+                table.loc[f"{study['model']} (default)"] = table.loc[study["model"]]
+        tables.append(table)
 
     summary = summarise(tables, args.k)
     tuned = f", tuned on validation ({args.trials} trials per model)" if args.tuned else ""

@@ -601,15 +601,14 @@ class FactorizationMachine(Params):
     def _visit_plan(self, data: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         """Samples grouped by user (``queue``, ``qptr``), the users with samples in a random
         order (``vusers``), cut into chunks of about ``CHUNK_SIZE`` samples (``cptr``)."""
-        su = data["su"]
-        order = np.argsort(su, kind="stable")
-        counts = np.bincount(su, minlength=data["n_users"])
-        qptr = np.zeros(data["n_users"] + 1, np.int64)
-        np.cumsum(counts, out=qptr[1:])
+        # the same grouping as the ids-only visits; the History kernel reads items and
+        # sample ids only (the user is the visit's)
+        (_, items, sample_ids), qptr = K.make_visit_queue(data["su"], data["si"],
+                                                          data["n_users"], True)
         vusers, cptr = self._visit_chunks(qptr, rng)
         return dict(
-            queue=(data["si"][order].astype(np.int32), order.astype(np.int32)),
-            qptr=qptr, vusers=vusers, cptr=cptr, max_visit=int(counts.max()),
+            queue=(items, sample_ids),
+            qptr=qptr, vusers=vusers, cptr=cptr, max_visit=int(np.diff(qptr).max()),
             hslot=np.zeros(data["hist"].nnz, np.int32),
         )
 
@@ -666,8 +665,7 @@ class FactorizationMachine(Params):
         # only the kernels this fit runs: naming others (never compiled by this kind of fit)
         # would announce a compilation on every run
         announce_compilation(K.positives_index, epoch_kernel,
-                             *(() if visits else
-                               (K.make_visit_queue if ids_visits else K.make_queue,)))
+                             K.make_visit_queue if visits or ids_visits else K.make_queue)
         pos = K.positives_index(inter.indptr, inter.indices, inter.shape[1])
         if visits:
             queue = None

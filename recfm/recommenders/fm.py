@@ -187,7 +187,8 @@ class FMRecommender(Recommender):
             raise ValueError(
                 f"builder must be a FeatureBuilder, 'auto' or None; got {type(self.builder).__name__}"
             )
-        return FeatureBuilder(**self.builder.get_params(deep=False))
+        # the user's own class, not its base: a subclass's overrides must reach the fit
+        return type(self.builder)(**self.builder.get_params(deep=False))
 
     def _new_model(self) -> FactorizationMachine:
         if self.model is None:
@@ -196,7 +197,7 @@ class FMRecommender(Recommender):
             raise ValueError(
                 f"model must be a FactorizationMachine or None; got {type(self.model).__name__}"
             )
-        return FactorizationMachine(**self.model.get_params(deep=False))
+        return type(self.model)(**self.model.get_params(deep=False))
 
     def fit(
         self,

@@ -253,3 +253,26 @@ def test_similar_items_and_users_by_cosine(fitted):
     assert not (users.user_id == users.similar_user_id).any()
     with pytest.raises(KeyError, match="not in the catalogue"):
         fitted.similar_items([123456789])
+
+
+def test_subclassed_model_and_builder_are_the_ones_fitted(sample):
+    """fit works on fresh copies of ``model`` and ``builder``; a user's subclass (an override
+    of a hook) must survive the copy, not fall back to its base class."""
+    calls = []
+
+    class LoggedFM(FactorizationMachine):
+        def fit(self, *args, **kwargs):
+            calls.append("fm")
+            return super().fit(*args, **kwargs)
+
+    class LoggedBuilder(FeatureBuilder):
+        def fit(self, *args, **kwargs):
+            calls.append("builder")
+            return super().fit(*args, **kwargs)
+
+    rec = FMRecommender(builder=LoggedBuilder(), model=LoggedFM(n_factors=4, n_epochs=1,
+                                                                 n_threads=1, random_state=0))
+    rec.fit(sample.interactions)
+    assert type(rec.model_) is LoggedFM and type(rec.builder_) is LoggedBuilder
+    assert rec.model_ is not rec.model and rec.builder_ is not rec.builder
+    assert calls.count("fm") == 1 and calls.count("builder") == 1
