@@ -1,0 +1,145 @@
+"""How much do recfm's best FM and EASE know that the other does not? A score blend of the two.
+
+    python benchmarks/ease_blend.py --dataset ml-100k
+    python benchmarks/ease_blend.py --dataset ml-100k --min-rating 4
+
+Issue 9 asks for an FM at 1.05 x EASE's NDCG@10 on ML-100K's random split. This script
+measures how far apart the two models' rankings are, by blending their scores: for every
+seed, one random 80/20 split per user (as ``benchmarks/quality.py``), the FM (``--model``,
+default ``fm-hybrid``) and EASE fitted on the train part, each user's scores of the two
+standardised (z-scores over the catalogue) and mixed as ``(1 - a) * fm + a * ease``.
+
+Two blends are printed:
+
+* **validation-chosen** -- ``a`` picked on a 10 % validation split carved per user from the
+  train part (both models fitted on the rest), then both refitted on the whole train part:
+  what a user could deploy;
+* **best on test** -- the best ``a`` of the grid read off the test part itself: not a result
+  but an *upper bound* on what mixing the two models' scores can give on this split.
+
+If even the upper bound stays below 1.05 x EASE, the target needs a model that knows
+something neither of the two knows, not a better mix of them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recfm.datasets import load_dataset, make_synthetic
+from recfm.metrics import ranking_metrics
+from recfm.ranking import fold, top_n_scores
+from recfm.recommenders import make_recommender
+from recfm.split import random_split
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    std = scores.std(axis=1, keepdims=True)
+    return (scores - scores.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
+
+
+def score_matrices(name: str, train: pd.DataFrame, data, seed: int, threads: int
+                   ) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, pd.Index, pd.Index]:
+    """Standardised FM and EASE scores of every training user (rows) and catalogue item
+    (columns, the FM's catalogue), the users' seen items, and the user and item ids."""
+    fm = make_recommender(name, seed=seed, n_threads=threads)
+    fm.fit(train, users=data.users, items=data.items)
+    ease = make_recommender("ease", seed=seed).fit(train, users=data.users, items=data.items)
+    users, items = fm.user_ids_, fm.item_ids_
+    Xq, known = fm.query_rows(users)
+    U, _, c = fold(fm.model_, Xq, Xq[:0])
+    s_fm = U.astype(np.float64) @ fm.item_vectors_.T.astype(np.float64) + c[:, None]
+    seen = fm.seen_rows(known)
+    # EASE scores over its own catalogue (the training items), spread onto the FM's; an
+    # item EASE never saw gets EASE's lowest score (it cannot recommend it)
+    eu = ease.user_ids_.get_indexer(users)
+    ei = ease.item_ids_.get_indexer(items)
+    # users the FM knows from the users frame alone have no training items: EASE scores
+    # them 0 (they hold nothing out either)
+    s_e = np.asarray(ease.seen_rows(eu) @ ease.B_, dtype=np.float64)
+    s_e[eu < 0] = 0.0
+    s_ease = np.full(s_fm.shape, s_e.min() - 1.0)
+    s_ease[:, ei >= 0] = s_e[:, ei[ei >= 0]]
+    return _standardise(s_fm), _standardise(s_ease), seen, users, items
+
+
+def ndcg_curve(s_fm: np.ndarray, s_ease: np.ndarray, seen: sp.csr_matrix, users: pd.Index,
+               items: pd.Index, heldout: pd.DataFrame, weights: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@k (mean over users with held-out items) of each blend weight."""
+    r = users.get_indexer(heldout["user_id"])
+    c = items.get_indexer(heldout["item_id"])
+    if (r < 0).any() or (c < 0).any():
+        print(f"note: {int(((r < 0) | (c < 0)).sum())} held-out interactions of users or items "
+              "outside the models' catalogue left out", file=sys.stderr)
+        r, c = r[(r >= 0) & (c >= 0)], c[(r >= 0) & (c >= 0)]
+    relevant = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=s_fm.shape)
+    out = np.empty(len(weights))
+    for j, a in enumerate(weights):
+        blend = ((1.0 - a) * s_fm + a * s_ease).astype(np.float32)
+        recs, _ = top_n_scores(blend, k, exclude=seen, overwrite=True)
+        out[j] = np.nanmean(ranking_metrics(recs, relevant, ks=k)[f"ndcg@{k}"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="ml-100k",
+                    help="a recfm dataset name, or synthetic (make_synthetic's default size)")
+    ap.add_argument("--model", default="fm-hybrid", help="the recfm FM to blend with EASE")
+    ap.add_argument("--min-rating", type=float, default=None,
+                    help="only ratings >= this are positives (default: every rating)")
+    ap.add_argument("--seeds", default="42,43,44")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--step", type=float, default=0.1, help="grid step of the blend weight")
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    weights = np.round(np.arange(0.0, 1.0 + 1e-9, args.step), 6)
+
+    rows = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        data = make_synthetic(seed=seed) if args.dataset == "synthetic" else \
+            load_dataset(args.dataset, download=False)
+        interactions = data.interactions
+        if args.min_rating is not None:
+            interactions = interactions[interactions.rating >= args.min_rating]
+        train, test = random_split(interactions, test_size=0.2, seed=seed)
+        fit_part, validation = random_split(train, test_size=0.1, seed=seed)
+        val_curve = ndcg_curve(*score_matrices(args.model, fit_part, data, seed, args.threads),
+                               validation, weights, args.k)
+        chosen = float(weights[int(np.argmax(val_curve))])
+        test_curve = ndcg_curve(*score_matrices(args.model, train, data, seed, args.threads),
+                                test, weights, args.k)
+        best = int(np.argmax(test_curve))
+        rows.append({"seed": seed, "fm": test_curve[0], "ease": test_curve[-1],
+                     "a (validation)": chosen,
+                     "blend (validation a)": test_curve[int(np.argmax(val_curve))],
+                     "a (test)": float(weights[best]), "blend (best a on test)": test_curve[best]})
+        print(f"seed {seed}: {time.perf_counter() - t0:.0f} s; test NDCG@{args.k} by weight a of "
+              "EASE: " + ", ".join(f"{a:g}: {v:.4f}" for a, v in zip(weights, test_curve, strict=True)),
+              file=sys.stderr)
+
+    table = pd.DataFrame(rows).set_index("seed")
+    print(f"dataset={args.dataset}, model={args.model}, min_rating={args.min_rating}, "
+          f"seeds={seeds}, k={args.k}; NDCG@{args.k} on test, a = weight of EASE's "
+          "standardised scores\n")
+    print("| seed | " + " | ".join(table.columns) + " |")
+    print("|---:|" + "---:|" * len(table.columns))
+    for seed, row in table.iterrows():
+        print(f"| {seed} | " + " | ".join(f"{v:g}" if col.startswith("a ") else f"{v:.4f}"
+                                         for col, v in row.items()) + " |")
+    print()
+    for col in ("fm", "blend (validation a)", "blend (best a on test)"):
+        ratio = table[col] / table["ease"]
+        print(f"{col} / ease: {ratio.mean():.3f} (min {ratio.min():.3f}, max {ratio.max():.3f})"
+              + ("  [upper bound: a read off the test part]" if "test" in col else ""))
+
+
+if __name__ == "__main__":
+    main()
