@@ -71,6 +71,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             progress=not args.quiet,
             recommend=recommend,
             params=params,
+            columns=_columns(args),
         )
     _write_text(format_table(exp.result, args.format, settings=exp.settings), args.output, args.overwrite)
     if args.save_run:
@@ -95,7 +96,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
             test_size=args.test_size, validation_size=args.validation_size,
             validation_folds=args.validation_folds,
             n_threads=args.threads, data_home=args.data_home, download=not args.no_download,
-            progress=not args.quiet,
+            progress=not args.quiet, columns=_columns(args),
         )
     except KeyboardInterrupt:
         print(f"recfm: interrupted; finished trials are kept in {Path(args.out) / FILES['study']} "
@@ -146,6 +147,26 @@ def _cmd_datasets(args: argparse.Namespace) -> None:
     _write_text(status.to_string(index=False), None)
 
 
+_COLUMN_OPTIONS = ("user_column", "item_column", "rating_column", "time_column")
+
+
+def _columns(args: argparse.Namespace) -> dict[str, str]:
+    """The --*-column options given, as read_interactions_csv's keyword arguments."""
+    return {k: v for k in _COLUMN_OPTIONS if (v := getattr(args, k)) is not None}
+
+
+def _column_args(parser: argparse.ArgumentParser, of: str) -> None:
+    """--user-column etc.: the file's own names of recfm's interaction columns."""
+    group = parser.add_argument_group(
+        f"columns of {of}", "the file's own names of recfm's columns (default: user_id, "
+        "item_id, rating, timestamp); times are integer Unix seconds, ISO 8601 text "
+        "(2024-07-18, 2024-07-18 07:55:08, 2024-07-18T07:55:08+02:00; no offset = UTC) or "
+        "Parquet timestamps")
+    for option, name in zip(_COLUMN_OPTIONS, ("user_id", "item_id", "rating", "timestamp"), strict=True):
+        group.add_argument("--" + option.replace("_", "-"), default=None, metavar="NAME",
+                           help=f"the column holding {name}")
+
+
 def _names(spec: str | None) -> list[str] | None:
     return None if spec is None else [s.strip() for s in spec.split(",") if s.strip()]
 
@@ -159,7 +180,7 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     check_save_target(out, args.overwrite)  # before training, not after
-    interactions = read_interactions_csv(args.interactions).interactions
+    interactions = read_interactions_csv(args.interactions, **_columns(args)).interactions
     users = read_attributes_csv(args.users, "user_id") if args.users else None
     items = read_attributes_csv(args.items, "item_id") if args.items else None
     # a side without an explicit column list uses every usable column of its frame
@@ -219,6 +240,9 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     from .datasets import is_parquet, read_attributes_csv, read_interactions_csv, write_table
     from .recommenders import load
 
+    if _columns(args) and not args.history:
+        raise ValueError("--user-column, --item-column, --rating-column and --time-column "
+                         "name columns of --history, which is not given")
     # on a cluster, a Parquet output is a folder of parts
     _refuse_existing(args.output, args.overwrite, "--output", folder_ok=bool(args.scheduler))
     if args.scheduler:
@@ -230,7 +254,8 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
                       ("--history", "history")):
         if getattr(args, key if key != "users" else "user_attributes") and key not in accepted:
             raise ValueError(f"{flag} is not supported by a saved {type(rec).__name__}")
-    history = read_interactions_csv(args.history).interactions if args.history else None
+    history = (read_interactions_csv(args.history, **_columns(args)).interactions
+               if args.history else None)
     users = read_attributes_csv(args.user_attributes, "user_id") if args.user_attributes else None
     context = pd.read_csv(args.context) if args.context else None
     if args.all or args.users == "all":
@@ -345,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--params", action="append", default=None, metavar="best_params.json",
                     help="use a setting written by recfm tune for its model (repeatable, one "
                     "file per model; the model is added to --models if missing)")
+    _column_args(ev, "a --dataset file")
     ev.set_defaults(func=_cmd_evaluate)
 
     tn = sub.add_parser(
@@ -378,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--data-home", default=None)
     tn.add_argument("--no-download", action="store_true")
     tn.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _column_args(tn, "a --dataset file")
     tn.set_defaults(func=_cmd_tune)
 
     fit = sub.add_parser("fit", help="train an FM recommender on CSV files and save it")
@@ -412,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="training threads (default: all cores; capped at the cores available)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     fit.add_argument("-q", "--quiet", action="store_true")
+    _column_args(fit, "--interactions")
     fit.set_defaults(func=_cmd_fit)
 
     rc = sub.add_parser("recommend", help="top-N lists from a saved model, as CSV")
@@ -435,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--overwrite", action="store_true")
     _cluster_args(rc, "rank on a Dask cluster: 'local' (worker processes started here) or a "
                   "scheduler address tcp://HOST:PORT; workers load --model themselves")
+    _column_args(rc, "--history")
     rc.set_defaults(func=_cmd_recommend)
 
     ds = sub.add_parser("datasets", help="supported data sets and whether each is present locally")

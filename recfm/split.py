@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from recfm._timestamps import event_times
 from recfm._utils import (
     DataError,
     check_columns,
@@ -87,9 +88,17 @@ def _validate(df: pd.DataFrame, what: str, need_timestamp: bool) -> None:
     if "rating" in df.columns:
         check_columns(df, ["rating"], what)
     ts = df["timestamp"] if "timestamp" in df.columns else None
+    if need_timestamp:
+        event_times(df["timestamp"], "timestamp", what)  # refuses text, before any work
     if ts is not None and pd.api.types.is_float_dtype(ts.dtype):
         # inf would sort as the newest (or oldest) event of all and decide every time cut
         check_finite_numbers(ts.to_numpy(np.float64), "timestamp", what)
+
+
+def _times(df: pd.DataFrame) -> np.ndarray:
+    """The ``timestamp`` column as sortable numbers: datetimes (naive or with a time zone)
+    as the Unix seconds the file readers give, numbers as they are; text is refused."""
+    return event_times(df["timestamp"], "timestamp", "interactions")
 
 
 def merge_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -117,7 +126,7 @@ def _merge_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     # only rows that belong to a duplicated pair are sorted
     rows = np.flatnonzero(in_dup)
     if "timestamp" in df.columns:
-        sub = np.lexsort((df["timestamp"].to_numpy()[rows], key[rows]))  # stable on ties
+        sub = np.lexsort((_times(df)[rows], key[rows]))  # stable on ties
     else:
         sub = np.argsort(key[rows], kind="stable")
     order = rows[sub]
@@ -315,18 +324,19 @@ def temporal_split(
     test_size = _check_fraction(test_size, "test_size")
     data, n_merged = _prepare(df, "interactions", need_timestamp=True)
     n = len(data)
-    ts = data["timestamp"].to_numpy()
+    ts = _times(data)
     n_train_target = n - int(_round_half_up(test_size * n))
     if n_train_target <= 0 or n_train_target >= n:
         raise DataError(
             f"temporal_split: test_size={test_size} leaves an empty train or test set "
             f"for {n} interactions"
         )
-    cut = np.partition(ts, n_train_target)[n_train_target]
+    at = int(np.argpartition(ts, n_train_target)[n_train_target])
+    cut, cut_value = ts[at], _py(data["timestamp"].iloc[at])  # the latter as the column holds it
     is_test = ts >= cut
     if is_test.all():
         raise DataError(
-            f"temporal_split: every timestamp is >= the cut time {_py(cut)!r}, so train would be "
+            f"temporal_split: every timestamp is >= the cut time {cut_value!r}, so train would be "
             "empty; column 'timestamp' has too few distinct values for a time cut"
         )
     train_users = pd.unique(data["user_id"].to_numpy()[~is_test])
@@ -342,7 +352,7 @@ def temporal_split(
     if n_drop_rows:
         warnings.warn(
             f"temporal_split dropped {n_drop_rows} test interaction(s) of {n_drop_users} "
-            f"user(s) with no interaction before the cut time {_py(cut)!r} "
+            f"user(s) with no interaction before the cut time {cut_value!r} "
             "(see test.attrs['n_dropped_users'])",
             SplitWarning,
             stacklevel=2,
@@ -351,7 +361,7 @@ def temporal_split(
     _finish([train, test], n_merged)
     test.attrs["n_dropped_users"] = n_drop_users
     test.attrs["n_dropped_interactions"] = n_drop_rows
-    test.attrs["cut_timestamp"] = _py(cut)
+    test.attrs["cut_timestamp"] = cut_value
     return train, test
 
 
@@ -373,7 +383,7 @@ def leave_last_out(df: pd.DataFrame, n: int = 1) -> tuple[pd.DataFrame, pd.DataF
     n = check_positive_int(n, "n")
     data, n_merged = _prepare(df, "interactions", need_timestamp=True)
     u, n_users = _codes(data["user_id"])
-    ts = data["timestamp"].to_numpy()
+    ts = _times(data)
     order = _order_within_groups(u, n_users, ts)  # stable: ties keep input order
     counts = np.bincount(u, minlength=n_users)
     group_end = np.cumsum(counts)

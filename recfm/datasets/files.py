@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +25,15 @@ CONTEXT_COLUMNS = ("hour", "platform")
 DATASET_NAMES = ("synthetic", "sample", *SUPPORTED, *(f"synthetic-{n}" for n in SYNTHETIC_SIZES))
 
 
-def _numeric(df: pd.DataFrame, col: str, what: str, integer: bool) -> np.ndarray:
+def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
     """Column ``col`` as float64, or a DataError naming the first non-numeric value and its line."""
     values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
     bad = np.isnan(values) & df[col].notna().to_numpy()
-    if integer:
-        bad |= ~np.isnan(values) & (values != np.floor(values))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        kind = "an integer (Unix seconds)" if integer else "a number"
         raise DataError(f"{what}: column '{col}' has value {df[col].iloc[row]!r} at line {row + 2}, "
-                        f"which is not {kind}")
-    check_finite_numbers(values, col, what, first_line=2, integer=integer, original=df[col])
+                        "which is not a number")
+    check_finite_numbers(values, col, what, first_line=2, original=df[col])
     return values
 
 
@@ -105,7 +103,54 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = 
     return path
 
 
-def read_interactions_csv(path: str | os.PathLike) -> Dataset:
+#: read_interactions_csv's column options, by the recfm column each one names.
+COLUMN_OPTIONS = {"user_id": "user_column", "item_id": "item_column", "rating": "rating_column",
+                  "timestamp": "time_column"}
+
+
+def _flag(option: str) -> str:
+    """How both the library and the CLI spell a column option in messages."""
+    return f"--{option.replace('_', '-')} ({option}=)"
+
+
+def _column_sources(df: pd.DataFrame, what: str, names: dict[str, str | None]
+                    ) -> dict[str, str | None]:
+    """The file's name of each recfm column (``names``: recfm column -> the name given, or
+    None for recfm's own), refusing an absent named column, one column named twice and a
+    renaming onto a column the file already has."""
+    given = {target: name for target, name in names.items() if name is not None}
+    for target, name in given.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{COLUMN_OPTIONS[target]} must be a column name (str); got {name!r}")
+        if name not in df.columns:
+            raise DataError(f"{what} has no column {name!r} (given as "
+                            f"{_flag(COLUMN_OPTIONS[target])}); it has {list(df.columns)}")
+    names_given = list(given.values())
+    twice = next((n for n in names_given if names_given.count(n) > 1), None)
+    if twice is not None:
+        options = " and ".join(_flag(COLUMN_OPTIONS[t]) for t, n in given.items() if n == twice)
+        raise DataError(f"{what}: column {twice!r} is given as {options}; a column can be "
+                        "only one of them")
+    for target, name in given.items():
+        # a column that already has a recfm name stays unless it is itself renamed (a swap)
+        if name != target and target in df.columns and target not in names_given:
+            raise DataError(
+                f"{what}: column {name!r} (given as {_flag(COLUMN_OPTIONS[target])}) would "
+                f"become {target!r}, but the file already has a column {target!r}; rename or "
+                f"drop one of them, or leave the option unset to use {target!r}")
+    # recfm's own name stands for a column unless that column was given for another one
+    return {target: given.get(target, None if target in names_given else target)
+            for target in names}
+
+
+def read_interactions_csv(
+    path: str | os.PathLike,
+    *,
+    user_column: str | None = None,
+    item_column: str | None = None,
+    rating_column: str | None = None,
+    time_column: str | None = None,
+) -> Dataset:
     """Read an interactions CSV with a header line (or a Parquet file) into a :class:`Dataset`.
 
     Parameters
@@ -113,34 +158,65 @@ def read_interactions_csv(path: str | os.PathLike) -> Dataset:
     path : str or path-like
         CSV, or Parquet when named ``*.parquet`` / ``*.pq`` (a file or a folder of them),
         with columns ``user_id, item_id`` and optionally ``rating`` (default 1.0) and
-        ``timestamp`` (Unix seconds, default 0). Other columns are kept as they are. Ids
-        keep the type pandas infers (int64 for integer ids).
+        ``timestamp`` (default 0), or other names given by the ``*_column`` options. Other
+        columns are kept as they are. Ids keep the type pandas infers (int64 for integer
+        ids).
+    user_column, item_column, rating_column, time_column : str, optional
+        The file's name of the user id, item id, rating and time columns, renamed to
+        ``user_id``, ``item_id``, ``rating`` and ``timestamp`` (default: those names; a
+        rating or time column named here must exist). Renaming onto a name the file
+        already uses is refused.
 
     Returns
     -------
     Dataset
         Named after the file stem; no users/items frames, no context columns.
+        ``timestamp`` is int64 Unix seconds, from any of these forms, decided per column:
+
+        * integer Unix seconds (a column of numbers is always read so);
+        * ISO 8601 text: ``2024-07-18``, ``2024-07-18 07:55:08``, ``2024-07-18T07:55:08Z``,
+          ``2024-07-18T09:55:08+02:00`` (a time without an offset is UTC, one with an
+          offset is converted to UTC); other layouts such as ``07/18/2024`` are refused,
+          since day and month could be swapped;
+        * a Parquet timestamp (datetime64) column, naive (UTC) or with a time zone.
+
+        Fractions of a second are dropped (floored).
 
     Raises
     ------
     DataNotFoundError
         The file does not exist.
     DataError
-        Empty file, a missing ``user_id``/``item_id`` column, a NaN id or rating, or a
-        non-numeric rating/timestamp; the message names the file, column and line.
+        Empty file, a missing ``user_id``/``item_id`` column (or a named column absent), a
+        NaN id or rating, a non-numeric rating, a time in none of the forms above; the
+        message names the file, column, value and line.
     """
+    from recfm._timestamps import parse_timestamps
+
     df, what = _read_csv(path, "user_id,item_id")
-    optional = [c for c in ("rating", "timestamp") if c in df.columns]
-    check_columns(df, ["user_id", "item_id", *optional], what, first_line=2)
+    options = dict(zip(COLUMN_OPTIONS, (user_column, item_column, rating_column, time_column),
+                       strict=True))
+    # messages name the file's own columns; the renaming comes after the checks
+    source = _column_sources(df, what, options)
+    present = [c for c, name in source.items() if name is not None and name in df.columns]
+    missing = [c for c in ("user_id", "item_id") if c not in present]
+    if missing:
+        hint = " and ".join(_flag(COLUMN_OPTIONS[c]) for c in missing)
+        raise DataError(f"{what} is missing column(s) {missing}; it has {list(df.columns)} "
+                        f"(name the file's own columns with {hint})")
+    file_name = {c: str(source[c]) for c in present}
+    check_columns(df, list(file_name.values()), what, first_line=2)
+    if "rating" in present:
+        df[file_name["rating"]] = _numeric(df, file_name["rating"], what).astype(np.float32)
+    if "timestamp" in present:
+        df[file_name["timestamp"]] = parse_timestamps(df[file_name["timestamp"]],
+                                                      file_name["timestamp"], what, first_line=2)
+    df = df.rename(columns={name: c for c, name in file_name.items() if name != c})
     _ids(df, "user_id", what)
     _ids(df, "item_id", what)
-    if "rating" in df.columns:
-        df["rating"] = _numeric(df, "rating", what, integer=False).astype(np.float32)
-    else:
+    if "rating" not in present:
         df["rating"] = np.float32(1.0)
-    if "timestamp" in df.columns:
-        df["timestamp"] = _numeric(df, "timestamp", what, integer=True).astype(np.int64)
-    else:
+    if "timestamp" not in present:
         df["timestamp"] = np.int64(0)
     order = ["user_id", "item_id", "rating", "timestamp"]
     df = df[order + [c for c in df.columns if c not in order]]
@@ -222,7 +298,8 @@ def load_sample(folder: str | os.PathLike | None = None) -> Dataset:
 
 
 def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike | None = None,
-                 download: bool = True) -> Dataset:
+                 download: bool = True, columns: Mapping[str, str | None] | None = None
+                 ) -> Dataset:
     """Load a data set by name or from a CSV file.
 
     Parameters
@@ -236,6 +313,9 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         Data home for MovieLens (see :func:`get_data_home`).
     download : bool
         Allow MovieLens downloads.
+    columns : mapping, optional
+        For a file: :func:`read_interactions_csv`'s column options, e.g.
+        ``{"user_column": "user", "time_column": "ts"}`` (None values are ignored).
 
     Returns
     -------
@@ -245,10 +325,21 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     ------
     DataError
         Unknown name (the message lists the choices) or bad CSV content.
+    ValueError
+        ``columns`` with a name that is not a file, or with an unknown option.
     """
+    given = {k: v for k, v in (columns or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(COLUMN_OPTIONS.values()))
+    if unknown:
+        raise ValueError(f"unknown column option(s) {unknown}; choose from "
+                         f"{', '.join(COLUMN_OPTIONS.values())}")
     if isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(
             (".csv", *PARQUET_SUFFIXES)):
-        return read_interactions_csv(name_or_path)
+        return read_interactions_csv(name_or_path, **given)
+    if given:
+        raise ValueError(
+            f"{', '.join(_flag(k) for k in given)} name(s) columns of a CSV or Parquet file; "
+            f"{str(name_or_path)!r} is a named data set with recfm's own columns")
     name = str(name_or_path)
     if name == "synthetic":
         return make_synthetic()

@@ -89,6 +89,7 @@ def run_experiment(
     progress: bool = False,
     recommend: Callable[..., pd.DataFrame] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    columns: Mapping[str, str | None] | None = None,
 ) -> Experiment:
     """Load ``dataset``, split it and evaluate ``models`` side by side on the same split.
 
@@ -116,6 +117,9 @@ def run_experiment(
         Settings to apply to those models (e.g. ``recfm tune``'s ``best_params.json``, read
         by :func:`recfm.tuning.read_best_params`); a model named here and not in ``models``
         is added. Unknown parameter names raise before any data is loaded.
+    columns : mapping, optional
+        For a file ``dataset``: the column options of
+        :func:`recfm.datasets.read_interactions_csv` (``{"user_column": "user", ...}``).
     """
     names = parse_model_names(models)
     params = dict(params or {})
@@ -134,7 +138,7 @@ def run_experiment(
         recommenders[name].set_params(**setting)
 
     data = dataset if isinstance(dataset, Dataset) else load_dataset(
-        dataset, data_home=data_home, download=download
+        dataset, data_home=data_home, download=download, columns=columns
     )
     interactions = data.interactions
     if min_rating is not None:

@@ -10,12 +10,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._timestamps import event_times, is_datetime, is_number, not_a_time, utc
 from .._utils import DataError
 from .fields import History, RecentItems, TimeBin
 
 
 def timestamps(frame: pd.DataFrame, column: str, what: str, field: str) -> np.ndarray:
-    """The ``column`` of ``frame`` as comparable numbers (datetimes as int64 ns).
+    """The ``column`` of ``frame`` as comparable numbers: numbers as they are, datetimes as
+    Unix seconds (:func:`recfm._timestamps.event_times`, the readers' conversion), so
+    frames of either kind can meet in one log.
 
     Raises
     ------
@@ -34,19 +37,10 @@ def timestamps(frame: pd.DataFrame, column: str, what: str, field: str) -> np.nd
             f"{what} column {column!r} has {int(isna.sum())} missing timestamp(s), first at "
             f"row {int(np.flatnonzero(isna)[0])}; {field} needs a time for every interaction"
         )
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        if getattr(s.dt, "tz", None) is not None:
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        return s.to_numpy().astype("datetime64[ns]").view(np.int64).astype(np.float64)
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        t = s.to_numpy(dtype=np.float64)
-        if not np.isfinite(t).all():
-            raise DataError(f"{what} column {column!r} holds non-finite timestamps")
-        return t
-    raise DataError(
-        f"{what} column {column!r} has dtype {s.dtype}; timestamps must be numbers or "
-        "datetimes"
-    )
+    t = event_times(s, column, what).astype(np.float64)
+    if not np.isfinite(t).all():
+        raise DataError(f"{what} column {column!r} holds non-finite timestamps")
+    return t
 
 
 def sort_order(users: np.ndarray, times: np.ndarray | None) -> np.ndarray:
@@ -153,13 +147,11 @@ def time_bins(spec: TimeBin, frame: pd.DataFrame, what: str) -> pd.Series:
             f"available columns: {list(frame.columns)}"
         )
     s = frame[col].reset_index(drop=True)
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        t = s.dt.tz_convert("UTC") if getattr(s.dt, "tz", None) is not None else s
-    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+    if is_datetime(s):
+        t = utc(s)
+    elif is_number(s):
         t = pd.to_datetime(s, unit=spec.unit)
     else:
-        raise DataError(
-            f"{what} column {col!r} has dtype {s.dtype}; timestamps must be numbers or datetimes"
-        )
+        raise not_a_time(s, col, what)
     attr = {"dayofweek": "day_of_week"}.get(spec.by, spec.by)
     return getattr(t.dt, attr).astype("Int64")

@@ -322,7 +322,9 @@ class RecentItems(Field):
     interaction's (never the interaction itself, nor anything later); at recommend time a
     user's latest ``n`` training items (or those of the history given in the request).
     Declare it in ``context_features``; the interactions need the ``timestamp`` column
-    (numbers or datetimes, no missing values; rows need not be sorted).
+    (numbers or datetimes, no missing values; rows need not be sorted). Datetimes count as
+    the Unix seconds the file readers give, so the fitted log and later frames (a request
+    history, ``transform``, ``partial_fit``) may use either kind.
 
     Parameters
     ----------

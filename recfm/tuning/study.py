@@ -580,6 +580,7 @@ def tune(
     evaluate_test: bool = True,
     progress: bool = False,
     space: SearchSpace | None = None,
+    columns: Mapping[str, str | None] | None = None,
 ) -> TuningResult:
     """Tune ``model`` on a validation split of the training part; compare on test.
 
@@ -617,6 +618,10 @@ def tune(
         A progress bar over trials (stderr).
     space : SearchSpace, optional
         Search this space instead of the model's entry in :data:`recfm.tuning.SPACES`.
+    columns : mapping, optional
+        For a file ``dataset``: the column options of
+        :func:`recfm.datasets.read_interactions_csv` (``{"user_column": "user", ...}``);
+        part of the settings a resumed study must match.
 
     Returns
     -------
@@ -642,6 +647,9 @@ def tune(
     settings = dict(dataset=dataset if isinstance(dataset, str) else dataset.name, model=model,
                     metric=metric, seed=int(seed), split=split, test_size=float(test_size),
                     validation_size=float(validation_size), validation_folds=int(validation_folds))
+    given_columns = {k: v for k, v in (columns or {}).items() if v is not None}
+    if given_columns:  # absent otherwise, so studies made before column options still resume
+        settings["columns"] = given_columns
     if resume:
         old = json.loads((out / FILES["settings"]).read_text(encoding="utf-8"))
         old.setdefault("validation_folds", 1)  # studies made before folds existed
@@ -653,7 +661,7 @@ def tune(
             )
 
     data = dataset if isinstance(dataset, Dataset) else load_dataset(
-        dataset, data_home=data_home, download=download)
+        dataset, data_home=data_home, download=download, columns=columns)
     train, test = split_data(data.interactions, split, test_size, seed)
 
     out.mkdir(parents=True, exist_ok=True)

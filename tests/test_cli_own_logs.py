@@ -1,0 +1,116 @@
+"""The CLI on a log as people keep it: own column names (--user-column etc.) and ISO 8601
+times, through fit, recommend --history, evaluate and tune; their errors, one line each."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recfm.datasets import load_sample
+from tests.test_cli import assert_one_line_error, run
+
+COLUMNS = ("--user-column", "user", "--item-column", "sku", "--time-column", "ts")
+
+
+@pytest.fixture(scope="module")
+def own_log(tmp_path_factory):
+    """The sample's first 3,000 interactions as `user,sku,ts` with text ids and ISO times in
+    three layouts (a naive time, Z, and a +02:00 offset for the same instants)."""
+    df = load_sample().interactions.iloc[:3000]
+    when = pd.to_datetime(df["timestamp"], unit="s", utc=True)
+    layouts = np.arange(len(df)) % 3
+    ts = np.where(layouts == 0, when.dt.strftime("%Y-%m-%d %H:%M:%S"),
+                  np.where(layouts == 1, when.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           when.dt.tz_convert("Etc/GMT-2").dt.strftime("%Y-%m-%dT%H:%M:%S+02:00")))
+    log = pd.DataFrame({"user": "u" + df["user_id"].astype(str),
+                        "sku": "sku-" + df["item_id"].astype(str), "ts": ts})
+    path = tmp_path_factory.mktemp("own") / "log.csv"
+    log.to_csv(path, index=False)
+    return path, df
+
+
+def test_fit_and_recommend_history_on_an_own_log(own_log, tmp_path, capsys):
+    path, df = own_log
+    first = pd.read_csv(path, nrows=1)
+    assert list(first.columns) == ["user", "sku", "ts"] and "-" in first["ts"][0]
+    model = tmp_path / "m"
+    code, _, err = run(capsys, "fit", "--interactions", path, *COLUMNS, "--user-history",
+                       "--recent-items", "2", "--epochs", "2", "--factors", "8", "--threads", "1",
+                       "--out", model, "-q")
+    assert code == 0, err
+    assert "fitted warp FM on 3000 interactions" in err
+    # a new user's history in the same own format, latest item last by time, not by row
+    history = pd.DataFrame({"user": ["newbie"] * 3, "sku": ["sku-173", "sku-269", "sku-5"],
+                            "ts": ["2024-07-18T09:00:00+02:00", "2024-07-18 06:00:00",
+                                   "2024-07-18"]})
+    history.to_csv(tmp_path / "h.csv", index=False)
+    code, out, err = run(capsys, "recommend", "--model", model, "--users", "newbie", "--n", "5",
+                         "--history", tmp_path / "h.csv", *COLUMNS)
+    assert code == 0, err
+    recs = pd.read_csv(io.StringIO(out))
+    assert list(recs.columns) == ["user_id", "item_id", "rank", "score"]
+    assert recs["user_id"].tolist() == ["newbie"] * 5 and recs["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert recs["item_id"].str.startswith("sku-").all()
+    assert not set(recs["item_id"]) & set(history["sku"])
+    from recfm.recommenders import load
+
+    same = pd.DataFrame({"user_id": ["newbie"] * 3, "item_id": history["sku"],
+                         "timestamp": [1_721_286_000, 1_721_282_400, 1_721_260_800]})
+    expected = load(model).recommend(["newbie"], n=5, history=same)
+    assert recs["item_id"].tolist() == expected["item_id"].tolist()
+    np.testing.assert_allclose(recs["score"], expected["score"], rtol=1e-5)
+
+
+def test_evaluate_on_an_own_log_equals_evaluate_on_its_plain_form(own_log, tmp_path, capsys):
+    path, df = own_log
+    plain = tmp_path / "log.csv"  # same stem: the reports name the data set alike
+    df[["user_id", "item_id", "timestamp"]].assign(
+        user_id="u" + df["user_id"].astype(str), item_id="sku-" + df["item_id"].astype(str)
+    ).to_csv(plain, index=False)
+    reports = []
+    for argv in (["--dataset", path, *COLUMNS], ["--dataset", plain]):
+        code, out, err = run(capsys, "evaluate", *argv, "--models", "pop", "--split", "temporal",
+                             "--format", "json", "-q")
+        assert code == 0, err
+        report = json.loads(out)
+        for row in report["results"]:
+            row.pop("fit_s"), row.pop("recommend_s")
+        reports.append(report)
+    assert reports[0]["settings"]["n_test"] > 0 and reports[0]["results"][0]["ndcg@10"] > 0
+    assert reports[0] == reports[1]
+
+
+def test_the_default_missing_columns_error_names_the_options(own_log, tmp_path, capsys):
+    path, _ = own_log
+    code, out, err = run(capsys, "fit", "--interactions", path, "--out", tmp_path / "m")
+    assert_one_line_error(code, out, err, "log.csv is missing column(s) ['user_id', 'item_id']; "
+                          "it has ['user', 'sku', 'ts']", "--user-column", "--item-column")
+    assert not (tmp_path / "m").exists()
+
+
+def test_an_absent_column_option_is_one_line_naming_it(own_log, tmp_path, capsys):
+    path, _ = own_log
+    code, out, err = run(capsys, "fit", "--interactions", path, "--user-column", "user",
+                         "--item-column", "sku", "--time-column", "time", "--out", tmp_path / "m")
+    assert_one_line_error(code, out, err, "has no column 'time'", "--time-column",
+                          "it has ['user', 'sku', 'ts']")
+
+
+def test_an_unparsable_time_is_one_line_with_its_line(tmp_path, capsys):
+    (tmp_path / "log.csv").write_text("user,sku,ts\nu1,a,2024-07-18\nu1,b,07/18/2024\n")
+    code, out, err = run(capsys, "fit", "--interactions", tmp_path / "log.csv", *COLUMNS,
+                         "--out", tmp_path / "m")
+    assert_one_line_error(code, out, err, "column 'ts' has value '07/18/2024' at line 3")
+
+
+def test_column_options_need_a_file(tmp_path, capsys):
+    code, out, err = run(capsys, "tune", "--dataset", "sample", "--model", "fm", "--trials", "1",
+                         "--user-column", "user", "--out", tmp_path / "t")
+    assert_one_line_error(code, out, err, "--user-column", "'sample' is a named data set")
+    assert not (tmp_path / "t").exists()
+    code, out, err = run(capsys, "recommend", "--model", tmp_path / "m", "--users", "1",
+                         "--time-column", "ts")
+    assert_one_line_error(code, out, err, "--time-column", "--history, which is not given")
