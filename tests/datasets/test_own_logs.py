@@ -74,15 +74,14 @@ def test_a_number_among_dates_is_refused(tmp_path):
         read_interactions_csv(path)
 
 
-def test_a_typo_among_numbers_is_named_not_the_first_number(tmp_path):
-    path = _csv(tmp_path, f"user_id,item_id,timestamp\n1,2,{T}\n1,3,{T}x\n")
-    with pytest.raises(DataError, match=rf"'{T}x' at line 3, which is not an integer"):
-        read_interactions_csv(path)
-
-
-def test_fractional_seconds_as_numbers_are_refused(tmp_path):
-    path = _csv(tmp_path, "user_id,item_id,timestamp\n1,2,5\n1,3,5.5\n")
-    with pytest.raises(DataError, match=r"value 5.5 at line 3, which is not an integer"):
+@pytest.mark.parametrize("values,message", [
+    # a typo among numbers is named, not the first number (which is no date either)
+    ([T, f"{T}x"], rf"'{T}x' at line 3, which is not an integer"),
+    ([5, 5.5], r"value 5.5 at line 3, which is not an integer"),
+])
+def test_numbers_must_be_whole_seconds(tmp_path, values, message):
+    path = _csv(tmp_path, "user_id,item_id,timestamp\n1,2,{}\n1,3,{}\n".format(*values))
+    with pytest.raises(DataError, match=message):
         read_interactions_csv(path)
 
 
