@@ -114,3 +114,16 @@ def test_column_options_need_a_file(tmp_path, capsys):
     code, out, err = run(capsys, "recommend", "--model", tmp_path / "m", "--users", "1",
                          "--time-column", "ts")
     assert_one_line_error(code, out, err, "--time-column", "--history, which is not given")
+
+
+def test_tune_reads_an_own_log_and_resumes_only_with_the_same_columns(own_log, tmp_path, capsys):
+    path, _ = own_log
+    out = tmp_path / "t"
+    code, _, err = run(capsys, "tune", "--dataset", path, *COLUMNS, "--model", "fm", "--trials", "1",
+                       "--threads", "1", "--out", out, "-q")
+    assert code == 0, err
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["columns"] == {"user_column": "user", "item_column": "sku", "time_column": "ts"}
+    code, out_, err = run(capsys, "tune", "--dataset", path, *COLUMNS[:4], "--model", "fm",
+                          "--trials", "2", "--out", out, "--resume", "-q")
+    assert_one_line_error(code, out_, err, "--resume", "other settings", "columns")
