@@ -11,7 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._timestamps import event_times, is_datetime, is_number, not_a_time, utc
-from .._utils import DataError
+from .._utils import DataError, plain
 from .fields import History, RecentItems, TimeBin
 
 
@@ -132,13 +132,18 @@ def recent_triples(
             np.concatenate(vals))
 
 
+#: A numeric timestamp that TimeBin's unit puts after this year is taken for a unit mistake.
+MAX_YEAR = 2500
+
+
 def time_bins(spec: TimeBin, frame: pd.DataFrame, what: str) -> pd.Series:
     """The bin of each row's timestamp (Int64, <NA> for a missing timestamp).
 
     Raises
     ------
     DataError
-        The timestamp column is absent or holds neither numbers nor datetimes.
+        The timestamp column is absent, holds neither numbers nor datetimes, or holds a
+        number that the unit puts after :data:`MAX_YEAR` (milliseconds read as seconds).
     """
     col = spec.timestamp
     if col not in frame.columns:
@@ -150,7 +155,20 @@ def time_bins(spec: TimeBin, frame: pd.DataFrame, what: str) -> pd.Series:
     if is_datetime(s):
         t = utc(s)
     elif is_number(s):
-        t = pd.to_datetime(s, unit=spec.unit)
+        big = s.abs().idxmax() if s.notna().any() else None
+        try:
+            t = pd.to_datetime(s, unit=spec.unit)
+            far = big is not None and t[big].year > MAX_YEAR
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):
+            far = True
+        if far:
+            # the usual cause: milliseconds (or finer) read as the default seconds, which
+            # would give every row a bin, each of them wrong
+            raise DataError(
+                f"{what} column {col!r} has value {plain(s[big])!r} (row {big}), a time "
+                f"after the year {MAX_YEAR} in {spec!r}'s unit {spec.unit!r}; if the column "
+                "counts milliseconds, microseconds or nanoseconds, say so with unit='ms', "
+                "'us' or 'ns'")
     else:
         raise not_a_time(s, col, what)
     attr = {"dayofweek": "day_of_week"}.get(spec.by, spec.by)

@@ -372,7 +372,7 @@ class TimeBin(Categorical):
 
     Parameters
     ----------
-    name : str, default 'dayofweek'
+    name : str, default: ``by``
         Prefix of the feature names (give each TimeBin its own).
     by : {'hour', 'dayofweek', 'month', 'year'}, default 'dayofweek'
     timestamp : str, default 'timestamp'
@@ -382,12 +382,15 @@ class TimeBin(Categorical):
         As for :class:`Categorical`.
     """
 
-    name: str = "dayofweek"
+    name: str = ""
     by: str = "dayofweek"
     timestamp: str = "timestamp"
     unit: str = "s"
 
     def __post_init__(self) -> None:
+        if self.name == "":
+            # named after its bins: TimeBin(by='hour') must not make 'dayofweek=13' columns
+            object.__setattr__(self, "name", self.by)
         super().__post_init__()
         _check_choice(self._owner, "by", self.by, _TIME_BINS)
         _check_choice(self._owner, "unit", self.unit, _TIME_UNITS)

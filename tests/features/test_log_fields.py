@@ -165,7 +165,8 @@ def test_time_bins_are_context_columns_of_the_timestamp():
 
     df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3],
                        "timestamp": [0, 3600 * 30, 86400 * 3 + 7200]})  # Thu 0h, Fri 6h, Sun 2h
-    b = FeatureBuilder(context_features=[TimeBin(), TimeBin(name="hour", by="hour")])
+    b = FeatureBuilder(context_features=[TimeBin(), TimeBin(by="hour")])  # named by their bins
+    assert [f.name for f in b.context_features] == ["dayofweek", "hour"]
     C = dense(b, b.fit_transform(df).context)
     assert C.loc[0, ["dayofweek=3", "hour=0"]].tolist() == [1, 1]
     assert C.loc[1, ["dayofweek=4", "hour=6"]].tolist() == [1, 1]
@@ -180,6 +181,19 @@ def test_time_bins_are_context_columns_of_the_timestamp():
         FeatureBuilder(context_features=[TimeBin()]).fit(df.drop(columns="timestamp"))
     with pytest.raises(DataError, match="no column 'timestamp'"):
         b.context_rows(pd.DataFrame({"hour": [3]}))
+
+
+def test_time_bins_of_milliseconds_read_as_seconds_name_the_unit_to_pass():
+    from recfm.features import TimeBin
+
+    ms = pd.DataFrame({"user_id": [1, 2], "item_id": [1, 2],
+                       "timestamp": [1_721_260_800_000, 1_721_264_400_000]})
+    with pytest.raises(DataError, match=r"'timestamp' has value 1721264400000 \(row 1\), a "
+                                        r"time after the year 2500.*unit='ms'"):
+        FeatureBuilder(context_features=[TimeBin(by="hour")]).fit_transform(ms)
+    b = FeatureBuilder(context_features=[TimeBin(by="hour", unit="ms")])
+    C = dense(b, b.fit_transform(ms).context)  # 2024-07-18 00:00 and 01:00 UTC
+    assert C.loc[0, "hour=0"] == 1 and C.loc[1, "hour=1"] == 1
 
 
 def test_recent_items_warns_when_every_timestamp_is_the_same():
