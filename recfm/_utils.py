@@ -255,6 +255,15 @@ def check_n_threads(n_threads: object, name: str = "n_threads", note: bool = Tru
     return int(n_threads)
 
 
+def numba_thread_count(n_threads: int | None) -> int:
+    """The thread count :func:`numba_threads` runs a block with for ``n_threads`` (checked
+    by :func:`check_n_threads`, at most numba's own limit)."""
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
+    return min(check_n_threads(n_threads), limit)
+
+
 @contextlib.contextmanager
 def numba_threads(n_threads: int | None) -> Iterator[int]:
     """Run a block with numba's thread count set to ``n_threads`` (None: all cores).
@@ -264,8 +273,7 @@ def numba_threads(n_threads: int | None) -> Iterator[int]:
     """
     import numba
 
-    limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets it at import, from the environment
-    n = min(check_n_threads(n_threads), limit)
+    n = numba_thread_count(n_threads)
     old = numba.get_num_threads()
     numba.set_num_threads(n)
     try:

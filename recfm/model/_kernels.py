@@ -30,7 +30,9 @@ trains a list of chunks; a multi-threaded epoch splits the shuffled chunk order 
 Python threads that each run that kernel on their part (``nogil=True``: they run at once;
 Hogwild: lock-free updates race between threads), so results depend on the chunk size,
 never on the thread count's scheduling except through those races. With one thread the
-epoch is bit-for-bit reproducible.
+epoch is bit-for-bit reproducible. The default ids-only BPR epoch on T > 1 threads
+(:func:`visits_bpr_block_epoch`) runs in T rounds over T random item blocks instead, so
+that threads running at once write disjoint rows: no races, reproducible too.
 
 Compile time (a first run compiles everything used; numba caches it on disk): the epoch
 was once also compiled with ``parallel=True`` and a ``prange`` over the chunks, and that
@@ -78,6 +80,19 @@ Performance notes (what made the difference, measured):
   (synthetic data, 64 factors, Adagrad): on one thread 1.6-1.7x the shuffled order's
   samples/s at ML-1M size and 1.8-1.9x at ML-20M size, where the user tables outgrow the
   caches; on two threads 1.2x and 2.5x (``benchmarks/train_speed.py``).
+* Two threads writing the same item rows: on ML-1M-sized data (3,706 items) the item
+  factors and their Adagrad sums (1.9 MB) stay in a core's L2 cache when one thread trains,
+  but when two threads both write them every item row keeps moving between the cores, and
+  a sample cost 1.3-1.7x the CPU time of one thread's (``time.thread_time()`` per sample;
+  the thread pool, chunk sizes, RNG and Python between chunks cost nothing measurable:
+  each thread's kernel time was >= 99 % of its wall time, the two threads' parts within
+  3 % of each other). Training both threads on disjoint item halves brought it back to the
+  one-thread cost, while item biases spread over random items did not (16 items share a
+  cache line of ``w`` and of its sums). Hence item blocks: random unions of 16-feature
+  groups of columns (whole cache lines of ``w``, ``V`` and their sums, all 64-byte
+  aligned), one block per thread and round, negatives drawn from the block (uniformly over
+  its items, or popularity by rejection), re-split every epoch; on two threads 1.15-1.2x
+  the samples/s of the shared-items epoch at ML-1M size.
 * Rejecting positives as negatives (``positives_index``): an exact bitset per heavy user
   and a one-hash Bloom filter per light user answer most checks with one load; the binary
   search runs only on a light user's filter hit.
@@ -1133,6 +1148,110 @@ def visits_ids_epoch(loss_code, cptr, vusers, qptr, uf, itf, pos, queue, samples
                                                 negs, gneg, xs)
         out_loss[c] = loss
         out_count[c] = count
+
+
+# --------------------------------------------------------------------------------------
+# ids-only BPR in user visits on several threads: item blocks, one per thread and round
+# --------------------------------------------------------------------------------------
+@njit(**_INL)
+def draw_negative_in_block(states, c, user, pos, blocks, b, pop_items, popularity, max_tries):
+    """An item of block ``b`` that is not one of ``user``'s positives: uniform over the
+    block's items, or (``popularity``) the item of a random training sample, redrawn until
+    it falls in the block; -1 when ``max_tries`` draws all miss."""
+    block_of, blk_ptr, blk_items = blocks
+    lo = blk_ptr[b]
+    size = blk_ptr[b + 1] - lo
+    if size == 0:
+        return _NONE
+    for _ in range(max_tries):
+        if popularity:
+            j = np.int64(pop_items[rng_below(states, c, pop_items.shape[0])])
+            if block_of[j] != b:
+                continue
+        else:
+            j = np.int64(blk_items[lo + rng_below(states, c, size)])
+        if not is_positive_fast(pos, user, j):
+            return j
+    return _NONE
+
+
+@njit(**_NONRT)
+def chunk_visits_bpr_block(c, ustart, uend, states, vusers, qptr, ucol, uval, icol, ival,
+                           pos, queue, samples, params, hyper, adagrad, popularity, blocks, b,
+                           first):
+    """BPR with one negative over the visits of users ``vusers[ustart:uend]`` with RNG
+    stream ``c``, restricted to item block ``b``: only the samples whose item is in the
+    block, each against a negative drawn from the block (:func:`draw_negative_in_block`),
+    with the updates of :func:`chunk_pairwise_ids`. The ``first`` round of an epoch
+    shuffles the users, then each user's samples, before training them; later rounds keep
+    that order. Returns (summed loss, number of trained samples)."""
+    q_users, q_items, q_ids = queue
+    has_ids = q_ids.shape[0] > 0
+    _, s_weights, has_weights = samples
+    block_of = blocks[0]
+    w = params[1]
+    V = params[2]
+    if first:
+        shuffle_rows(vusers, ustart, uend, states, c)
+    loss = 0.0
+    count = 0
+    for a in range(ustart, uend):
+        u = np.int64(vusers[a])
+        start = qptr[u]
+        end = qptr[u + 1]
+        if first:
+            shuffle_queue(queue, start, end, states, c)
+        cu = np.int64(ucol[u])
+        xu = uval[u]
+        for t in range(start, end):
+            i = np.int64(q_items[t])
+            if block_of[i] != b:
+                continue
+            smp = np.int64(q_ids[t]) if has_ids else _NONE
+            wt = s_weights[smp] if has_weights else _ONE
+            j = draw_negative_in_block(states, c, u, pos, blocks, b, q_items, popularity,
+                                       MAX_NEGATIVE_TRIES)
+            if j < 0:
+                continue
+            ci = np.int64(icol[i])
+            xi = ival[i]
+            cj = np.int64(icol[j])
+            xj = ival[j]
+            d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, V, xi, ci, xj, cj)
+            lo, sg = bpr_terms(d)
+            loss += wt * lo
+            ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sg, params, scale_reg(hyper, wt),
+                          adagrad)
+            count += 1
+    return loss, count
+
+
+@njit(**_JIT)
+def visits_bpr_block_epoch(cptr, vusers, qptr, uf, itf, pos, queue, samples, chunk_order,
+                           states, params, hyper, adagrad, popularity, blocks, b, first,
+                           out_loss, out_count):
+    """One round of the multi-threaded ids-only BPR epoch (one negative, user visits): the
+    chunks in ``chunk_order`` (chunk c: the visits of users ``vusers[cptr[c]:cptr[c + 1]]``,
+    RNG stream ``states[c]``, continued across rounds) trained on item block ``b`` of
+    ``blocks = (block_of, blk_ptr, blk_items)`` (item i is in block ``block_of[i]``; block
+    b's items are ``blk_items[blk_ptr[b]:blk_ptr[b + 1]]``) by
+    :func:`chunk_visits_bpr_block`. An epoch on T threads is T rounds; in round r thread t
+    trains its chunks on block (t + r) mod T, so threads running at once write disjoint
+    user rows and disjoint item rows, and each sample is trained once per epoch. The
+    ``first`` round writes each chunk's summed loss and count into ``out_loss[c]``,
+    ``out_count[c]``; later rounds add to them."""
+    for cc in range(chunk_order.shape[0]):
+        c = chunk_order[cc]
+        loss, count = chunk_visits_bpr_block(c, cptr[c], cptr[c + 1], states, vusers, qptr,
+                                             uf[1], uf[2], itf[1], itf[2], pos, queue,
+                                             samples, params, hyper, adagrad, popularity,
+                                             blocks, b, first)
+        if first:
+            out_loss[c] = loss
+            out_count[c] = count
+        else:
+            out_loss[c] += loss
+            out_count[c] += count
 
 
 # --------------------------------------------------------------------------------------

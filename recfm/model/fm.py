@@ -23,6 +23,7 @@ from recfm._utils import (
     check_n_threads,
     check_positive_int,
     check_random_state,
+    numba_thread_count,
     numba_threads,
 )
 from recfm.model import _kernels as K
@@ -48,6 +49,10 @@ ADAGRAD_INIT = 1.0
 #: An epoch whose mean loss exceeds this multiple of an all-zero model's loss has diverged
 #: (checked for every loss, after every epoch, so a diverged model is never returned).
 DIVERGENCE_FACTOR = 100.0
+#: Ids-only BPR (one negative, user visits) on T > 1 threads splits the items into T blocks,
+#: one per thread at a time, when every block gets at least this many items on average (a
+#: block must leave its users negatives to draw); smaller catalogues train without blocks.
+MIN_BLOCK_ITEMS = 64
 
 
 class DivergenceError(RecfmError, FloatingPointError):
@@ -58,10 +63,12 @@ def _fmt_choices(choices: tuple[str, ...]) -> str:
     return ", ".join(repr(c) for c in choices)
 
 
-def _aligned(shape: tuple[int, int], fill: Any = None) -> np.ndarray:
+def _aligned(shape: tuple[int, ...], fill: Any = None) -> np.ndarray:
     """A C-contiguous float32 array whose data starts on a 64-byte boundary (so that rows of
     64 factors are exactly four cache lines and Hogwild threads writing neighbouring rows do
-    not share a line: measured ~15% more samples/s on 2 threads), optionally filled."""
+    not share a line: measured ~15% more samples/s on 2 threads; and so that the weights
+    and factor rows of 16 consecutive features fill whole cache lines, which item blocks
+    rely on), optionally filled."""
     n = int(np.prod(shape))
     buf = np.empty(n + 16, np.float32)
     off = (-buf.ctypes.data % 64) // 4
@@ -158,7 +165,12 @@ class FactorizationMachine(Params):
         the same machine and software gives the same parameters (tested). With more threads
         the lock-free (Hogwild) updates race, so runs differ slightly even with a seed; the
         random streams themselves never depend on the thread count (they belong to fixed
-        chunks of the sample order, not to threads).
+        chunks of the sample order, not to threads). Except for ids-only BPR with one
+        negative (the default) when the catalogue has at least ``MIN_BLOCK_ITEMS`` (64)
+        items per thread: each epoch then runs in one round per thread over random item
+        blocks (threads running at once write disjoint users and items, each positive's
+        negative drawn from its own block), which takes no races and is reproducible with
+        a seed for a given thread count.
     random_state : None, int, numpy Generator or RandomState
         Seeds the initialisation, the sample order and the negative sampling.
     verbose : bool, default False
@@ -479,7 +491,7 @@ class FactorizationMachine(Params):
         self._rng = rng
         nf, k = data["n_features"], params["n_factors"]
         self.V_ = self._init_factors(rng, nf, k, params["init_std"])
-        self.w_ = np.zeros(nf, np.float32)
+        self.w_ = _aligned((nf,), 0.0)
         w0 = 0.0
         if params["loss"] == "squared":
             w0 = float(np.average(data["sv"], weights=sw)) if sw is not None and sw.sum() > 0 \
@@ -562,7 +574,7 @@ class FactorizationMachine(Params):
     def _reset_accumulators(self, params: dict[str, Any]) -> None:
         if params["learning_schedule"] == "adagrad":
             self.grad_sq_w0_ = ADAGRAD_INIT
-            self.grad_sq_w_ = np.full(self.w_.shape, ADAGRAD_INIT, np.float32)
+            self.grad_sq_w_ = _aligned(self.w_.shape, ADAGRAD_INIT)
             self.grad_sq_V_ = _aligned(self.V_.shape, ADAGRAD_INIT)
         else:
             self.grad_sq_w0_ = self.grad_sq_w_ = self.grad_sq_V_ = None
@@ -574,13 +586,16 @@ class FactorizationMachine(Params):
         V[:old] = self.V_
         V[old:] = self._init_factors(self._rng, add, k, params["init_std"])
         self.V_ = V
-        self.w_ = np.concatenate([self.w_, np.zeros(add, np.float32)])
+        w = _aligned((nf,), 0.0)
+        w[:old] = self.w_
+        self.w_ = w
         if self.grad_sq_V_ is not None:
             gV = _aligned((nf, k), ADAGRAD_INIT)
             gV[:old] = self.grad_sq_V_
             self.grad_sq_V_ = gV
-            self.grad_sq_w_ = np.concatenate(
-                [self.grad_sq_w_, np.full(add, ADAGRAD_INIT, np.float32)])
+            gw = _aligned((nf,), ADAGRAD_INIT)
+            gw[:old] = self.grad_sq_w_
+            self.grad_sq_w_ = gw
         self.n_features_ = nf
         log.info("FactorizationMachine grew from %d to %d features", old, nf)
 
@@ -597,6 +612,38 @@ class FactorizationMachine(Params):
         cut = np.flatnonzero(np.diff(ends // K.CHUNK_SIZE, prepend=0) > 0) + 1
         cptr = np.unique(np.concatenate([[0], cut, [len(vusers)]])).astype(np.int64)
         return vusers, cptr
+
+    @staticmethod
+    def _item_blocks(group: np.ndarray, counts: np.ndarray, n_blocks: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A random split of the items into ``n_blocks`` blocks of about equal numbers of
+        training samples, whole groups at a time (item i is in group ``group[i]`` of
+        ``0..n_groups - 1`` and has ``counts[i]`` samples): each item's block
+        (``block_of``), and the items by block (block b's are
+        ``blk_items[blk_ptr[b]:blk_ptr[b + 1]]``)."""
+        n_groups = int(group.max()) + 1 if len(group) else 0
+        gcounts = np.bincount(group, weights=counts, minlength=n_groups)
+        perm = rng.permutation(n_groups)
+        cum = np.cumsum(gcounts[perm])
+        # a group goes to the block that holds the midpoint of its samples
+        mid = (cum - 0.5 * gcounts[perm]) * n_blocks / max(float(cum[-1]), 1.0)
+        gblock = np.empty(n_groups, np.int64)
+        gblock[perm] = np.minimum(mid.astype(np.int64), n_blocks - 1)
+        block_of = gblock[group].astype(np.int32)
+        blk_items = np.argsort(block_of, kind="stable").astype(np.int32)
+        blk_ptr = np.searchsorted(block_of[blk_items], np.arange(n_blocks + 1)).astype(np.int64)
+        return block_of, blk_ptr, blk_items
+
+    def _align_parameters(self) -> None:
+        """Reallocate (same values) any of ``w_``, ``V_`` and their Adagrad sums whose data
+        does not start on a 64-byte boundary (arrays fit allocates always do; unpickled ones
+        may not): item blocks assume the cache lines of 16 consecutive features are theirs."""
+        for name in ("w_", "V_", "grad_sq_w_", "grad_sq_V_"):
+            arr = getattr(self, name)
+            if arr is not None and (arr.ctypes.data % 64 or not arr.flags.c_contiguous):
+                out = _aligned(arr.shape)
+                out[...] = arr
+                setattr(self, name, out)
 
     def _visit_plan(self, data: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         """Samples grouped by user (``queue``, ``qptr``), the users with samples in a random
@@ -652,6 +699,15 @@ class FactorizationMachine(Params):
             order == "visits" or (order == "auto" and bpr_one))
         kind = (K.KIND_PAIRWISE_IDS if fast else K.KIND_PAIRWISE) if pairwise \
             else K.KIND_POINTWISE
+        # Ids-only BPR in visits on several threads: threads that wrote the same item rows
+        # (and their Adagrad sums) made every item row move between the cores' caches, which
+        # cost ~1.3-1.7x the CPU time per sample of one thread on ML-1M-sized data (the item
+        # table otherwise stays in a core's L2 cache); with the items split into one block
+        # per thread per round, threads running at once share no parameter's cache line
+        # (measured: see the kernels' "Performance notes")
+        n_thr_run = numba_thread_count(params["n_threads"])
+        blocked = (ids_visits and bpr_one and n_thr_run > 1
+                   and itf.shape[0] >= MIN_BLOCK_ITEMS * n_thr_run)
         if visits and not pairwise:
             raise ValueError(
                 f"a History field trains with a pairwise loss ('bpr' or 'warp'); got "
@@ -661,11 +717,13 @@ class FactorizationMachine(Params):
             ids = one_negative and self._ids_only(data, data["uf_static"])
             epoch_kernel = K.VISIT_EPOCHS[int(ids)]
         else:
-            epoch_kernel = K.visits_ids_epoch if ids_visits else K.EPOCHS[kind]
+            epoch_kernel = ((K.visits_bpr_block_epoch if blocked else K.visits_ids_epoch)
+                            if ids_visits else K.EPOCHS[kind])
         # only the kernels this fit runs: naming others (never compiled by this kind of fit)
         # would announce a compilation on every run
         announce_compilation(K.positives_index, epoch_kernel,
-                             K.make_visit_queue if visits or ids_visits else K.make_queue)
+                             K.make_visit_queue if visits or ids_visits else K.make_queue,
+                             *((K.seed_states,) if blocked else ()))
         pos = K.positives_index(inter.indptr, inter.indices, inter.shape[1])
         if visits:
             queue = None
@@ -679,6 +737,8 @@ class FactorizationMachine(Params):
         out_loss = np.zeros(n_chunks, np.float64)
         out_count = np.zeros(n_chunks, np.int64)
         w0 = np.array([self.w0_], np.float32)
+        if blocked:
+            self._align_parameters()  # before ``acc`` and ``prm`` take the arrays
         if adagrad:
             gw0 = np.array([self.grad_sq_w0_], np.float32)
             acc = (gw0, self.grad_sq_w_, self.grad_sq_V_)
@@ -707,6 +767,11 @@ class FactorizationMachine(Params):
                     plan["max_visit"], itf_t, cx_t, has_ctx, pos, samples)
         elif ids_visits:
             args = (loss_code, cptr, vusers, qptr, uf_t, itf_t, pos, queue, samples)
+            if blocked:
+                item_counts = np.bincount(data["si"], minlength=itf.shape[0])
+                # items whose columns share a cache line of w, V or their sums always share
+                # a block (16 features per 64-byte line of w; 16 rows of V fill whole lines)
+                item_group = np.unique(itf.indices // 16, return_inverse=True)[1].ravel()
         else:
             args = (loss_code, uf_t, itf_t, cx_t, has_ctx, pos, queue, samples)
         loss_limit = DIVERGENCE_FACTOR * self._reference_loss(params, data, sw)
@@ -726,7 +791,23 @@ class FactorizationMachine(Params):
                 # Hogwild: with n_thr threads each trains every n_thr-th chunk of the
                 # shuffled order (the kernels release the GIL); one thread, all in order
                 parts = [np.ascontiguousarray(chunk_order[t::n_thr]) for t in range(n_thr)]
-                list(pool.map(lambda part, rest=rest: epoch_kernel(*args, part, *rest), parts))
+                if blocked:
+                    # n_thr rounds: in round r thread t trains its chunks' samples of item
+                    # block (t + r) mod n_thr (negatives from that block too), so threads
+                    # running at once write disjoint users and items; the chunks' random
+                    # streams continue from round to round
+                    shared = (K.seed_states(seed, n_chunks), prm, hyper, adagrad, popularity,
+                              self._item_blocks(item_group, item_counts, n_thr, rng))
+                    for r in range(n_thr):
+                        jobs = [(parts[t], np.int64((t + r) % n_thr), r == 0)
+                                for t in range(n_thr)]
+                        # args[1:]: the visit epoch's arguments but its loss code (BPR only)
+                        list(pool.map(lambda job, shared=shared: K.visits_bpr_block_epoch(
+                            *args[1:], job[0], *shared, job[1], job[2], out_loss, out_count),
+                            jobs))
+                else:
+                    list(pool.map(lambda part, rest=rest: epoch_kernel(*args, part, *rest),
+                                  parts))
                 self.train_seconds_ += time.perf_counter() - t0
                 if not pairwise:
                     self.w0_ = float(w0[0])

@@ -42,19 +42,12 @@ class Stream:
                 arr[a], arr[b] = arr[b], arr[a]
 
 
-def reference_epoch(plan, queue, chunk_order, seed, rows, positives, weights, params, hyper,
-                    adagrad):
-    """One epoch as documented: chunk c (in ``chunk_order``) with stream splitmix64(seed + c)
-    shuffles its users, then each user's samples, then steps on each sample against one
-    uniform negative that is not a positive (up to 64 draws), BPR with Adagrad or SGD."""
-    cptr, vusers, qptr = plan
-    qu, qi, qs = queue
+def reference_bpr_step(u, i, j, wt, rows, params, hyper, adagrad):
+    """BPR's step on user u, positive i, negative j, sample weight wt (Adagrad or SGD);
+    returns the sample's weighted loss."""
     ucol, uval, icol, ival = rows
     w, V, gw, gV = params
     lr, reg_w, reg_v = hyper
-    n_items = len(icol)
-    losses = np.zeros(len(cptr) - 1)
-    counts = np.zeros(len(cptr) - 1, np.int64)
 
     def step(arr, acc, idx, grad):
         if adagrad:
@@ -63,6 +56,29 @@ def reference_epoch(plan, queue, chunk_order, seed, rows, positives, weights, pa
         else:
             arr[idx] -= lr * grad
 
+    cu, xu, ci, xi, cj, xj = ucol[u], uval[u], icol[i], ival[i], icol[j], ival[j]
+    vu, vi, vj = V[cu].copy(), V[ci].copy(), V[cj].copy()
+    d = w[ci] * xi - w[cj] * xj + xu * (vu @ (xi * vi - xj * vj))
+    g = -wt / (1.0 + math.exp(d))  # dL/dd
+    rw, rv = reg_w * wt, reg_v * wt
+    step(w, gw, ci, g * xi + rw * w[ci])
+    step(w, gw, cj, -g * xj + rw * w[cj])
+    step(V, gV, cu, g * xu * (xi * vi - xj * vj) + rv * vu)
+    step(V, gV, ci, g * xu * xi * vu + rv * vi)
+    step(V, gV, cj, -g * xu * xj * vu + rv * vj)
+    return wt * np.logaddexp(0.0, -d)
+
+
+def reference_epoch(plan, queue, chunk_order, seed, rows, positives, weights, params, hyper,
+                    adagrad):
+    """One epoch as documented: chunk c (in ``chunk_order``) with stream splitmix64(seed + c)
+    shuffles its users, then each user's samples, then steps on each sample against one
+    uniform negative that is not a positive (up to 64 draws), BPR with Adagrad or SGD."""
+    cptr, vusers, qptr = plan
+    qu, qi, qs = queue
+    n_items = len(rows[2])
+    losses = np.zeros(len(cptr) - 1)
+    counts = np.zeros(len(cptr) - 1, np.int64)
     for c in chunk_order:
         rng = Stream(splitmix64(seed + int(c)))
         rng.shuffle([vusers], cptr[c], cptr[c + 1])
@@ -78,19 +94,83 @@ def reference_epoch(plan, queue, chunk_order, seed, rows, positives, weights, pa
                         break
                 else:
                     continue
-                cu, xu, ci, xi, cj, xj = ucol[u], uval[u], icol[i], ival[i], icol[j], ival[j]
-                vu, vi, vj = V[cu].copy(), V[ci].copy(), V[cj].copy()
-                d = w[ci] * xi - w[cj] * xj + xu * (vu @ (xi * vi - xj * vj))
-                losses[c] += wt * np.logaddexp(0.0, -d)
+                losses[c] += reference_bpr_step(u, i, j, wt, rows, params, hyper, adagrad)
                 counts[c] += 1
-                g = -wt / (1.0 + math.exp(d))  # dL/dd
-                rw, rv = reg_w * wt, reg_v * wt
-                step(w, gw, ci, g * xi + rw * w[ci])
-                step(w, gw, cj, -g * xj + rw * w[cj])
-                step(V, gV, cu, g * xu * (xi * vi - xj * vj) + rv * vu)
-                step(V, gV, ci, g * xu * xi * vu + rv * vi)
-                step(V, gV, cj, -g * xu * xj * vu + rv * vj)
     return losses, counts
+
+
+def reference_block_epoch(plan, queue, parts, seed, blocks, rows, positives, weights, params,
+                          hyper, adagrad, popularity):
+    """The multi-threaded epoch as documented, its rounds run one after the other: T = len(parts)
+    rounds; in round r, part t's chunks (each with its stream splitmix64(seed + c), continued
+    across rounds) train on item block (t + r) mod T. The first round shuffles each chunk's
+    users, then each user's samples; every round trains, in that order, the samples whose
+    item is in the block, each against a negative of the block that is not a positive: a
+    uniform draw from the block's items, or (popularity) a queue entry's item redrawn until
+    it is in the block (64 draws in all)."""
+    cptr, vusers, qptr = plan
+    qu, qi, qs = queue
+    block_of, blk_ptr, blk_items = blocks
+    n_parts = len(parts)
+    losses = np.zeros(len(cptr) - 1)
+    counts = np.zeros(len(cptr) - 1, np.int64)
+    streams = {c: Stream(splitmix64(seed + c)) for c in range(len(cptr) - 1)}
+    for r in range(n_parts):
+        for t, part in enumerate(parts):
+            b = (t + r) % n_parts
+            lo, size = blk_ptr[b], blk_ptr[b + 1] - blk_ptr[b]
+            for c in part:
+                rng = streams[c]
+                if r == 0:
+                    rng.shuffle([vusers], cptr[c], cptr[c + 1])
+                for a in range(cptr[c], cptr[c + 1]):
+                    u = vusers[a]
+                    if r == 0:
+                        rng.shuffle([qu, qi] + ([qs] if len(qs) else []), qptr[u], qptr[u + 1])
+                    for s in range(qptr[u], qptr[u + 1]):
+                        i = qi[s]
+                        if block_of[i] != b:
+                            continue
+                        wt = weights[qs[s]] if weights is not None else 1.0
+                        for _ in range(K.MAX_NEGATIVE_TRIES):
+                            if popularity:
+                                j = qi[rng.below(len(qi))]
+                                if block_of[j] != b:
+                                    continue
+                            else:
+                                j = blk_items[lo + rng.below(size)]
+                            if j not in positives[u]:
+                                break
+                        else:
+                            continue
+                        losses[c] += reference_bpr_step(u, i, j, wt, rows, params, hyper,
+                                                        adagrad)
+                        counts[c] += 1
+    return losses, counts
+
+
+def visit_problem(rng, n_users, n_items, n_pairs, weighted):
+    """Random distinct samples in no particular order (user 7 has none), their weights,
+    one-entry rows with values other than 1 (users and items in interleaved columns), the
+    positives' index and sets, and the number of features."""
+    users, items = random_pairs(rng, n_users, n_items, n_pairs)
+    users[users == 7] = 8  # a user without samples is never visited
+    keep = np.unique(users.astype(np.int64) * n_items + items, return_index=True)[1]
+    users, items = users[keep], items[keep]
+    perm = rng.permutation(users.size)  # samples in no particular order
+    users, items = users[perm], items[perm]
+    weights = rng.uniform(0.5, 2.0, users.size) if weighted else None
+    ucol = (2 * np.arange(n_users)).astype(np.int32)
+    icol = (2 * rng.permutation(n_items) + 1).astype(np.int32)
+    uval = rng.uniform(0.5, 1.5, n_users)
+    ival = rng.uniform(0.5, 1.5, n_items)
+    ones = np.arange(n_users + 1, dtype=np.int32), np.arange(n_items + 1, dtype=np.int32)
+    order = np.lexsort((items, users))
+    inter_ptr = np.searchsorted(users[order], np.arange(n_users + 1)).astype(np.int32)
+    pos = K.positives_index(inter_ptr, items[order].astype(np.int32), n_items)
+    positives = [set(items[users == u].tolist()) for u in range(n_users)]
+    return (users, items, weights, (ucol, uval, icol, ival), (ones[0], ucol, uval),
+            (ones[1], icol, ival), pos, positives, 2 * max(n_users, n_items))
 
 
 @pytest.mark.parametrize("adagrad", [True, False], ids=["adagrad", "sgd"])
@@ -98,26 +178,8 @@ def reference_epoch(plan, queue, chunk_order, seed, rows, positives, weights, pa
 def test_visit_epoch_equals_the_documented_order_and_updates(adagrad, weighted):
     rng = np.random.default_rng(3)
     n_users, n_items, k = 30, 25, 4
-    users, items = random_pairs(rng, n_users, n_items, 260)
-    users[users == 7] = 8  # a user without samples is never visited
-    keep = np.unique(users.astype(np.int64) * n_items + items, return_index=True)[1]
-    users, items = users[keep], items[keep]
-    perm = rng.permutation(users.size)  # samples in no particular order
-    users, items = users[perm], items[perm]
-    weights = rng.uniform(0.5, 2.0, users.size) if weighted else None
-    # one-entry rows with values other than 1, users and items in interleaved columns
-    ucol = (2 * np.arange(n_users)).astype(np.int32)
-    icol = (2 * rng.permutation(n_items) + 1).astype(np.int32)
-    uval = rng.uniform(0.5, 1.5, n_users)
-    ival = rng.uniform(0.5, 1.5, n_items)
-    nf = 2 * max(n_users, n_items)
-    ones = np.arange(n_users + 1, dtype=np.int32), np.arange(n_items + 1, dtype=np.int32)
-    uf = (ones[0], ucol, uval)
-    itf = (ones[1], icol, ival)
-    order = np.lexsort((items, users))
-    inter_ptr = np.searchsorted(users[order], np.arange(n_users + 1)).astype(np.int32)
-    pos = K.positives_index(inter_ptr, items[order].astype(np.int32), n_items)
-    positives = [set(items[users == u].tolist()) for u in range(n_users)]
+    users, items, weights, (ucol, uval, icol, ival), uf, itf, pos, positives, nf = \
+        visit_problem(rng, n_users, n_items, 260, weighted)
 
     queue, qptr = K.make_visit_queue(users, items, n_users, weighted)
     # grouped by user, in the samples' own order within a user (a stable counting sort)
@@ -156,6 +218,86 @@ def test_visit_epoch_equals_the_documented_order_and_updates(adagrad, weighted):
     assert np.abs(prm[2] - V_init).max() > 1e-3  # the epochs did train
 
 
+def test_item_blocks_are_random_balanced_unions_of_whole_groups():
+    rng = np.random.default_rng(0)
+    n_items = 300
+    group = np.sort(rng.integers(0, 40, n_items))  # consecutive columns, as fit's // 16
+    group = np.unique(group, return_inverse=True)[1]
+    counts = rng.integers(0, 60, n_items)
+    gcounts = np.bincount(group, weights=counts)
+    for n_blocks in (2, 3):
+        found = []
+        for seed in (1, 2):
+            block_of, blk_ptr, blk_items = FactorizationMachine._item_blocks(
+                group, counts, n_blocks, np.random.default_rng(seed))
+            assert np.array_equal(np.sort(blk_items), np.arange(n_items))
+            assert blk_ptr[0] == 0 and blk_ptr[-1] == n_items
+            for b in range(n_blocks):
+                assert (block_of[blk_items[blk_ptr[b]:blk_ptr[b + 1]]] == b).all()
+                # about 1/n_blocks of the samples: off by less than the largest group's
+                share = counts[block_of == b].sum()
+                assert abs(share - counts.sum() / n_blocks) <= gcounts.max()
+            for g in range(group.max() + 1):  # a group is never split
+                assert np.unique(block_of[group == g]).size == 1
+            found.append(block_of)
+        assert not np.array_equal(found[0], found[1])  # a random split
+
+
+@pytest.mark.parametrize("adagrad", [True, False], ids=["adagrad", "sgd"])
+@pytest.mark.parametrize("weighted, popularity", [(False, False), (True, True)],
+                         ids=["uniform", "weighted-popularity"])
+def test_block_epoch_equals_the_documented_rounds_and_keeps_threads_apart(adagrad, weighted,
+                                                                          popularity):
+    rng = np.random.default_rng(4)
+    n_users, n_items, k = 40, 48, 4
+    users, items, weights, rows, uf, itf, pos, positives, nf = \
+        visit_problem(rng, n_users, n_items, 300, weighted)
+    ucol, icol = rows[0], rows[2]
+    queue, qptr = K.make_visit_queue(users, items, n_users, weighted)
+    vusers = rng.permutation(np.flatnonzero(np.diff(qptr) > 0)).astype(np.int32)
+    cptr = np.array([0, 6, 7, 19, 30, len(vusers)], np.int64)
+    parts = [np.array([3, 0], np.int64), np.array([1, 4, 2], np.int64)]
+    prm = [np.zeros(1), rng.normal(0, 0.1, nf), rng.normal(0, 0.3, (nf, k)), np.ones(1),
+           np.ones(nf), np.ones((nf, k))]
+    ref = [a.copy() for a in (prm[1], prm[2], prm[4], prm[5])]
+    ref_plan = (cptr, list(vusers), qptr)
+    ref_queue = tuple(list(a) for a in queue)
+    hyper = (0.07, 0.02, 0.03)
+    samples = (np.zeros(users.size), weights if weighted else np.zeros(1), weighted)
+    counts_in = np.bincount(items, minlength=n_items)
+    for epoch, seed in enumerate((21, 22)):
+        blocks = FactorizationMachine._item_blocks(np.arange(n_items) // 4, counts_in, 2,
+                                                   np.random.default_rng(epoch))
+        states = K.seed_states(np.uint64(seed), len(cptr) - 1)
+        out_loss, out_count = np.zeros(5), np.zeros(5, np.int64)
+        for r in range(2):
+            for t, part in enumerate(parts):
+                b = (t + r) % 2
+                before = [a.copy() for a in prm]
+                K.visits_bpr_block_epoch(cptr, vusers, qptr, uf, itf, pos, queue, samples,
+                                         part, states, tuple(prm), hyper, adagrad, popularity,
+                                         blocks, np.int64(b), r == 0, out_loss, out_count)
+                # written: only the part's users' rows and the block's items' rows, so
+                # threads running the other parts on the other blocks at once share none
+                mine = {int(ucol[u]) for c in part for u in vusers[cptr[c]:cptr[c + 1]]}
+                mine |= {int(icol[i]) for i in np.flatnonzero(blocks[0] == b)}
+                others = np.setdiff1d(np.arange(nf), sorted(mine))
+                for got, old in zip(prm[1:], before[1:], strict=True):
+                    if got.shape[0] == nf:
+                        assert np.array_equal(got[others], old[others])
+        losses, counts = reference_block_epoch(ref_plan, ref_queue, parts, seed, blocks, rows,
+                                               positives, weights, ref, hyper, adagrad,
+                                               popularity)
+        assert np.array_equal(out_count, counts)
+        assert counts.sum() == users.size  # each sample once per epoch
+        np.testing.assert_allclose(out_loss, losses, rtol=1e-12)
+        assert np.array_equal(vusers, ref_plan[1])
+        for a, b in zip(queue, ref_queue, strict=True):
+            assert np.array_equal(a, b)
+        for got, want in zip((prm[1], prm[2], prm[4], prm[5]), ref, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("loss, n_negatives", [("bpr", 1), ("bpr", 3), ("warp", 1)])
 def test_estimator_trains_ids_designs_in_visits(loss, n_negatives, monkeypatch):
     """Ids-only BPR fits with one negative per positive run the visit epoch (several BPR
@@ -182,3 +324,37 @@ def test_estimator_trains_ids_designs_in_visits(loss, n_negatives, monkeypatch):
     assert not np.array_equal(fits["visits"].V_, fits["shuffled"].V_)
     auto_as = "visits" if loss == "bpr" and n_negatives == 1 else "shuffled"
     assert np.array_equal(fits["auto"].V_, fits[auto_as].V_)
+
+
+def test_estimator_trains_in_item_blocks_on_several_threads(monkeypatch):
+    """Ids-only BPR (one negative) on two threads trains each epoch in two rounds of item
+    blocks once the catalogue has MIN_BLOCK_ITEMS items per thread: threads running at once
+    share no parameter row, so even a two-thread fit is reproducible with a seed; it learns.
+    One thread, and smaller catalogues, keep the visit epoch."""
+    import recfm.model.fm as fm_module
+
+    rounds, visits = [], []  # (block, first round?) of each call; calls of the visit epoch
+    monkeypatch.setattr(K, "visits_bpr_block_epoch",
+                        lambda *a, f=K.visits_bpr_block_epoch:
+                        rounds.append((int(a[15]), bool(a[16]))) or f(*a))
+    monkeypatch.setattr(K, "visits_ids_epoch",
+                        lambda *a, f=K.visits_ids_epoch: visits.append(1) or f(*a))
+    d, users, items, rng = planted_groups(6, n_users=60, n_items=2 * fm_module.MIN_BLOCK_ITEMS)
+    kw = dict(n_factors=8, n_epochs=10, n_threads=2, random_state=3)
+    a = FactorizationMachine(**kw).fit(d)
+    two = fm_module.numba_thread_count(2) == 2  # a one-core machine runs one thread
+    # per epoch: round 0 trains blocks 0 and 1 (one per thread), round 1 blocks 1 and 0
+    assert sorted(rounds) == (sorted([(0, True), (1, True), (1, False), (0, False)] * 10)
+                              if two else [])
+    assert len(visits) == (0 if two else 10)
+    b = FactorizationMachine(**kw).fit(d)
+    assert np.array_equal(a.V_, b.V_) and np.array_equal(a.w_, b.w_)
+    assert held_out_beat_random(a, d, users, items, rng) > 0.8
+    rounds.clear()
+    visits.clear()
+    FactorizationMachine(**{**kw, "n_threads": 1}).fit(d)
+    assert not rounds and len(visits) == 10
+    monkeypatch.setattr(fm_module, "MIN_BLOCK_ITEMS", fm_module.MIN_BLOCK_ITEMS + 1)
+    visits.clear()
+    FactorizationMachine(**kw).fit(d)
+    assert not rounds and len(visits) == (20 if two else 10)
