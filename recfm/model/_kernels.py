@@ -84,15 +84,16 @@ Performance notes (what made the difference, measured):
   factors and their Adagrad sums (1.9 MB) stay in a core's L2 cache when one thread trains,
   but when two threads both write them every item row keeps moving between the cores, and
   a sample cost 1.3-1.7x the CPU time of one thread's (``time.thread_time()`` per sample;
-  the thread pool, chunk sizes, RNG and Python between chunks cost nothing measurable:
-  each thread's kernel time was >= 99 % of its wall time, the two threads' parts within
-  3 % of each other). Training both threads on disjoint item halves brought it back to the
-  one-thread cost, while item biases spread over random items did not (16 items share a
-  cache line of ``w`` and of its sums). Hence item blocks: random unions of 16-feature
-  groups of columns (whole cache lines of ``w``, ``V`` and their sums, all 64-byte
-  aligned), one block per thread and round, negatives drawn from the block (uniformly over
-  its items, or popularity by rejection), re-split every epoch; on two threads 1.15-1.2x
-  the samples/s of the shared-items epoch at ML-1M size.
+  not the thread pool, chunk sizes, RNG or Python between chunks: each thread's kernel
+  time was >= 99 % of its wall time, the two threads' parts within 5 % of each other).
+  Training the two threads on disjoint item halves brought it back to the one-thread cost;
+  disjoint random items did not (16 items share a cache line of ``w`` and of its sums).
+  Hence item blocks: random unions of 16-feature groups of columns (whole cache lines of
+  ``w``, ``V`` and their sums, all 64-byte aligned), one block per thread and round,
+  negatives drawn from the block (uniformly over its items, or by popularity with
+  rejection), re-split every epoch. Two-thread fits then ran 1.26x the samples/s of the
+  shared-items epoch at ML-1M size (1.71x one thread's, from 1.36x), and the same at ML-20M
+  size (1.01x), where the item table outgrows a core's caches on one thread too.
 * Rejecting positives as negatives (``positives_index``): an exact bitset per heavy user
   and a one-hash Bloom filter per light user answer most checks with one load; the binary
   search runs only on a light user's filter hit.
