@@ -784,6 +784,19 @@ def ids_pair_step(cu, xu, ci, xi, cj, xj, g, params, hyper, adagrad):
 
 
 @njit(**_INL)
+def ids_bpr_sample(cu, xu, ci, xi, cj, xj, wt, params, hyper, adagrad):
+    """BPR on one-entry rows (user cu/xu, positive ci/xi, negative cj/xj) for a sample of
+    weight ``wt``: the score difference, then :func:`ids_pair_step`. Returns the weighted
+    loss."""
+    w = params[1]
+    V = params[2]
+    d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, V, xi, ci, xj, cj)
+    lo, sg = bpr_terms(d)
+    ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sg, params, scale_reg(hyper, wt), adagrad)
+    return wt * lo
+
+
+@njit(**_INL)
 def ids_multi_step(cu, xu, ci, xi, cols, xs, n_neg, gneg, buf, params, hyper, adagrad):
     """Fused BPR step for one-entry rows against the negatives in columns ``cols[:n_neg]``
     with values ``xs`` (possibly repeated) and ``gneg[n] = dL/dd_n``: the updates of
@@ -953,13 +966,8 @@ def chunk_pairwise_ids(loss_code, c, start, end, states, ucol, uval, icol, ival,
                               MAX_NEGATIVE_TRIES)
             if j < 0:
                 continue
-            cj = np.int64(icol[j])
-            xj = ival[j]
-            d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, V, xi, ci, xj, cj)
-            lo, sg = bpr_terms(d)
-            loss += wt * lo
-            ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sg, params, scale_reg(hyper, wt),
-                          adagrad)
+            loss += ids_bpr_sample(cu, xu, ci, xi, np.int64(icol[j]), ival[j], wt, params,
+                                   hyper, adagrad)
             count += 1
         else:
             spos = w[ci] * xi + xu * xi * dot_rows(V, cu, V, ci)
@@ -1190,8 +1198,6 @@ def chunk_visits_bpr_block(c, ustart, uend, states, vusers, qptr, ucol, uval, ic
     has_ids = q_ids.shape[0] > 0
     _, s_weights, has_weights = samples
     block_of = blocks[0]
-    w = params[1]
-    V = params[2]
     if first:
         shuffle_rows(vusers, ustart, uend, states, c)
     loss = 0.0
@@ -1214,15 +1220,8 @@ def chunk_visits_bpr_block(c, ustart, uend, states, vusers, qptr, ucol, uval, ic
                                        MAX_NEGATIVE_TRIES)
             if j < 0:
                 continue
-            ci = np.int64(icol[i])
-            xi = ival[i]
-            cj = np.int64(icol[j])
-            xj = ival[j]
-            d = w[ci] * xi - w[cj] * xj + xu * dot_diff_rows(V, cu, V, xi, ci, xj, cj)
-            lo, sg = bpr_terms(d)
-            loss += wt * lo
-            ids_pair_step(cu, xu, ci, xi, cj, xj, -wt * sg, params, scale_reg(hyper, wt),
-                          adagrad)
+            loss += ids_bpr_sample(cu, xu, np.int64(icol[i]), ival[i], np.int64(icol[j]),
+                                   ival[j], wt, params, hyper, adagrad)
             count += 1
     return loss, count
 

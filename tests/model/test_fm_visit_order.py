@@ -149,6 +149,20 @@ def reference_block_epoch(plan, queue, parts, seed, blocks, rows, positives, wei
     return losses, counts
 
 
+def assert_as_reference(kernel, reference):
+    """The kernel's chunk losses and counts, user order, queue and parameters ``(w, V, gw,
+    gV)`` of ``prm`` equal the reference's (float64)."""
+    out_loss, out_count, vusers, queue, prm = kernel
+    losses, counts, ref_vusers, ref_queue, ref = reference
+    assert np.array_equal(out_count, counts)
+    np.testing.assert_allclose(out_loss, losses, rtol=1e-12)
+    assert np.array_equal(vusers, ref_vusers)
+    for a, b in zip(queue, ref_queue, strict=True):
+        assert np.array_equal(a, b)
+    for got, want in zip((prm[1], prm[2], prm[4], prm[5]), ref, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
 def visit_problem(rng, n_users, n_items, n_pairs, weighted):
     """Random distinct samples in no particular order (user 7 has none), their weights,
     one-entry rows with values other than 1 (users and items in interleaved columns), the
@@ -208,13 +222,9 @@ def test_visit_epoch_equals_the_documented_order_and_updates(adagrad, weighted):
         losses, counts = reference_epoch(ref_plan, ref_queue, chunk_order, seed,
                                          (ucol, uval, icol, ival), positives, weights, ref,
                                          hyper, adagrad)
-        assert np.array_equal(out_count, counts) and counts.sum() == users.size
-        np.testing.assert_allclose(out_loss, losses, rtol=1e-12)
-        assert np.array_equal(vusers, ref_plan[1])
-        for a, b in zip(queue, ref_queue, strict=True):
-            assert np.array_equal(a, b)
-        for got, want in zip((prm[1], prm[2], prm[4], prm[5]), ref, strict=True):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        assert counts.sum() == users.size
+        assert_as_reference((out_loss, out_count, vusers, queue, prm),
+                            (losses, counts, ref_plan[1], ref_queue, ref))
     assert np.abs(prm[2] - V_init).max() > 1e-3  # the epochs did train
 
 
@@ -288,14 +298,9 @@ def test_block_epoch_equals_the_documented_rounds_and_keeps_threads_apart(adagra
         losses, counts = reference_block_epoch(ref_plan, ref_queue, parts, seed, blocks, rows,
                                                positives, weights, ref, hyper, adagrad,
                                                popularity)
-        assert np.array_equal(out_count, counts)
         assert counts.sum() == users.size  # each sample once per epoch
-        np.testing.assert_allclose(out_loss, losses, rtol=1e-12)
-        assert np.array_equal(vusers, ref_plan[1])
-        for a, b in zip(queue, ref_queue, strict=True):
-            assert np.array_equal(a, b)
-        for got, want in zip((prm[1], prm[2], prm[4], prm[5]), ref, strict=True):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        assert_as_reference((out_loss, out_count, vusers, queue, prm),
+                            (losses, counts, ref_plan[1], ref_queue, ref))
 
 
 @pytest.mark.parametrize("loss, n_negatives", [("bpr", 1), ("bpr", 3), ("warp", 1)])
