@@ -1162,6 +1162,16 @@ def visits_ids_epoch(loss_code, cptr, vusers, qptr, uf, itf, pos, queue, samples
 # --------------------------------------------------------------------------------------
 # ids-only BPR in user visits on several threads: item blocks, one per thread and round
 # --------------------------------------------------------------------------------------
+@njit(**_JIT)
+def count_values(values, n):
+    """``np.bincount(values, minlength=n)`` without its int64 copy of ``values`` (8 bytes
+    per sample: 160 MB at ML-20M size)."""
+    out = np.zeros(n, np.int64)
+    for a in range(values.shape[0]):
+        out[values[a]] += 1
+    return out
+
+
 @njit(**_INL)
 def draw_negative_in_block(states, c, user, pos, blocks, b, pop_items, popularity, max_tries):
     """An item of block ``b`` that is not one of ``user``'s positives: uniform over the

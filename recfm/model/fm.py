@@ -723,7 +723,7 @@ class FactorizationMachine(Params):
         # would announce a compilation on every run
         announce_compilation(K.positives_index, epoch_kernel,
                              K.make_visit_queue if visits or ids_visits else K.make_queue,
-                             *((K.seed_states,) if blocked else ()))
+                             *((K.count_values, K.seed_states) if blocked else ()))
         pos = K.positives_index(inter.indptr, inter.indices, inter.shape[1])
         if visits:
             queue = None
@@ -768,7 +768,7 @@ class FactorizationMachine(Params):
         elif ids_visits:
             args = (loss_code, cptr, vusers, qptr, uf_t, itf_t, pos, queue, samples)
             if blocked:
-                item_counts = np.bincount(data["si"], minlength=itf.shape[0])
+                item_counts = K.count_values(data["si"], itf.shape[0])
                 # items whose columns share a cache line of w, V or their sums always share
                 # a block (16 features per 64-byte line of w; 16 rows of V fill whole lines)
                 item_group = np.unique(itf.indices // 16, return_inverse=True)[1].ravel()

@@ -228,6 +228,11 @@ def test_visit_epoch_equals_the_documented_order_and_updates(adagrad, weighted):
     assert np.abs(prm[2] - V_init).max() > 1e-3  # the epochs did train
 
 
+def test_count_values_is_bincount():
+    values = np.random.default_rng(1).integers(0, 50, 1000).astype(np.int32)
+    assert np.array_equal(K.count_values(values, 60), np.bincount(values, minlength=60))
+
+
 def test_item_blocks_are_random_balanced_unions_of_whole_groups():
     rng = np.random.default_rng(0)
     n_items = 300
