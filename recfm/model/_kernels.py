@@ -100,8 +100,10 @@ Performance notes (what made the difference, measured):
   and the first cache line of that next sample's item rows (and user row, when the user
   changes), their weights and Adagrad sums is prefetched (``llvm.prefetch``) while the
   current sample trains. At ML-20M size, where the 26,744 item rows outgrow a core's
-  caches, whole fits ran 1.6x the samples/s on one thread and 1.3x on two; at ML-1M size
-  1.0x (whole fits of 1 and 3 epochs, old and new code interleaved, clean runs only).
+  caches, whole fits ran 1.5-1.6x the samples/s on one thread and 1.3-1.8x on two; at
+  ML-1M size 0.94-1.01x (whole fits of 1 and 3 epochs, old and new code interleaved in one
+  process, runs disturbed by other processes left out). The ids + History BPR visit kernel
+  (:func:`chunk_visits_ids`) does the same: ~1.2x at ML-20M size on two threads.
 * Rejecting positives as negatives (``positives_index``): an exact bitset per heavy user
   and a one-hash Bloom filter per light user answer most checks with one load; the binary
   search runs only on a light user's filter hit.
@@ -1700,15 +1702,27 @@ def chunk_visits_ids(loss_code, c, ustart, uend, states, vusers, qptr, queue, uc
         xu = uval[u]
         mtot = _ZERO
         n_slots = 0
-        for t in range(qptr[u], qptr[u + 1]):
+        end = qptr[u + 1]
+        # BPR: each sample's negative drawn one sample ahead (the same draws in the same
+        # order) and that sample's item rows prefetched meanwhile, as chunk_pairwise_ids
+        j_next = _NONE
+        if loss_code == LOSS_BPR and qptr[u] < end:
+            j_next = draw_negative(states, c, u, pos, n_items, q_items, popularity,
+                                   MAX_NEGATIVE_TRIES)
+        for t in range(qptr[u], end):
             i, smp, wt = visit_sample(queue, samples, t)
             ci = np.int64(icol[i])
             xi = ival[i]
             hc, jj, r = visit_target(hist, u, hmap, hcol, hres, i)
             visit_query(buf, V, cu, xu, hs, hist, hc, jj, r)
             if loss_code == LOSS_BPR:
-                j = draw_negative(states, c, u, pos, n_items, q_items, popularity,
-                                  MAX_NEGATIVE_TRIES)
+                j = j_next
+                if t + 1 < end:
+                    j_next = draw_negative(states, c, u, pos, n_items, q_items, popularity,
+                                           MAX_NEGATIVE_TRIES)
+                    prefetch_feature(params, adagrad, np.int64(icol[np.int64(q_items[t + 1])]))
+                    if j_next >= 0:
+                        prefetch_feature(params, adagrad, np.int64(icol[j_next]))
                 if j < 0:
                     continue
                 cj = np.int64(icol[j])
