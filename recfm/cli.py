@@ -181,8 +181,10 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     out = Path(args.out)
     check_save_target(out, args.overwrite)  # before training, not after
     interactions = read_interactions_csv(args.interactions, **_columns(args)).interactions
-    users = read_attributes_csv(args.users, "user_id") if args.users else None
-    items = read_attributes_csv(args.items, "item_id") if args.items else None
+    users = (read_attributes_csv(args.users, "user_id", source_column=args.user_column)
+             if args.users else None)
+    items = (read_attributes_csv(args.items, "item_id", source_column=args.item_column)
+             if args.items else None)
     # a side without an explicit column list uses every usable column of its frame
     log_user = [History()] if args.user_history else []
     log_context = [] if args.recent_items is None else [RecentItems(n=args.recent_items)]
@@ -240,9 +242,11 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     from .datasets import is_parquet, read_attributes_csv, read_interactions_csv, write_table
     from .recommenders import load
 
-    if _columns(args) and not args.history:
+    if _columns(args) and not (args.history or args.user_attributes
+                               or (args.users is not None and _is_file_arg(args.users))):
         raise ValueError("--user-column, --item-column, --rating-column and --time-column "
-                         "name columns of --history, which is not given")
+                         "name columns of --history (and --user-column the id column of "
+                         "--users FILE / --user-attributes), none of which is given")
     # on a cluster, a Parquet output is a folder of parts
     _refuse_existing(args.output, args.overwrite, "--output", folder_ok=bool(args.scheduler))
     if args.scheduler:
@@ -256,12 +260,14 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} is not supported by a saved {type(rec).__name__}")
     history = (read_interactions_csv(args.history, **_columns(args)).interactions
                if args.history else None)
-    users = read_attributes_csv(args.user_attributes, "user_id") if args.user_attributes else None
+    users = (read_attributes_csv(args.user_attributes, "user_id", source_column=args.user_column)
+             if args.user_attributes else None)
     context = pd.read_csv(args.context) if args.context else None
     if args.all or args.users == "all":
         ids = rec.user_ids_
     elif _is_file_arg(args.users):
-        ids = pd.Index(read_attributes_csv(args.users, "user_id")["user_id"])
+        ids = pd.Index(read_attributes_csv(args.users, "user_id",
+                                           source_column=args.user_column)["user_id"])
     else:
         ids = _ids(args.users, rec.user_ids_, "--users")
     items = None if args.items is None else _ids(args.items, rec.item_ids_, "--items")
@@ -439,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="training threads (default: all cores; capped at the cores available)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     fit.add_argument("-q", "--quiet", action="store_true")
-    _column_args(fit, "--interactions")
+    _column_args(fit, "--interactions (and the id columns of --users, --items)")
     fit.set_defaults(func=_cmd_fit)
 
     rc = sub.add_parser("recommend", help="top-N lists from a saved model, as CSV")
@@ -463,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--overwrite", action="store_true")
     _cluster_args(rc, "rank on a Dask cluster: 'local' (worker processes started here) or a "
                   "scheduler address tcp://HOST:PORT; workers load --model themselves")
-    _column_args(rc, "--history")
+    _column_args(rc, "--history (and the id column of --users FILE, --user-attributes)")
     rc.set_defaults(func=_cmd_recommend)
 
     ds = sub.add_parser("datasets", help="supported data sets and whether each is present locally")

@@ -113,7 +113,8 @@ def test_column_options_need_a_file(tmp_path, capsys):
     assert not (tmp_path / "t").exists()
     code, out, err = run(capsys, "recommend", "--model", tmp_path / "m", "--users", "1",
                          "--time-column", "ts")
-    assert_one_line_error(code, out, err, "--time-column", "--history, which is not given")
+    assert_one_line_error(code, out, err, "--time-column", "--history (and --user-column the id "
+                          "column of --users FILE / --user-attributes), none of which is given")
 
 
 def test_tune_reads_an_own_log_and_resumes_only_with_the_same_columns(own_log, tmp_path, capsys):
@@ -127,3 +128,32 @@ def test_tune_reads_an_own_log_and_resumes_only_with_the_same_columns(own_log, t
     code, out_, err = run(capsys, "tune", "--dataset", path, *COLUMNS[:4], "--model", "fm",
                           "--trials", "2", "--out", out, "--resume", "-q")
     assert_one_line_error(code, out_, err, "--resume", "other settings", "columns")
+
+
+def test_attribute_files_may_name_their_ids_as_the_log_does(own_log, tmp_path, capsys):
+    """--items/--users files keyed like the log (`sku`, `user`) are read with the same
+    options; a file holding both names is refused rather than guessed at."""
+    path, df = own_log
+    skus = pd.Series(pd.unique(pd.read_csv(path)["sku"]))
+    items = pd.DataFrame({"sku": skus, "colour": np.where(np.arange(len(skus)) % 2, "red", "blue")})
+    items.to_csv(tmp_path / "items.csv", index=False)
+    model = tmp_path / "m"
+    code, _, err = run(capsys, "fit", "--interactions", path, *COLUMNS, "--items",
+                       tmp_path / "items.csv", "--epochs", "1", "--factors", "4", "--threads", "1",
+                       "--out", model, "-q")
+    assert code == 0, err
+    from recfm.recommenders import load
+
+    names = load(model).builder_.feature_names()
+    assert "colour=red" in names and "colour=blue" in names
+    (tmp_path / "users.csv").write_text("user\nu1\nu2\n")
+    code, out, err = run(capsys, "recommend", "--model", model, "--users", tmp_path / "users.csv",
+                         "--user-column", "user", "--n", "2")
+    assert code == 0, err
+    assert pd.read_csv(io.StringIO(out))["user_id"].tolist() == ["u1", "u1", "u2", "u2"]
+    items.assign(item_id=items["sku"]).to_csv(tmp_path / "both.csv", index=False)
+    code, out, err = run(capsys, "fit", "--interactions", path, *COLUMNS, "--items",
+                         tmp_path / "both.csv", "--out", tmp_path / "m2")
+    assert_one_line_error(code, out, err, "has both 'sku' (the ids' column in the log) and "
+                          "'item_id'")
+    assert not (tmp_path / "m2").exists()

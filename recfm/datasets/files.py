@@ -355,7 +355,8 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
 
 
 def read_attributes_csv(
-    path: str | os.PathLike, id_column: str, list_sep: str = "|"
+    path: str | os.PathLike, id_column: str, list_sep: str = "|",
+    source_column: str | None = None,
 ) -> pd.DataFrame:
     """Read a user or item attributes CSV or Parquet file (one row per id) for the feature builder.
 
@@ -371,15 +372,29 @@ def read_attributes_csv(
         ``"user_id"`` or ``"item_id"``.
     list_sep : str
         Separator of multi-valued cells.
+    source_column : str, optional
+        The file's own name of its id column, as given to :func:`read_interactions_csv`
+        for the log (``user_column``/``item_column``): used when the file has it, else
+        ``id_column`` is (a log and its attribute files often name ids alike, not always).
 
     Raises
     ------
     DataNotFoundError
         The file does not exist.
     DataError
-        No ``id_column``, a missing or duplicated id; the message names the file and id.
+        No id column, a missing or duplicated id; the message names the file and id.
     """
     df, what = _read_csv(path, id_column)
+    if source_column is not None and source_column != id_column and source_column in df.columns:
+        if id_column in df.columns:
+            raise DataError(
+                f"{what} has both {source_column!r} (the ids' column in the log) and "
+                f"{id_column!r}: which holds the ids is unclear; rename or drop one")
+        df = df.rename(columns={source_column: id_column})
+    elif id_column not in df.columns:
+        also = "" if source_column is None else f" or {source_column!r}"
+        raise DataError(f"{what} has no id column {id_column!r}{also}; it has "
+                        f"{list(df.columns)}")
     check_columns(df, [id_column], what, first_line=2)
     _ids(df, id_column, what)
     dup = df[id_column].duplicated()
