@@ -67,11 +67,15 @@ def event_times(values: pd.Series, column: str, what: str) -> np.ndarray:
     DataError
         Any other dtype (text included: the message says how to convert it).
     """
-    if is_datetime(values):
-        return datetime_seconds(values)
-    if is_number(values):
-        return values.to_numpy()
-    raise not_a_time(values, column, what)
+    check_time_column(values, column, what)
+    return datetime_seconds(values) if is_datetime(values) else values.to_numpy()
+
+
+def check_time_column(values: pd.Series, column: str, what: str) -> None:
+    """Refuse (:func:`not_a_time`) a frame's time column that holds neither numbers nor
+    datetimes: a check of its dtype, without converting it."""
+    if not (is_datetime(values) or is_number(values)):
+        raise not_a_time(values, column, what)
 
 
 def not_a_time(values: pd.Series, column: str, what: str) -> DataError:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from recfm._timestamps import event_times
+from recfm._timestamps import check_time_column, event_times
 from recfm._utils import (
     DataError,
     check_columns,
@@ -89,7 +89,7 @@ def _validate(df: pd.DataFrame, what: str, need_timestamp: bool) -> None:
         check_columns(df, ["rating"], what)
     ts = df["timestamp"] if "timestamp" in df.columns else None
     if need_timestamp:
-        event_times(df["timestamp"], "timestamp", what)  # refuses text, before any work
+        check_time_column(df["timestamp"], "timestamp", what)  # text, before any work
     if ts is not None and pd.api.types.is_float_dtype(ts.dtype):
         # inf would sort as the newest (or oldest) event of all and decide every time cut
         check_finite_numbers(ts.to_numpy(np.float64), "timestamp", what)
