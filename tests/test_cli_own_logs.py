@@ -156,4 +156,9 @@ def test_attribute_files_may_name_their_ids_as_the_log_does(own_log, tmp_path, c
                          tmp_path / "both.csv", "--out", tmp_path / "m2")
     assert_one_line_error(code, out, err, "has both 'sku' (the ids' column in the log) and "
                           "'item_id'")
+    items.rename(columns={"sku": "id"}).to_csv(tmp_path / "neither.csv", index=False)
+    code, out, err = run(capsys, "fit", "--interactions", path, *COLUMNS, "--items",
+                         tmp_path / "neither.csv", "--out", tmp_path / "m2")
+    assert_one_line_error(code, out, err, "has no id column 'sku' or 'item_id'; it has "
+                          "['id', 'colour']")
     assert not (tmp_path / "m2").exists()

@@ -391,9 +391,8 @@ def read_attributes_csv(
                 f"{what} has both {source_column!r} (the ids' column in the log) and "
                 f"{id_column!r}: which holds the ids is unclear; rename or drop one")
         df = df.rename(columns={source_column: id_column})
-    elif id_column not in df.columns:
-        also = "" if source_column is None else f" or {source_column!r}"
-        raise DataError(f"{what} has no id column {id_column!r}{also}; it has "
+    elif source_column is not None and id_column not in df.columns:
+        raise DataError(f"{what} has no id column {source_column!r} or {id_column!r}; it has "
                         f"{list(df.columns)}")
     check_columns(df, [id_column], what, first_line=2)
     _ids(df, id_column, what)
