@@ -56,6 +56,17 @@ EXPECTED: dict[str, list[str]] = {
         r"sum of terms (-?\d+\.\d+), recommend\(\) score \1\b",  # terms sum to the score
         r"context × item terms:",
     ],
+    "log_features.py": [
+        r"60 new users, 5 clicks each: precision@10 on the rest of their log",
+        r"fm \+ history 0\.\d{3}\n\s+ease\s+0\.\d{3}\n\s+popularity\s+0\.\d{3}",
+        r"fm \+ history / popularity: (1\.[1-9]\d|[2-9]\.\d\d)x",  # at least 1.10x
+        r"explain\(new user \d+, item \d+\): score -?\d+\.\d+",
+        r"history=\d+\s+item_id=\d+\s+-?\d+\.\d{3}",
+        r"served from its training items as a new user: same top-10 and scores: True",
+        r"fm \+ recent item\s+0\.\d{3}\s+0\.\d{3}",
+        # planted order: the last item is worth several times the ids alone
+        r"on sample \(no planted order\), ([2-9]|\d{2,})\.\d\dx on synthetic",
+    ],
     "compare_with_implicit.py": [
         r"\| model \| ndcg@10 \|",
         r"\| pop \|",
