@@ -8,7 +8,12 @@ the other way round) compares like with like.
 
 Accepted forms
 --------------
-* integer Unix seconds (a column whose values are all numbers is always read so);
+* integer Unix seconds (a column whose values are all numbers is always read so), or, with
+  ``unit`` (``time_unit=`` / ``--time-unit`` of the file readers), integer milliseconds,
+  microseconds or nanoseconds since the epoch. A number whose time in its unit falls after
+  the year 2500 (or before 1439) is refused, with the unit that would read it: the usual
+  cause is a log in milliseconds read as seconds. A unit other than seconds with a column
+  of text or datetimes is refused too: those carry their own unit;
 * ISO 8601 text, decided per column (every value is parsed as a date/time once one value is
   not a number): ``2024-07-18``, ``2024-07-18 07:55:08``, ``2024-07-18T07:55:08Z``,
   ``2024-07-18T09:55:08+02:00``, fractions of seconds; a time without an offset is UTC,
@@ -31,6 +36,29 @@ from ._utils import DataError, check_finite_numbers, plain
 
 #: How messages describe the accepted forms.
 ACCEPTED = "an integer (Unix seconds) or an ISO 8601 date/time such as 2024-07-18 07:55:08"
+
+#: Units of numeric times, by name: how many of them make a second.
+UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+#: A numeric time that its unit puts after this year is taken for a unit mistake.
+MAX_YEAR = 2500
+#: Seconds from the epoch to the first instant after MAX_YEAR; a time of at least this
+#: magnitude (after 2500 or, below zero, before 1439) is no plausible event time.
+LIMIT = int(np.datetime64(f"{MAX_YEAR + 1}-01-01", "s").astype(np.int64))
+MIN_YEAR = int(str(np.datetime64(-LIMIT, "s"))[:4])
+
+
+def check_unit(unit: object, name: str = "time_unit") -> str:
+    """Return ``unit`` when it is one of :data:`UNITS`, else raise a ValueError naming ``name``."""
+    if not isinstance(unit, str) or unit not in UNITS:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, UNITS))}; got {unit!r}")
+    return unit
+
+
+def _unit_option(unit: str) -> str:
+    """How a message tells the user to give ``unit``, to the library and to the CLI."""
+    return f"time_unit={unit!r} (--time-unit {unit})"
 
 
 def is_datetime(values: pd.Series) -> bool:
@@ -90,12 +118,33 @@ def _where(row: int, first_line: int | None) -> str:
     return f"row {row}" if first_line is None else f"line {row + first_line}"
 
 
+def _check_plausible(ints: np.ndarray, unit: str, values: pd.Series, column: str, what: str,
+                     first_line: int | None) -> None:
+    """Refuse integer times in ``unit`` that fall after :data:`MAX_YEAR` (or before
+    :data:`MIN_YEAR`), naming the first such value and the unit that would read it."""
+    limit = LIMIT * UNITS[unit]  # within int64 for every unit but ns, where no int64 is beyond
+    far = (ints >= limit) | (ints <= -limit) if limit < 2**63 else np.zeros(len(ints), bool)
+    if not far.any():
+        return
+    row = int(np.flatnonzero(far)[0])
+    value = int(ints[row])
+    when = f"after the year {MAX_YEAR}" if value > 0 else f"before the year {MIN_YEAR}"
+    fits = [u for u, n in UNITS.items() if n > UNITS[unit] and abs(value) < LIMIT * n]
+    # every int64 is within range as nanoseconds, so a finer unit always fits
+    hint = fits[0]
+    raise DataError(
+        f"{what}: column '{column}' has value {plain(values.iloc[row])!r} at "
+        f"{_where(row, first_line)}, which as Unix {UNIT_NAMES[unit]} is {when}; it looks like "
+        f"Unix {UNIT_NAMES[hint]}: read the file with {_unit_option(hint)}")
+
+
 def parse_timestamps(values: pd.Series, column: str, what: str,
-                     first_line: int | None = None) -> np.ndarray:
+                     first_line: int | None = None, unit: str = "s") -> np.ndarray:
     """A NaN-free time column read from a file, as int64 Unix seconds.
 
-    Numbers must be integers within int64 range; text is read as numbers when every value
-    is one, else every value must be ISO 8601 (see the module docstring).
+    Numbers must be integers within int64 range, counting ``unit``; text is read as
+    numbers when every value is one, else every value must be ISO 8601 (see the module
+    docstring).
 
     Parameters
     ----------
@@ -105,30 +154,54 @@ def parse_timestamps(values: pd.Series, column: str, what: str,
         Its name and the file (or frame) it comes from, for messages.
     first_line : int, optional
         File line of the first row (2 after a header), so messages point at a line.
+    unit : {'s', 'ms', 'us', 'ns'}
+        What numbers count; they become whole seconds, floored. Any other unit than
+        ``'s'`` with text or datetimes is refused (they carry their own unit).
 
     Raises
     ------
     DataError
-        The first value that is none of the accepted forms, with its line.
+        The first value that is none of the accepted forms, or no plausible time in
+        ``unit`` (see the module docstring), with its line; a unit given with text or
+        datetimes.
     """
+    check_unit(unit)
     if is_datetime(values):
+        if unit != "s":
+            raise DataError(
+                f"{what}: column '{column}' holds timestamps (dtype {values.dtype}), which "
+                f"carry their own unit; {_unit_option(unit)} is for numeric times only: leave "
+                "it unset")
         return datetime_seconds(values)
     if is_number(values):
+        exact = values
         numbers = values.to_numpy(np.float64)
         text = None
     else:
         text = values.astype("string")
-        numbers = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        exact = pd.to_numeric(text, errors="coerce")
+        numbers = exact.to_numpy(np.float64, na_value=np.nan)
     if not np.isnan(numbers).any():
         fractional = numbers != np.floor(numbers)
         if fractional.any():
             row = int(np.flatnonzero(fractional)[0])
             raise DataError(f"{what}: column '{column}' has value {plain(values.iloc[row])!r} at "
-                            f"{_where(row, first_line)}, which is not an integer (Unix seconds)")
+                            f"{_where(row, first_line)}, which is not an integer (Unix "
+                            f"{UNIT_NAMES[unit]})")
         check_finite_numbers(numbers, column, what, first_line=first_line, integer=True,
                              original=values)
-        return numbers.astype(np.int64)
+        # integer columns stay integers: float64 would round nanoseconds near a second's end
+        ints = (exact.to_numpy(np.int64) if pd.api.types.is_integer_dtype(exact.dtype)
+                else numbers.astype(np.int64))
+        _check_plausible(ints, unit, values, column, what, first_line)
+        return ints // UNITS[unit]  # floor division: -1 ms is the second before the epoch
     assert text is not None, "a numeric dtype has no NaN here: the caller refused missing values"
+    if unit != "s":
+        row = int(np.flatnonzero(np.isnan(numbers))[0])
+        raise DataError(
+            f"{what}: column '{column}' has value {values.iloc[row]!r} at "
+            f"{_where(row, first_line)}, which is not a number; {_unit_option(unit)} is for "
+            "numeric times only (ISO 8601 text carries its own unit): leave it unset")
     # strict ISO 8601: pandas' default inference would read 07/08/2024 as July or August
     # depending on the other rows; a column with a number among dates is refused too
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")

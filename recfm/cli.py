@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from ._timestamps import UNITS
 from ._utils import RecfmError
 
 log = logging.getLogger("recfm")
@@ -151,20 +152,24 @@ _COLUMN_OPTIONS = ("user_column", "item_column", "rating_column", "time_column")
 
 
 def _columns(args: argparse.Namespace) -> dict[str, str]:
-    """The --*-column options given, as read_interactions_csv's keyword arguments."""
-    return {k: v for k in _COLUMN_OPTIONS if (v := getattr(args, k)) is not None}
+    """The --*-column and --time-unit options given, as read_interactions_csv's keyword
+    arguments."""
+    return {k: v for k in (*_COLUMN_OPTIONS, "time_unit") if (v := getattr(args, k)) is not None}
 
 
 def _column_args(parser: argparse.ArgumentParser, of: str) -> None:
     """--user-column etc.: the file's own names of recfm's interaction columns."""
     group = parser.add_argument_group(
         f"columns of {of}", "the file's own names of recfm's columns (default: user_id, "
-        "item_id, rating, timestamp); times are integer Unix seconds, ISO 8601 text "
-        "(2024-07-18, 2024-07-18 07:55:08, 2024-07-18T07:55:08+02:00; no offset = UTC) or "
-        "Parquet timestamps")
+        "item_id, rating, timestamp); times are integer Unix seconds (or --time-unit), ISO "
+        "8601 text (2024-07-18, 2024-07-18 07:55:08, 2024-07-18T07:55:08+02:00; no offset = "
+        "UTC) or Parquet timestamps")
     for option, name in zip(_COLUMN_OPTIONS, ("user_id", "item_id", "rating", "timestamp"), strict=True):
         group.add_argument("--" + option.replace("_", "-"), default=None, metavar="NAME",
                            help=f"the column holding {name}")
+    group.add_argument("--time-unit", default=None, choices=list(UNITS),
+                       help="what numeric times count since the epoch: seconds (default), "
+                       "milliseconds, microseconds or nanoseconds")
 
 
 def _names(spec: str | None) -> list[str] | None:
@@ -244,9 +249,10 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
 
     if _columns(args) and not (args.history or args.user_attributes
                                or (args.users is not None and _is_file_arg(args.users))):
-        raise ValueError("--user-column, --item-column, --rating-column and --time-column "
-                         "name columns of --history (and --user-column the id column of "
-                         "--users FILE / --user-attributes), none of which is given")
+        raise ValueError("--user-column, --item-column, --rating-column, --time-column and "
+                         "--time-unit describe columns of --history (and --user-column the "
+                         "id column of --users FILE / --user-attributes), none of which is "
+                         "given")
     # on a cluster, a Parquet output is a folder of parts
     _refuse_existing(args.output, args.overwrite, "--output", folder_ok=bool(args.scheduler))
     if args.scheduler:

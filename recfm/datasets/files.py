@@ -106,6 +106,8 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = 
 #: read_interactions_csv's column options, by the recfm column each one names.
 COLUMN_OPTIONS = {"user_id": "user_column", "item_id": "item_column", "rating": "rating_column",
                   "timestamp": "time_column"}
+#: Every option of read_interactions_csv that says how to read a file's columns.
+READ_OPTIONS = (*COLUMN_OPTIONS.values(), "time_unit")
 
 
 def _flag(option: str) -> str:
@@ -150,6 +152,7 @@ def read_interactions_csv(
     item_column: str | None = None,
     rating_column: str | None = None,
     time_column: str | None = None,
+    time_unit: str = "s",
 ) -> Dataset:
     """Read an interactions CSV with a header line (or a Parquet file) into a :class:`Dataset`.
 
@@ -166,6 +169,13 @@ def read_interactions_csv(
         ``user_id``, ``item_id``, ``rating`` and ``timestamp`` (default: those names; a
         rating or time column named here must exist). Renaming onto a name the file
         already uses is refused.
+    time_unit : {'s', 'ms', 'us', 'ns'}
+        What a numeric time column counts since the epoch: seconds (default),
+        milliseconds, microseconds or nanoseconds; read as whole seconds, floored. A
+        number that would fall after the year 2500 (or before 1439) in this unit is
+        refused, naming the unit that reads it (a log in milliseconds read as seconds).
+        Text and Parquet timestamps carry their own unit: another unit than ``'s'`` with
+        them, or with no time column, is refused.
 
     Returns
     -------
@@ -173,7 +183,8 @@ def read_interactions_csv(
         Named after the file stem; no users/items frames, no context columns.
         ``timestamp`` is int64 Unix seconds, from any of these forms, decided per column:
 
-        * integer Unix seconds (a column of numbers is always read so);
+        * integer Unix seconds (a column of numbers is always read so), or milliseconds,
+          microseconds or nanoseconds with ``time_unit``;
         * ISO 8601 text: ``2024-07-18``, ``2024-07-18 07:55:08``, ``2024-07-18T07:55:08Z``,
           ``2024-07-18T09:55:08+02:00`` (a time without an offset is UTC, one with an
           offset is converted to UTC); other layouts such as ``07/18/2024`` are refused,
@@ -188,11 +199,14 @@ def read_interactions_csv(
         The file does not exist.
     DataError
         Empty file, a missing ``user_id``/``item_id`` column (or a named column absent), a
-        NaN id or rating, a non-numeric rating, a time in none of the forms above; the
-        message names the file, column, value and line.
+        NaN id or rating, a non-numeric rating, a time in none of the forms above or
+        implausible in ``time_unit``; the message names the file, column, value and line.
+    ValueError
+        An unknown ``time_unit``.
     """
-    from recfm._timestamps import parse_timestamps
+    from recfm._timestamps import check_unit, parse_timestamps
 
+    check_unit(time_unit)
     df, what = _read_csv(path, "user_id,item_id")
     options = dict(zip(COLUMN_OPTIONS, (user_column, item_column, rating_column, time_column),
                        strict=True))
@@ -209,8 +223,13 @@ def read_interactions_csv(
     if "rating" in present:
         df[file_name["rating"]] = _numeric(df, file_name["rating"], what).astype(np.float32)
     if "timestamp" in present:
-        df[file_name["timestamp"]] = parse_timestamps(df[file_name["timestamp"]],
-                                                      file_name["timestamp"], what, first_line=2)
+        df[file_name["timestamp"]] = parse_timestamps(
+            df[file_name["timestamp"]], file_name["timestamp"], what, first_line=2,
+            unit=time_unit)
+    elif time_unit != "s":
+        raise DataError(f"{what} has no time column (it has {list(df.columns)}), but "
+                        f"{_flag('time_unit')} is {time_unit!r}; name the column with "
+                        f"{_flag('time_column')}, or leave the unit unset")
     df = df.rename(columns={name: c for c, name in file_name.items() if name != c})
     _ids(df, "user_id", what)
     _ids(df, "item_id", what)
@@ -314,8 +333,9 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     download : bool
         Allow MovieLens downloads.
     columns : mapping, optional
-        For a file: :func:`read_interactions_csv`'s column options, e.g.
-        ``{"user_column": "user", "time_column": "ts"}`` (None values are ignored).
+        For a file: :func:`read_interactions_csv`'s column options and ``time_unit``,
+        e.g. ``{"user_column": "user", "time_column": "ts", "time_unit": "ms"}`` (None
+        values are ignored).
 
     Returns
     -------
@@ -329,10 +349,10 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         ``columns`` with a name that is not a file, or with an unknown option.
     """
     given = {k: v for k, v in (columns or {}).items() if v is not None}
-    unknown = sorted(set(given) - set(COLUMN_OPTIONS.values()))
+    unknown = sorted(set(given) - set(READ_OPTIONS))
     if unknown:
         raise ValueError(f"unknown column option(s) {unknown}; choose from "
-                         f"{', '.join(COLUMN_OPTIONS.values())}")
+                         f"{', '.join(READ_OPTIONS)}")
     if isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(
             (".csv", *PARQUET_SUFFIXES)):
         return read_interactions_csv(name_or_path, **given)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._timestamps import event_times, is_datetime, is_number, not_a_time, utc
+from .._timestamps import MAX_YEAR, event_times, is_datetime, is_number, not_a_time, utc
 from .._utils import DataError, plain
 from .fields import History, RecentItems, TimeBin
 
@@ -132,10 +132,6 @@ def recent_triples(
             np.concatenate(vals))
 
 
-#: A numeric timestamp that TimeBin's unit puts after this year is taken for a unit mistake.
-MAX_YEAR = 2500
-
-
 def time_bins(spec: TimeBin, frame: pd.DataFrame, what: str) -> pd.Series:
     """The bin of each row's timestamp (Int64, <NA> for a missing timestamp).
 
@@ -163,7 +159,8 @@ def time_bins(spec: TimeBin, frame: pd.DataFrame, what: str) -> pd.Series:
             far = True
         if far:
             # the usual cause: milliseconds (or finer) read as the default seconds, which
-            # would give every row a bin, each of them wrong
+            # would give every row a bin, each of them wrong. Files read by recfm are in
+            # seconds and refused beyond MAX_YEAR already; this guards frames built by hand
             raise DataError(
                 f"{what} column {col!r} has value {plain(s[big])!r} (row {big}), a time "
                 f"after the year {MAX_YEAR} in {spec!r}'s unit {spec.unit!r}; if the column "

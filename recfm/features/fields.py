@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .._timestamps import UNITS
 from .._utils import DataError
 
 #: Name of the bucket a field's unseen values go to: ``occupation=<unknown>``.
@@ -357,7 +358,7 @@ class RecentItems(Field):
 
 
 _TIME_BINS = ("hour", "dayofweek", "month", "year")
-_TIME_UNITS = ("s", "ms", "us", "ns")
+_TIME_UNITS = tuple(UNITS)
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,9 @@ class TimeBin(Categorical):
     by : {'hour', 'dayofweek', 'month', 'year'}, default 'dayofweek'
     timestamp : str, default 'timestamp'
     unit : {'s', 'ms', 'us', 'ns'}, default 's'
-        Unit of numeric timestamps.
+        Unit of numeric timestamps in the frames given. Frames from
+        :func:`recfm.datasets.read_interactions_csv` hold seconds whatever the file's
+        ``time_unit``: keep ``'s'`` for them.
     min_count, unknown, missing
         As for :class:`Categorical`.
     """

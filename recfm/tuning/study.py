@@ -647,7 +647,9 @@ def tune(
     settings = dict(dataset=dataset if isinstance(dataset, str) else dataset.name, model=model,
                     metric=metric, seed=int(seed), split=split, test_size=float(test_size),
                     validation_size=float(validation_size), validation_folds=int(validation_folds))
-    given_columns = {k: v for k, v in (columns or {}).items() if v is not None}
+    # the default unit given or not is one setting, so either resumes the other's study
+    given_columns = {k: v for k, v in (columns or {}).items()
+                     if v is not None and (k, v) != ("time_unit", "s")}
     if given_columns:  # absent otherwise, so studies made before column options still resume
         settings["columns"] = given_columns
     if resume:
