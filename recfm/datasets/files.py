@@ -110,13 +110,14 @@ COLUMN_OPTIONS = {"user_id": "user_column", "item_id": "item_column", "rating": 
 READ_OPTIONS = (*COLUMN_OPTIONS.values(), "time_unit")
 
 
-def _flag(option: str) -> str:
-    """How both the library and the CLI spell a column option in messages."""
-    return f"--{option.replace('_', '-')} ({option}=)"
+def _flag(option: str, cli: bool = True) -> str:
+    """How the library and the CLI spell a column option in messages (``cli=False``: a
+    function with no command of its own, which takes only the keyword)."""
+    return f"--{option.replace('_', '-')} ({option}=)" if cli else f"{option}="
 
 
-def _column_sources(df: pd.DataFrame, what: str, names: dict[str, str | None]
-                    ) -> dict[str, str | None]:
+def _column_sources(columns: list[str], what: str, names: Mapping[str, str | None],
+                    cli: bool = True) -> dict[str, str | None]:
     """The file's name of each recfm column (``names``: recfm column -> the name given, or
     None for recfm's own), refusing an absent named column, one column named twice and a
     renaming onto a column the file already has."""
@@ -124,25 +125,69 @@ def _column_sources(df: pd.DataFrame, what: str, names: dict[str, str | None]
     for target, name in given.items():
         if not isinstance(name, str):
             raise TypeError(f"{COLUMN_OPTIONS[target]} must be a column name (str); got {name!r}")
-        if name not in df.columns:
+        if name not in columns:
             raise DataError(f"{what} has no column {name!r} (given as "
-                            f"{_flag(COLUMN_OPTIONS[target])}); it has {list(df.columns)}")
+                            f"{_flag(COLUMN_OPTIONS[target], cli)}); it has {columns}")
     names_given = list(given.values())
     twice = next((n for n in names_given if names_given.count(n) > 1), None)
     if twice is not None:
-        options = " and ".join(_flag(COLUMN_OPTIONS[t]) for t, n in given.items() if n == twice)
+        options = " and ".join(_flag(COLUMN_OPTIONS[t], cli) for t, n in given.items()
+                               if n == twice)
         raise DataError(f"{what}: column {twice!r} is given as {options}; a column can be "
                         "only one of them")
     for target, name in given.items():
         # a column that already has a recfm name stays unless it is itself renamed (a swap)
-        if name != target and target in df.columns and target not in names_given:
+        if name != target and target in columns and target not in names_given:
             raise DataError(
-                f"{what}: column {name!r} (given as {_flag(COLUMN_OPTIONS[target])}) would "
-                f"become {target!r}, but the file already has a column {target!r}; rename or "
-                f"drop one of them, or leave the option unset to use {target!r}")
+                f"{what}: column {name!r} (given as {_flag(COLUMN_OPTIONS[target], cli)}) "
+                f"would become {target!r}, but the file already has a column {target!r}; "
+                f"rename or drop one of them, or leave the option unset to use {target!r}")
     # recfm's own name stands for a column unless that column was given for another one
     return {target: given.get(target, None if target in names_given else target)
             for target in names}
+
+
+def resolve_columns(columns: list[str], what: str, names: Mapping[str, str | None],
+                    required: tuple[str, ...] = ("user_id", "item_id"), cli: bool = True
+                    ) -> dict[str, str]:
+    """Where each recfm column is in a file, by the rules of :func:`read_interactions_csv`.
+
+    Parameters
+    ----------
+    columns : list of str
+        The file's columns (its schema: no data needs reading).
+    what : str
+        The file, for messages.
+    names : mapping
+        recfm column (``user_id``, ``item_id``, ``rating``, ``timestamp``) -> the file's name
+        given for it by its option (:data:`COLUMN_OPTIONS`), or None for recfm's own name.
+    required : tuple of str
+        recfm columns the file must have.
+    cli : bool
+        Spell the options as the CLI and the library do (``--user-column (user_column=)``),
+        else as keywords only.
+
+    Returns
+    -------
+    dict
+        recfm column -> the file's column, for every column of ``names`` the file has.
+
+    Raises
+    ------
+    DataError
+        A named column absent, one column named twice, a renaming onto a column the file
+        has, a required column missing (the message names the file's columns and the
+        options that name them).
+    """
+    source = _column_sources(columns, what, names, cli)
+    present = {c: name for c, name in source.items() if name is not None and name in columns}
+    missing = [c for c in required if c not in present]
+    if missing:
+        flags = [_flag(COLUMN_OPTIONS[c], cli) for c in missing]
+        hint = " and ".join([", ".join(flags[:-1]), flags[-1]] if len(flags) > 1 else flags)
+        raise DataError(f"{what} is missing column(s) {missing}; it has {columns} "
+                        f"(name the file's own columns with {hint})")
+    return present
 
 
 def read_interactions_csv(
@@ -211,14 +256,8 @@ def read_interactions_csv(
     options = dict(zip(COLUMN_OPTIONS, (user_column, item_column, rating_column, time_column),
                        strict=True))
     # messages name the file's own columns; the renaming comes after the checks
-    source = _column_sources(df, what, options)
-    present = [c for c, name in source.items() if name is not None and name in df.columns]
-    missing = [c for c in ("user_id", "item_id") if c not in present]
-    if missing:
-        hint = " and ".join(_flag(COLUMN_OPTIONS[c]) for c in missing)
-        raise DataError(f"{what} is missing column(s) {missing}; it has {list(df.columns)} "
-                        f"(name the file's own columns with {hint})")
-    file_name = {c: str(source[c]) for c in present}
+    file_name = resolve_columns(list(df.columns), what, options)
+    present = list(file_name)
     check_columns(df, list(file_name.values()), what, first_line=2)
     if "rating" in present:
         df[file_name["rating"]] = _numeric(df, file_name["rating"], what).astype(np.float32)

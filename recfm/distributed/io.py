@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ def _is_csv(path: Path) -> bool:
 
 
 def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
-               required: Sequence[str] = (), blocksize: str | int = "64MiB") -> Any:
+               required: Sequence[str] = (), blocksize: str | int = "64MiB",
+               names: Mapping[str, str | None] | None = None) -> Any:
     """A Dask DataFrame over a Parquet file/folder or a CSV file/folder/glob.
 
     Parameters
@@ -31,13 +32,19 @@ def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
         Columns that must be present: checked on the schema, before any data is read.
     blocksize : str or int
         Size of a CSV partition.
+    names : mapping, optional
+        The file's own names of recfm's columns (recfm column -> name, or None for recfm's
+        own), as :func:`recfm.datasets.read_interactions_csv`'s ``*_column`` options, with
+        its rules and messages: checked on the schema, then renamed; ``columns`` and
+        ``required`` name recfm's columns.
 
     Raises
     ------
     FileNotFoundError
         Nothing at ``path``.
     DataError
-        A required (or requested) column is missing; the message names it and the file.
+        A required (or requested) column is missing, or ``names`` breaks a rule; the
+        message names the file and its columns.
     """
     import dask.dataframe as dd
 
@@ -50,8 +57,25 @@ def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
         ddf = dd.read_csv(source, blocksize=blocksize)
     else:
         ddf = dd.read_parquet(str(p), engine="pyarrow")
-    missing = [c for c in [*required, *(columns or ())] if c not in ddf.columns]
+    return select_columns(ddf, str(path), columns, required, names)
+
+
+def select_columns(ddf: Any, what: str, columns: Sequence[str] | None = None,
+                   required: Sequence[str] = (), names: Mapping[str, str | None] | None = None
+                   ) -> Any:
+    """:func:`read_frame`'s checks, renaming and selection on a Dask DataFrame ``ddf``
+    (``what``: the file or frame it holds, for messages); nothing is computed."""
+    wanted = [*required, *(columns or ())]
+    if names is not None:
+        from ..datasets.files import resolve_columns
+
+        found = resolve_columns(list(ddf.columns), what, names, cli=False,
+                                required=tuple(c for c in dict.fromkeys(wanted) if c in names))
+        rename = {name: c for c, name in found.items() if name != c}
+        if rename:
+            ddf = ddf.rename(columns=rename)
+    missing = [c for c in wanted if c not in ddf.columns]
     if missing:
-        raise DataError(f"{path} is missing column(s) {sorted(set(missing), key=missing.index)}; "
+        raise DataError(f"{what} is missing column(s) {sorted(set(missing), key=missing.index)}; "
                         f"it has {list(ddf.columns)}")
     return ddf[list(columns)] if columns is not None else ddf

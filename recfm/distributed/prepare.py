@@ -66,14 +66,17 @@ def _codes(df: pd.DataFrame, users: pd.Index, items: pd.Index) -> pd.DataFrame:
 
 def prepare_interactions(path_or_ddf: Any, min_rating: float | None = None,
                          k_core: int | None = None, client: Any = None,
-                         verbose: bool = True, max_rounds: int = 100) -> PreparedInteractions:
+                         verbose: bool = True, max_rounds: int = 100, *,
+                         user_column: str | None = None, item_column: str | None = None,
+                         rating_column: str | None = None) -> PreparedInteractions:
     """Read, filter, k-core and factorise an interaction log on Dask; return the training CSR.
 
     Parameters
     ----------
     path_or_ddf : str, path-like or Dask DataFrame
         A Parquet file or partitioned folder, or CSV file(s), with columns
-        ``user_id, item_id`` and, when ``min_rating`` is given, ``rating``.
+        ``user_id, item_id`` and, when ``min_rating`` is given, ``rating`` (or other names
+        given by the ``*_column`` options).
     min_rating : float, optional
         Keep rows with ``rating >= min_rating`` only.
     k_core : int, optional
@@ -84,6 +87,11 @@ def prepare_interactions(path_or_ddf: Any, min_rating: float | None = None,
         Print (to stderr) the size and memory estimate of the CSR before it is built.
     max_rounds : int
         Safety bound on the k-core rounds.
+    user_column, item_column, rating_column : str, optional
+        The log's own names of the user id, item id and rating columns, as for
+        :func:`recfm.datasets.read_interactions_csv` (same rules: a named column must
+        exist, one column cannot be two, a renaming onto a name the log already uses is
+        refused); the result is that of the log with recfm's names.
 
     Returns
     -------
@@ -92,22 +100,20 @@ def prepare_interactions(path_or_ddf: Any, min_rating: float | None = None,
     Raises
     ------
     DataError
-        Missing columns (named, with the file), no row left after the filters.
+        Missing or misnamed columns (named, with the file and its columns, from the schema
+        before any data is read), no row left after the filters.
     """
     require_dask()
     import dask
 
-    from .io import read_frame
+    from .io import read_frame, select_columns
 
     needed = ["user_id", "item_id"] + (["rating"] if min_rating is not None else [])
+    names = {"user_id": user_column, "item_id": item_column, "rating": rating_column}
     if isinstance(path_or_ddf, (str, os.PathLike)):
-        ddf = read_frame(path_or_ddf, columns=needed)
+        ddf = read_frame(path_or_ddf, columns=needed, names=names)
     else:
-        missing = [c for c in needed if c not in path_or_ddf.columns]
-        if missing:
-            raise DataError(f"interactions are missing column(s) {missing}; "
-                            f"they have {list(path_or_ddf.columns)}")
-        ddf = path_or_ddf[needed]
+        ddf = select_columns(path_or_ddf, "the interactions frame", needed, names=names)
     if min_rating is not None:
         ddf = ddf[ddf["rating"] >= min_rating]
     pairs = ddf[["user_id", "item_id"]].drop_duplicates(split_out=ddf.npartitions)

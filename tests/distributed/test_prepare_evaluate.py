@@ -1,6 +1,8 @@
 """prepare_interactions and evaluate_recommendations on a LocalCluster equal the pandas path."""
 from __future__ import annotations
 
+import dask
+import dask.callbacks
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
@@ -90,3 +92,86 @@ def test_evaluate_refuses_bad_frames(client):
     dup = pd.DataFrame({"user_id": [1, 1], "item_id": [2, 3], "rank": [1, 1]})
     with pytest.raises(DataError, match="more than one row"):
         evaluate_recommendations(dup, test)
+
+
+def _own_names(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as a log keeps it: its own column names, in another order, with a column more."""
+    return pd.DataFrame({"sku": df["item_id"], "stars": df["rating"], "user": df["user_id"],
+                         "device": np.where(df.index % 2, "web", "app")})
+
+
+OWN = dict(user_column="user", item_column="sku", rating_column="stars")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_prepare_reads_the_logs_own_column_names(synthetic, client, tmp_path, fmt):
+    df = synthetic.interactions
+    plain, own = dd.from_pandas(df, npartitions=3), dd.from_pandas(_own_names(df), npartitions=3)
+    if fmt == "parquet":
+        plain.to_parquet(tmp_path / "plain")
+        own.to_parquet(tmp_path / "own")
+    else:
+        plain.to_csv(tmp_path / "plain" / "*.csv", index=False)
+        own.to_csv(tmp_path / "own" / "*.csv", index=False)
+    options = dict(min_rating=3, k_core=5, client=client, verbose=False)
+    ref = prepare_interactions(str(tmp_path / "plain"), **options)
+    got = prepare_interactions(str(tmp_path / "own"), **options, **OWN)
+    assert got.user_ids.equals(ref.user_ids) and got.item_ids.equals(ref.item_ids)
+    _same_csr(got.matrix, ref.matrix)
+    assert got.matrix.nnz < df[["user_id", "item_id"]].drop_duplicates().shape[0]  # filtered
+
+
+def test_prepare_maps_a_dask_frames_columns_and_swaps(synthetic, client):
+    df = synthetic.interactions
+    ref = prepare_interactions(dd.from_pandas(df, npartitions=2), verbose=False)
+    # the log's user_id column holds items and item_id users: naming them swaps the matrix
+    swapped = df.rename(columns={"user_id": "item_id", "item_id": "user_id"})
+    got = prepare_interactions(dd.from_pandas(swapped, npartitions=2), verbose=False,
+                               user_column="item_id", item_column="user_id")
+    assert got.user_ids.equals(ref.user_ids) and got.item_ids.equals(ref.item_ids)
+    _same_csr(got.matrix, ref.matrix)
+
+
+class _Computes(dask.callbacks.Callback):
+    """Counts the graphs dask runs on the local scheduler."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def _start(self, dsk):
+        self.n += 1
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"user_column": "uid"}, r"has no column 'uid' \(given as user_column=\); it has "
+                             r"\['sku', 'stars', 'user', 'device'\]"),
+    ({}, r"is missing column\(s\) \['user_id', 'item_id', 'rating'\]; it has \['sku', 'stars', "
+         r"'user', 'device'\] \(name the file's own columns with user_column=, item_column= "
+         r"and rating_column=\)"),
+    ({**OWN, "rating_column": "user"}, r"column 'user' is given as user_column= and "
+                                       r"rating_column=; a column can be only one of them"),
+    ({"user_column": "user"}, r"is missing column\(s\) \['item_id', 'rating'\].*with "
+                              r"item_column= and rating_column=\)"),
+])
+def test_column_errors_name_the_file_and_its_columns_before_reading_data(tmp_path, options,
+                                                                         message):
+    df = pd.DataFrame({"user_id": [1, 2], "item_id": [3, 4], "rating": [5.0, 4.0]})
+    path = tmp_path / "clicks.parquet"
+    _own_names(df).to_parquet(path)
+    with dask.config.set(scheduler="sync"), _Computes() as computes:
+        with pytest.raises(DataError, match=rf"clicks.parquet:? .*{message}"):
+            prepare_interactions(str(path), min_rating=4, **options)
+    assert computes.n == 0
+    # the frame path says the same, naming the frame
+    with pytest.raises(DataError, match=rf"^the interactions frame:? .*{message}"):
+        prepare_interactions(dd.from_pandas(_own_names(df), npartitions=1), min_rating=4,
+                             **options)
+
+
+def test_a_renaming_onto_a_column_the_log_has_is_refused(tmp_path):
+    path = tmp_path / "log.parquet"
+    pd.DataFrame({"user_id": [1], "uid": [2], "item_id": [3]}).to_parquet(path)
+    with pytest.raises(DataError, match=r"log.parquet: column 'uid' \(given as user_column=\) "
+                                        r"would become 'user_id', but the file already has"):
+        prepare_interactions(str(path), user_column="uid")
