@@ -106,8 +106,14 @@ class EASE(ItemItemRecommender):
         Share of each user's training positives held out for the λ search.
     validation_k : int
         Cut-off of the validation NDCG.
+    validation_users : int or None, default 2000
+        Validation users the λ search ranks: when more users have validation items, a
+        sample of this many (``np.random.default_rng(random_state).choice`` without
+        replacement), so that the search costs ``grid size × validation_users × n²``
+        instead of growing with the user count (ML-1M-sized data: 3x faster); None: all
+        of them. Data sets with fewer such users (ML-100K) are unaffected.
     random_state : int or None
-        Seed of the validation split.
+        Seed of the validation split (and of the validation users' sample).
     n_threads : int or None
         Threads for BLAS/LAPACK and the top-N selection (None: all cores).
     memory_limit : int or None
@@ -151,6 +157,7 @@ class EASE(ItemItemRecommender):
         l2_grid: Sequence[float] = DEFAULT_L2_GRID,
         validation_size: float = 0.1,
         validation_k: int = 10,
+        validation_users: int | None = 2000,
         random_state: int | None = 0,
         n_threads: int | None = None,
         memory_limit: int | None = None,
@@ -161,6 +168,7 @@ class EASE(ItemItemRecommender):
         self.l2_grid = l2_grid
         self.validation_size = validation_size
         self.validation_k = validation_k
+        self.validation_users = validation_users
         self.random_state = random_state
         self.memory_limit = memory_limit
 
@@ -179,6 +187,8 @@ class EASE(ItemItemRecommender):
             raise ValueError(f"validation_size must be in (0, 1); got {self.validation_size!r}")
         if search:
             check_positive_int(self.validation_k, "validation_k")
+            if self.validation_users is not None:
+                check_positive_int(self.validation_users, "validation_users")
         return search, np.unique(grid)
 
     def _check_memory(self, n_items: int, search: bool) -> None:
@@ -249,6 +259,11 @@ class EASE(ItemItemRecommender):
         X_fit = self._index_frame(fit_part)
         X_val = self._index_frame(val_part)
         val_users = np.flatnonzero(np.diff(X_val.indptr))
+        cap = self.validation_users
+        if cap is not None and len(val_users) > cap:
+            # the NDCG of a few thousand users orders grid points spaced 2-2.5x apart
+            chosen = np.random.default_rng(self.random_state).choice(val_users, cap, replace=False)
+            val_users = np.sort(chosen)
         X_fit_val, truth = X_fit[val_users], X_val[val_users]
 
         lam, Q = np.linalg.eigh(_gram(X_fit))

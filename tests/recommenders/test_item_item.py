@@ -128,6 +128,36 @@ def test_ease_auto_l2_equals_search_by_hand_on_a_split_of_train():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:EASE chose")
+def test_ease_search_ranks_the_documented_sample_of_validation_users():
+    """With more validation users than ``validation_users``, each λ's NDCG is the by-hand
+    NDCG over the seeded sample the docstring names, and no more than that many users."""
+    frame = _frame(6, n_users=80, n_items=30)
+    grid = (1.0, 10.0, 100.0)
+    model = EASE(l2_grid=grid, validation_size=0.2, validation_users=15, random_state=3,
+                 n_threads=1).fit(frame)
+    fit_part, val_part = random_split(frame[["user_id", "item_id"]], test_size=0.2, seed=3)
+    X_fit, X_val = _dense(model, fit_part), _dense(model, val_part)
+    with_items = np.flatnonzero(X_val.sum(axis=1))
+    assert len(with_items) > 15
+    sample = np.sort(np.random.default_rng(3).choice(with_items, 15, replace=False))
+    mask = np.zeros(len(X_val), bool)
+    mask[sample] = True
+    truth = np.where(mask[:, None], X_val, 0.0)
+    want = {l2: ndcg_reference(X_fit @ ease_reference(X_fit, l2), X_fit, truth, 10)
+            for l2 in grid}
+    np.testing.assert_allclose(list(model.l2_scores_.values()), list(want.values()), atol=1e-9)
+    everyone = EASE(l2_grid=grid, validation_size=0.2, validation_users=None, random_state=3,
+                    n_threads=1).fit(frame)
+    assert everyone.l2_scores_ != model.l2_scores_  # the sample is not all of them
+    # a cap above the number of validation users changes nothing
+    above = EASE(l2_grid=grid, validation_size=0.2, validation_users=len(with_items),
+                 random_state=3, n_threads=1).fit(frame)
+    assert above.l2_scores_ == everyone.l2_scores_
+    with pytest.raises(ValueError, match="validation_users must be a positive integer; got 0"):
+        EASE(validation_users=0).fit(frame)
+
+
 def test_ease_l2_never_sees_the_test_set():
     frame = _frame(3, n_users=80, n_items=30)
     train, test = random_split(frame, test_size=0.2, seed=0)
