@@ -22,9 +22,10 @@ log = logging.getLogger("recfm")
 
 SPLITS = ("random", "temporal", "leave-last-out")
 #: What ``recfm evaluate`` compares without ``--models``: recfm's FMs (ids only, and with
-#: attributes under WARP) beside the baselines, in well under a minute on the built-in data,
-#: first-run compilation included.
-DEFAULT_MODELS = "pop,als,bpr,fm,fm-warp"
+#: attributes under WARP) beside the baselines an outsider measures against, EASE (the
+#: strongest simple one) included; well under a minute on the built-in data, first-run
+#: compilation included.
+DEFAULT_MODELS = "pop,als,bpr,ease,fm,fm-warp"
 
 
 @dataclass
