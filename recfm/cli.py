@@ -360,8 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where MovieLens data lives (default: $RECFM_DATA or the user cache)")
     ev.add_argument("--no-download", action="store_true",
                     help="never download; fail if the data is not local")
-    ev.add_argument("--models", default=DEFAULT_MODELS,
-                    help=f"comma-separated model names, or 'all' (default {DEFAULT_MODELS})")
+    ev.add_argument("--models", default=None,
+                    help=f"comma-separated model names, or 'all' (default {DEFAULT_MODELS}, "
+                    "minus EASE when the catalogue is too big for its memory)")
     ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
     ev.add_argument("--cold-start", action="store_true", help="hold out whole users (cold-start protocol)")
     ev.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")

@@ -135,7 +135,7 @@ def test_evaluate_ease_too_large_for_memory_is_a_one_line_error(capsys, monkeypa
     monkeypatch.setattr(ease, "available_memory", lambda: 1000)
     code, out, err = run(capsys, "evaluate", "--dataset", "sample", "--models", "ease", "-q")
     assert code == 2
-    assert err.startswith("recfm: error: EASE needs about") and "GiB" in err
+    assert err.startswith("recfm: error: model 'ease': EASE needs about") and "GiB" in err
     assert "Traceback" not in err
 
 
@@ -476,6 +476,9 @@ def test_module_entry_point_exit_status_and_one_line_error():
 def test_evaluate_defaults_show_recfm_models_beside_the_baselines():
     from recfm.cli import build_parser
 
+    from recfm.evaluation.experiment import DEFAULT_MODELS
+
     args = build_parser().parse_args(["evaluate"])
-    names = args.models.split(",")
-    assert {"fm", "fm-warp"} <= set(names) and {"pop", "als", "bpr"} <= set(names)
+    assert args.models is None  # run_experiment's default list (and its skip of EASE)
+    names = DEFAULT_MODELS.split(",")
+    assert {"fm", "fm-warp"} <= set(names) and {"pop", "als", "bpr", "ease"} <= set(names)

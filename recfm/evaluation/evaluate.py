@@ -134,6 +134,26 @@ def _check_recommendations(df: object, name: str) -> pd.DataFrame:
     return df.loc[:, list(RECOMMENDATION_COLUMNS)].reset_index(drop=True)
 
 
+def _resource_check(models: Mapping[str, Any], train: pd.DataFrame, too_big: str,
+                    cold_start: bool) -> dict[str, str]:
+    """Ask every model's ``check_resources(train)`` before any is fitted: the reason each
+    one that cannot fit gave (``too_big="skip"``), or raise the first (``"raise"``).
+    Models the cold-start protocol skips anyway are not asked."""
+    reasons: dict[str, str] = {}
+    for name, model in models.items():
+        check = getattr(model, "check_resources", None)
+        if check is None or (cold_start and getattr(model, "supports_cold_start", False)
+                             is not True):
+            continue
+        try:
+            check(train)
+        except MemoryError as exc:
+            if too_big == "raise":
+                raise MemoryError(f"model {name!r}: {exc}") from None
+            reasons[name] = str(exc)
+    return reasons
+
+
 def evaluate(
     models: Mapping[str, Any],
     train: pd.DataFrame,
@@ -145,6 +165,7 @@ def evaluate(
     cold_start: bool = False,
     progress: bool = False,
     recommend: Callable[..., pd.DataFrame] | None = None,
+    too_big: str = "raise",
 ) -> EvaluationResult:
     """Fit and score every model on the same split (protocol in the module docstring).
 
@@ -171,6 +192,12 @@ def evaluate(
         ``recommend(model, user_ids, **kwargs) -> DataFrame`` computes the lists instead of
         ``model.recommend(user_ids, **kwargs)``, e.g. on a cluster
         (:func:`recfm.distributed.recommend_all`); it must return the same rows.
+    too_big : {"raise", "skip"}
+        What to do with a model whose ``check_resources(train)`` raises ``MemoryError``
+        (EASE on a catalogue whose dense matrices do not fit): every model is asked before
+        the first one is fitted, and ``"raise"`` re-raises, naming the model; ``"skip"``
+        reports it like a cold-start skip (NaN metrics, a ``skipped`` reason and a note,
+        never scored as zero) and scores the others.
 
     Returns
     -------
@@ -183,8 +210,12 @@ def evaluate(
     DataError
         Bad frames, leakage, or test users absent from train outside cold start; raised
         before any model is fitted.
+    MemoryError
+        With ``too_big="raise"``, a model that cannot fit in memory; before any fitting.
     """
     models = _check_models(models)
+    if too_big not in ("raise", "skip"):
+        raise ValueError(f"too_big must be 'raise' or 'skip'; got {too_big!r}")
     ks = check_ks(k, "k")
     check_split(train, test, cold_start=cold_start)  # columns, NaN, empty, leakage, users
     if users is not None:
@@ -217,6 +248,7 @@ def evaluate(
             f"cold-start protocol: {n_cold} of {len(test_users)} test users are absent from train"
         )
 
+    too_big_reasons = _resource_check(models, train, too_big, cold_start)
     columns = metric_columns(ks)
     rows: dict[str, dict[str, Any]] = {}
     per_user: dict[str, pd.DataFrame] = {}
@@ -243,6 +275,13 @@ def evaluate(
             notes.append(f"model {name!r} was not scored: it {reason}; not scored as zero")
             rows[name] = row
             logger.info("evaluate: skipping %s in cold-start mode", name)
+            continue
+
+        if name in too_big_reasons:
+            row["skipped"] = too_big_reasons[name]
+            notes.append(f"model {name!r} was not fitted: {too_big_reasons[name]}; not scored "
+                         "as zero")
+            rows[name] = row
             continue
 
         if hasattr(iterator, "set_postfix_str"):

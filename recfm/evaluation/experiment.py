@@ -77,7 +77,7 @@ def split_data(
 
 def run_experiment(
     dataset: str | Dataset = "synthetic",
-    models: str | Sequence[str] = DEFAULT_MODELS,
+    models: str | Sequence[str] | None = None,
     split: str = "random",
     k: str | Sequence[int] = (10,),
     min_rating: float | None = None,
@@ -100,8 +100,11 @@ def run_experiment(
     ----------
     dataset : str or Dataset
         ``"synthetic"`` (default), a MovieLens name (``"ml-100k"``, ...) or a CSV path.
-    models : str or sequence of str
+    models : str, sequence of str or None
         Model names from :func:`recfm.recommenders.model_names` (``"all"`` for every one).
+        None: :data:`DEFAULT_MODELS`, minus any the data is too big for (EASE past the
+        memory its dense item x item matrices need), which are reported as skipped; a
+        model named here that cannot fit raises ``MemoryError`` before any is fitted.
     split : {"random", "temporal", "leave-last-out"}
         Split protocol (ignored when ``cold_start``).
     k : str or sequence of int
@@ -122,7 +125,7 @@ def run_experiment(
         For a file ``dataset``: the column options of
         :func:`recfm.datasets.read_interactions_csv` (``{"user_column": "user", ...}``).
     """
-    names = parse_model_names(models)
+    names = parse_model_names(DEFAULT_MODELS if models is None else models)
     params = dict(params or {})
     names += [name for name in parse_model_names(list(params)) if name not in names] if params else []
     ks = parse_ks(k)
@@ -161,6 +164,7 @@ def run_experiment(
         cold_start=cold_start,
         progress=progress,
         recommend=recommend,
+        too_big="skip" if models is None else "raise",
     )
     settings = dict(
         dataset=data.name,

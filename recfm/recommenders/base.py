@@ -68,6 +68,12 @@ class Recommender(Params):
         if "n_threads" in self._param_names():
             check_n_threads(self.n_threads, note=False)  # type: ignore[attr-defined]
 
+    def check_resources(self, train: pd.DataFrame) -> None:
+        """Raise ``MemoryError`` when fitting on ``train`` cannot fit in memory, before any
+        work (the default: no model-specific limit; models with dense catalogue-sized
+        matrices, such as :class:`~recfm.recommenders.EASE`, override it).
+        :func:`recfm.evaluation.evaluate` asks every model before it fits the first one."""
+
     def positives(self, train: pd.DataFrame, what: str = "train") -> pd.DataFrame:
         """Validate ``train`` and keep the rows that count as positive feedback.
 

@@ -191,6 +191,14 @@ class EASE(ItemItemRecommender):
                 check_positive_int(self.validation_users, "validation_users")
         return search, np.unique(grid)
 
+    def check_resources(self, train: pd.DataFrame) -> None:
+        """Raise ``MemoryError`` when the dense item × item matrices for ``train``'s
+        catalogue (see :func:`ease_memory`) exceed ``memory_limit`` or the memory available,
+        naming both; the hyper-parameters are checked first."""
+        self.check_params()
+        search, _ = self._check_params()
+        self._check_memory(int(self.positives(train)["item_id"].nunique()), search)
+
     def _check_memory(self, n_items: int, search: bool) -> None:
         need = ease_memory(n_items, search)
         limit = self.memory_limit if self.memory_limit is not None else available_memory()
@@ -211,10 +219,8 @@ class EASE(ItemItemRecommender):
         With ``l2="auto"``, λ is chosen on a split of ``train`` itself (see the class
         docstring): pass the training interactions only, never the test set.
         """
-        self.check_params()
+        self.check_resources(train)  # before any work (and before the model is marked fitted)
         search, grid = self._check_params()
-        # before any work (and before the base class marks the model fitted)
-        self._check_memory(int(self.positives(train)["item_id"].nunique()), search)
         self._search_grid = grid if search else None
         self._train_frame = train
         try:
