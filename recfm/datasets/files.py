@@ -397,8 +397,9 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         return read_interactions_csv(name_or_path, **given)
     if given:
         raise ValueError(
-            f"{', '.join(_flag(k) for k in given)} name(s) columns of a CSV or Parquet file; "
-            f"{str(name_or_path)!r} is a named data set with recfm's own columns")
+            f"{', '.join(_flag(k) for k in given)} describe(s) the columns of a CSV or Parquet "
+            f"file; {str(name_or_path)!r} is a named data set with recfm's own columns (and "
+            "times in seconds)")
     name = str(name_or_path)
     if name == "synthetic":
         return make_synthetic()
