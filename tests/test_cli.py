@@ -475,7 +475,6 @@ def test_module_entry_point_exit_status_and_one_line_error():
 
 def test_evaluate_defaults_show_recfm_models_beside_the_baselines():
     from recfm.cli import build_parser
-
     from recfm.evaluation.experiment import DEFAULT_MODELS
 
     args = build_parser().parse_args(["evaluate"])

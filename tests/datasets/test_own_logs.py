@@ -181,8 +181,8 @@ def test_load_dataset_passes_column_options_to_files_only(tmp_path):
     data = load_dataset(path, columns={"user_column": "user", "item_column": "sku",
                                        "time_column": None})
     assert data.interactions[["user_id", "item_id"]].values.tolist() == [[1, 2]]
-    with pytest.raises(ValueError, match=r"--user-column \(user_column=\) name\(s\) columns of a "
-                                         r"CSV or Parquet file; 'synthetic' is a named data set"):
+    with pytest.raises(ValueError, match=r"--user-column \(user_column=\) describe\(s\) the columns "
+                                         r"of a CSV or Parquet file; 'synthetic' is a named data set"):
         load_dataset("synthetic", columns={"user_column": "user"})
     with pytest.raises(ValueError, match=r"unknown column option\(s\) \['user'\]"):
         load_dataset(path, columns={"user": "user"})

@@ -146,6 +146,6 @@ def test_load_dataset_passes_the_unit_to_files_only(tmp_path):
     data = load_dataset(path, columns={"user_column": "user", "time_column": "ts",
                                        "time_unit": "ms"})
     assert data.interactions["timestamp"].tolist() == [T]
-    with pytest.raises(ValueError, match=r"--time-unit \(time_unit=\) name\(s\) columns of a CSV "
-                                         r"or Parquet file; 'sample' is a named data set"):
+    with pytest.raises(ValueError, match=r"--time-unit \(time_unit=\) describe\(s\) the columns of "
+                                         r"a CSV or Parquet file; 'sample' is a named data set"):
         load_dataset("sample", columns={"time_unit": "ms"})
