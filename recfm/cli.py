@@ -73,6 +73,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             recommend=recommend,
             params=params,
             columns=_columns(args),
+            users=args.users,
+            items=args.items,
         )
     _write_text(format_table(exp.result, args.format, settings=exp.settings), args.output, args.overwrite)
     if args.save_run:
@@ -97,7 +99,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
             test_size=args.test_size, validation_size=args.validation_size,
             validation_folds=args.validation_folds,
             n_threads=args.threads, data_home=args.data_home, download=not args.no_download,
-            progress=not args.quiet, columns=_columns(args),
+            progress=not args.quiet, columns=_columns(args), users=args.users, items=args.items,
         )
     except KeyboardInterrupt:
         print(f"recfm: interrupted; finished trials are kept in {Path(args.out) / FILES['study']} "
@@ -170,6 +172,19 @@ def _column_args(parser: argparse.ArgumentParser, of: str) -> None:
     group.add_argument("--time-unit", default=None, choices=list(UNITS),
                        help="what numeric times count since the epoch: seconds (default), "
                        "milliseconds, microseconds or nanoseconds")
+
+
+def _attribute_args(parser: argparse.ArgumentParser) -> None:
+    """--users/--items of evaluate and tune: the log's own attribute files."""
+    group = parser.add_argument_group(
+        "attributes", "the log's own user and item attributes, used by the attribute-aware "
+        "models (fm-features, fm-warp, fm-hybrid); a file given replaces the data set's own "
+        "attributes (ml-100k, sample, synthetic have them); --user-column/--item-column also "
+        "name the id column of these files")
+    group.add_argument("--users", default=None, metavar="FILE",
+                       help="CSV or Parquet of user attributes (user_id,...)")
+    group.add_argument("--items", default=None, metavar="FILE",
+                       help="CSV or Parquet of item attributes (item_id,...; lists as a|b in CSV)")
 
 
 def _names(spec: str | None) -> list[str] | None:
@@ -383,7 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--params", action="append", default=None, metavar="best_params.json",
                     help="use a setting written by recfm tune for its model (repeatable, one "
                     "file per model; the model is added to --models if missing)")
-    _column_args(ev, "a --dataset file")
+    _attribute_args(ev)
+    _column_args(ev, "a --dataset file (and the id columns of --users, --items)")
     ev.set_defaults(func=_cmd_evaluate)
 
     tn = sub.add_parser(
@@ -403,7 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--seed", type=int, default=0, help="seed of the splits, the sampler and the models")
     tn.add_argument("--out", required=True, metavar="DIR",
                     help="output directory (must not exist unless --resume)")
-    tn.add_argument("--resume", action="store_true", help="continue the study in --out up to --trials trials")
+    tn.add_argument("--resume", action="store_true",
+                    help="continue the study in --out up to --trials trials (same data set, "
+                    "attribute files, model, metric, split and seed)")
     tn.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
     tn.add_argument("--test-size", type=float, default=0.2)
     tn.add_argument("--validation-size", type=float, default=0.1,
@@ -417,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--data-home", default=None)
     tn.add_argument("--no-download", action="store_true")
     tn.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _column_args(tn, "a --dataset file")
+    _attribute_args(tn)
+    _column_args(tn, "a --dataset file (and the id columns of --users, --items)")
     tn.set_defaults(func=_cmd_tune)
 
     fit = sub.add_parser("fit", help="train an FM recommender on CSV files and save it")

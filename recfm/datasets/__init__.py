@@ -2,8 +2,10 @@
 
 Main entry points: :func:`load_dataset` (by name or CSV path), :func:`load_movielens`,
 :func:`make_synthetic`, :func:`load_sample`, :func:`dataset_status` and
-:func:`get_data_home` (argument > ``RECFM_DATA`` > user cache directory).
+:func:`get_data_home` (argument > ``RECFM_DATA`` > user cache directory);
+:func:`load_with_attributes` adds a user's own attribute files.
 """
+from recfm.datasets.attributes import attach_attributes, load_with_attributes, read_attributes
 from recfm.datasets.dataset import Dataset
 from recfm.datasets.download import ARCHIVES, Archive, DataNotFoundError, fetch_archive, verify_file
 from recfm.datasets.files import (
@@ -37,6 +39,9 @@ __all__ = [
     "interactions_frame",
     "ARCHIVES",
     "Archive",
+    "attach_attributes",
+    "load_with_attributes",
+    "read_attributes",
     "ChecksumWarning",
     "DATASET_NAMES",
     "DataNotFoundError",

@@ -355,6 +355,13 @@ def load_sample(folder: str | os.PathLike | None = None) -> Dataset:
                    context_columns=CONTEXT_COLUMNS)
 
 
+def names_a_file(name_or_path: str | os.PathLike) -> bool:
+    """Whether :func:`load_dataset` reads ``name_or_path`` as a file (a path object, or a
+    name ending in ``.csv``/``.parquet``/``.pq``) rather than as a data set's name."""
+    return isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(
+        (".csv", *PARQUET_SUFFIXES))
+
+
 def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike | None = None,
                  download: bool = True, columns: Mapping[str, str | None] | None = None
                  ) -> Dataset:
@@ -392,8 +399,7 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     if unknown:
         raise ValueError(f"unknown column option(s) {unknown}; choose from "
                          f"{', '.join(READ_OPTIONS)}")
-    if isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(
-            (".csv", *PARQUET_SUFFIXES)):
+    if names_a_file(name_or_path):
         return read_interactions_csv(name_or_path, **given)
     if given:
         raise ValueError(
@@ -445,26 +451,73 @@ def read_attributes_csv(
         No id column, a missing or duplicated id; the message names the file and id.
     """
     df, what = _read_csv(path, id_column)
-    if source_column is not None and source_column != id_column and source_column in df.columns:
-        if id_column in df.columns:
-            raise DataError(
-                f"{what} has both {source_column!r} (the ids' column in the log) and "
-                f"{id_column!r}: which holds the ids is unclear; rename or drop one")
-        df = df.rename(columns={source_column: id_column})
-    elif source_column is not None and id_column not in df.columns:
-        raise DataError(f"{what} has no id column {source_column!r} or {id_column!r}; it has "
-                        f"{list(df.columns)}")
-    check_columns(df, [id_column], what, first_line=2)
-    _ids(df, id_column, what)
-    dup = df[id_column].duplicated()
-    if dup.any():
-        raise DataError(f"{what}: {id_column} {df[id_column][dup].iloc[0]!r} appears more than once")
+    df = attribute_frame(df, id_column, what, source_column=source_column, copy=False,
+                         first_line=2)
     for col in df.columns:
         if col == id_column or pd.api.types.is_numeric_dtype(df[col]):
             continue
         text = df[col].astype("string")
         if text.str.contains(list_sep, regex=False).any():
             df[col] = split_lists(df[col], list_sep)
+    return df
+
+
+def attribute_frame(frame: pd.DataFrame, id_column: str, what: str,
+                    source_column: str | None = None, copy: bool = True,
+                    first_line: int | None = None) -> pd.DataFrame:
+    """Check a user or item attributes frame (one row per id), as :func:`read_attributes_csv`
+    checks a file, and name its id column ``id_column``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The attributes, with an ``id_column`` column (or ``source_column``).
+    id_column : str
+        ``"user_id"`` or ``"item_id"``.
+    what : str
+        The file or frame, for messages.
+    source_column : str, optional
+        The frame's own name of its id column (see :func:`read_attributes_csv`).
+    copy : bool
+        Work on a copy (the caller's frame is never modified); False for a frame of one's own.
+    first_line : int, optional
+        The file line of the first row (2 after a header), for messages; None: a frame's
+        row numbers.
+
+    Returns
+    -------
+    DataFrame
+        ``frame`` with its id column named ``id_column``; float ids that are whole numbers
+        become int64, as in the interaction readers.
+
+    Raises
+    ------
+    DataError
+        No id column (the message names the frame's columns and the option naming it), an
+        empty frame, a missing or duplicated id (the first one named).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame; got {type(frame).__name__}")
+    df = frame.copy() if copy else frame
+    if source_column is not None and source_column != id_column and source_column in df.columns:
+        if id_column in df.columns:
+            raise DataError(
+                f"{what} has both {source_column!r} (the ids' column in the log) and "
+                f"{id_column!r}: which holds the ids is unclear; rename or drop one")
+        df = df.rename(columns={source_column: id_column})
+    elif id_column not in df.columns:
+        named = f"{source_column!r} or {id_column!r}" if source_column is not None else repr(
+            id_column)
+        option = COLUMN_OPTIONS.get(id_column)
+        hint = f" (name its id column with {_flag(option)})" if option else ""
+        raise DataError(f"{what} has no id column {named}; it has {list(df.columns)}{hint}")
+    check_columns(df, [id_column], what, first_line=first_line)
+    _ids(df, id_column, what)
+    dup = df[id_column].duplicated()
+    if dup.any():
+        first = df[id_column][dup].head(1).tolist()[0]  # a Python scalar: 109, not np.int64(109)
+        raise DataError(f"{what}: {id_column} {first!r} appears more than once ({int(dup.sum())} "
+                        "duplicate row(s)); each id needs one row")
     return df
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from .._utils import DataError, check_positive_int
-from ..datasets import Dataset, load_dataset
+from ..datasets import Dataset, load_with_attributes
+from ..datasets.attributes import AttributeSource, describe_source
 from ..recommenders import make_recommender, parse_model_names
 from ..split import cold_start_split, leave_last_out, random_split, temporal_split
 from .evaluate import EvaluationResult, evaluate
@@ -91,6 +92,8 @@ def run_experiment(
     recommend: Callable[..., pd.DataFrame] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     columns: Mapping[str, str | None] | None = None,
+    users: AttributeSource = None,
+    items: AttributeSource = None,
 ) -> Experiment:
     """Load ``dataset``, split it and evaluate ``models`` side by side on the same split.
 
@@ -123,7 +126,15 @@ def run_experiment(
         is added. Unknown parameter names raise before any data is loaded.
     columns : mapping, optional
         For a file ``dataset``: the column options of
-        :func:`recfm.datasets.read_interactions_csv` (``{"user_column": "user", ...}``).
+        :func:`recfm.datasets.read_interactions_csv` (``{"user_column": "user", ...}``);
+        ``user_column``/``item_column`` also name the id column of ``users``/``items``.
+    users, items : path, DataFrame or None
+        The log's user and item attributes: a CSV (lists as ``a|b``) or Parquet file, or a
+        frame, replacing the data set's own frame if it has one (ml-100k, sample,
+        synthetic). The attribute-aware models (``fm-features``, ``fm-warp``,
+        ``fm-hybrid``) use every usable column. Read and checked before the log
+        (:func:`recfm.datasets.load_with_attributes`): a source sharing no id with the log
+        is an error; the log's users/items without a row are counted in the notes.
     """
     names = parse_model_names(DEFAULT_MODELS if models is None else models)
     params = dict(params or {})
@@ -141,9 +152,9 @@ def run_experiment(
     for name, setting in params.items():
         recommenders[name].set_params(**setting)
 
-    data = dataset if isinstance(dataset, Dataset) else load_dataset(
-        dataset, data_home=data_home, download=download, columns=columns
-    )
+    data, data_notes = load_with_attributes(dataset, users=users, items=items,
+                                            data_home=data_home, download=download,
+                                            columns=columns)
     interactions = data.interactions
     if min_rating is not None:
         if "rating" not in interactions.columns:
@@ -166,6 +177,7 @@ def run_experiment(
         recommend=recommend,
         too_big="skip" if models is None else "raise",
     )
+    result.notes[:0] = data_notes
     settings = dict(
         dataset=data.name,
         models=names,
@@ -177,6 +189,9 @@ def run_experiment(
         n_train=len(train),
         n_test=len(test),
     )
+    for side, source in (("users", users), ("items", items)):
+        if source is not None:
+            settings[side] = describe_source(source)
     if params:
         settings["tuned"] = sorted(params)
     return Experiment(data, train, test, result, settings)

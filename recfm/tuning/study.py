@@ -63,7 +63,8 @@ import numpy as np
 import pandas as pd
 
 from .._utils import DataError, write_text_atomic
-from ..datasets import Dataset, load_dataset
+from ..datasets import Dataset, load_with_attributes
+from ..datasets.attributes import AttributeSource, describe_source
 from ..evaluation import EvaluationResult, evaluate
 from ..evaluation.experiment import split_data
 from ..metrics import metrics_from_frames
@@ -581,6 +582,8 @@ def tune(
     progress: bool = False,
     space: SearchSpace | None = None,
     columns: Mapping[str, str | None] | None = None,
+    users: AttributeSource = None,
+    items: AttributeSource = None,
 ) -> TuningResult:
     """Tune ``model`` on a validation split of the training part; compare on test.
 
@@ -621,7 +624,12 @@ def tune(
     columns : mapping, optional
         For a file ``dataset``: the column options of
         :func:`recfm.datasets.read_interactions_csv` (``{"user_column": "user", ...}``);
-        part of the settings a resumed study must match.
+        part of the settings a resumed study must match. ``user_column``/``item_column``
+        also name the id column of ``users``/``items``.
+    users, items : path, DataFrame or None
+        The log's user and item attributes, as :func:`recfm.evaluation.run_experiment`
+        takes them (replacing the data set's own frame); a file's resolved path is part of
+        the settings a resumed study must match.
 
     Returns
     -------
@@ -652,18 +660,26 @@ def tune(
                      if v is not None and (k, v) != ("time_unit", "s")}
     if given_columns:  # absent otherwise, so studies made before column options still resume
         settings["columns"] = given_columns
+    for side, source in (("users", users), ("items", items)):
+        if source is not None:  # absent otherwise, as columns
+            settings[side] = describe_source(source)
     if resume:
         old = json.loads((out / FILES["settings"]).read_text(encoding="utf-8"))
         old.setdefault("validation_folds", 1)  # studies made before folds existed
-        differ = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        # both ways: an option given then (columns, attribute files) and dropped now differs
+        differ = {k: (old.get(k), settings.get(k)) for k in {**old, **settings}
+                  if old.get(k) != settings.get(k)}
         if differ:
             raise ValueError(
                 f"--resume: the study in {out} was made with other settings "
                 f"({', '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in differ.items())})"
             )
 
-    data = dataset if isinstance(dataset, Dataset) else load_dataset(
-        dataset, data_home=data_home, download=download, columns=columns)
+    data, data_notes = load_with_attributes(dataset, users=users, items=items,
+                                            data_home=data_home, download=download,
+                                            columns=columns)
+    for note in data_notes:
+        log.info("%s", note)
     train, test = split_data(data.interactions, split, test_size, seed)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -701,6 +717,7 @@ def tune(
             models = {f"{model} tuned": tuned, f"{model} default": default}
         comparison = evaluate(models, train, test, k=(_parse_metric(metric)[1],),
                               users=data.users, items=data.items)
+        comparison.notes[:0] = data_notes
         from ..evaluation.report import format_table
 
         text = format_table(comparison, "table", settings={**settings, "trials": len(finished)})
