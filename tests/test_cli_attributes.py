@@ -158,3 +158,14 @@ def test_tune_records_the_attribute_files_and_resumes_only_with_them(tmp_path, c
     code, _, err = run(capsys, *common, "--items", "items.csv", "--trials", "2", "--resume")
     assert code == 0, err
     assert json.loads((out / "best_params.json").read_text())["n_trials"] == 2
+
+
+def test_parquet_attribute_files_with_list_columns(tmp_path, capsys):
+    from recfm.datasets import load_sample
+
+    sample = load_sample()
+    sample.items.to_parquet(tmp_path / "items.parquet")  # genres as a list column
+    sample.users.to_parquet(tmp_path / "users.parquet")
+    own = _evaluate(capsys, "--dataset", LOG, "--users", tmp_path / "users.parquet", "--items",
+                    tmp_path / "items.parquet")
+    assert _metrics(own) == _metrics(_evaluate(capsys, "--dataset", "sample"))
