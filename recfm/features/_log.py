@@ -6,6 +6,8 @@ be None: the row order is then the order of events). Everything here works on wh
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -168,5 +170,15 @@ def time_bins(spec: TimeBin, frame: pd.DataFrame, what: str) -> pd.Series:
                 "'us' or 'ns'")
     else:
         raise not_a_time(s, col, what)
+    latest = t.max() if t.notna().sum() > 1 else None
+    if latest is not None and latest.year == 1970 and t.min().year == 1970:
+        # a log without times (files without the column read as 0), dates written as digits
+        # (20240718 is 1970-08-23 in seconds) or times counted from a start: every bin would
+        # be a bin of 1970, silently
+        warnings.warn(
+            f"every {col!r} of the {what} frame falls in 1970 (latest {plain(s[t.idxmax()])!r}, "
+            f"{latest}): {spec!r} bins Unix times, so its bins say nothing about the events; "
+            "give their real times (Unix seconds, ISO 8601 text or datetimes)",
+            UserWarning, stacklevel=5)
     attr = {"dayofweek": "day_of_week"}.get(spec.by, spec.by)
     return getattr(t.dt, attr).astype("Int64")

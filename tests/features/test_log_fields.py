@@ -163,8 +163,9 @@ def test_bad_input_is_named():
 def test_time_bins_are_context_columns_of_the_timestamp():
     from recfm.features import TimeBin
 
-    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3],
-                       "timestamp": [0, 3600 * 30, 86400 * 3 + 7200]})  # Thu 0h, Fri 6h, Sun 2h
+    t0 = 1_721_260_800  # 2024-07-18 00:00 UTC, a Thursday
+    times = np.array([0, 3600 * 30, 86400 * 3 + 7200]) + t0  # Thu 0h, Fri 6h, Sun 2h
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3], "timestamp": times})
     b = FeatureBuilder(context_features=[TimeBin(), TimeBin(by="hour")])  # named by their bins
     assert [f.name for f in b.context_features] == ["dayofweek", "hour"]
     C = dense(b, b.fit_transform(df).context)
@@ -172,7 +173,7 @@ def test_time_bins_are_context_columns_of_the_timestamp():
     assert C.loc[1, ["dayofweek=4", "hour=6"]].tolist() == [1, 1]
     assert C.loc[2, ["dayofweek=6", "hour=2"]].tolist() == [1, 1]
     # datetimes give the same bins; a recommend-time context reads its timestamp column
-    when = pd.DataFrame({"timestamp": pd.to_datetime([3600 * 30], unit="s")})
+    when = pd.DataFrame({"timestamp": pd.to_datetime([t0 + 3600 * 30], unit="s")})
     R = dense(b, b.context_rows(when))
     assert R.loc[0, ["dayofweek=4", "hour=6"]].tolist() == [1, 1]
     b2 = FeatureBuilder.from_state(json.loads(json.dumps(b.get_state())))
@@ -194,6 +195,25 @@ def test_time_bins_of_milliseconds_read_as_seconds_name_the_unit_to_pass():
     b = FeatureBuilder(context_features=[TimeBin(by="hour", unit="ms")])
     C = dense(b, b.fit_transform(ms).context)  # 2024-07-18 00:00 and 01:00 UTC
     assert C.loc[0, "hour=0"] == 1 and C.loc[1, "hour=1"] == 1
+
+
+def test_time_bins_warn_when_every_time_falls_in_1970():
+    """Times that are no Unix times (a file without them, read as 0; dates written as
+    digits; times counted from a start) would give every row a bin of 1970: say so."""
+    from recfm.features import TimeBin
+
+    for times in ([0, 0, 0], [20240718, 20240719, 20240720], [0, 3600, 86400 * 40]):
+        df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3], "timestamp": times})
+        with pytest.warns(UserWarning, match=r"every 'timestamp' of the interactions frame "
+                                             r"falls in 1970 \(latest \d+"):
+            FeatureBuilder(context_features=[TimeBin()]).fit(df)
+    real = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3],
+                         "timestamp": [1_721_260_800, 1_721_264_400, 1_721_300_000]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = FeatureBuilder(context_features=[TimeBin()]).fit(real)
+        b.context_rows(real.iloc[:1])  # one recommend-time row is never judged
+        b.context_rows(pd.DataFrame({"timestamp": [0]}))
 
 
 def test_recent_items_warns_when_every_timestamp_is_the_same():
