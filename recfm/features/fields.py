@@ -370,6 +370,8 @@ class TimeBin(Categorical):
     ``context_features``; frames (interactions, and the context given to ``recommend``)
     need the timestamp column: numbers (seconds since the epoch by default) or datetimes,
     read in UTC. Missing timestamps and unseen bins follow ``missing`` and ``unknown``.
+    A frame whose times all fall in 1970 (no real times: zeros, dates written as digits,
+    times counted from a start) gets a warning.
 
     Parameters
     ----------
