@@ -110,7 +110,7 @@ class EASE(ItemItemRecommender):
         Validation users the λ search ranks: when more users have validation items, a
         sample of this many (``np.random.default_rng(random_state).choice`` without
         replacement), so that the search costs ``grid size × validation_users × n²``
-        instead of growing with the user count (ML-1M-sized data: 3x faster); None: all
+        instead of growing with the user count (ML-1M-sized data: 2x faster); None: all
         of them. Data sets with fewer such users (ML-100K) are unaffected.
     random_state : int or None
         Seed of the validation split (and of the validation users' sample).
