@@ -90,6 +90,16 @@ def test_bad_training_frames_fail_before_work(name):
     assert not hasattr(model, "seen_")
 
 
+@pytest.mark.parametrize("name", model_names())
+def test_resource_check_passes_small_data_and_fits_nothing(name, board):
+    """``check_resources`` (what ``evaluate`` asks of every model before fitting any) is
+    there for every model, accepts data that fits and does no fitting itself."""
+    train, _ = board
+    model = make_recommender(name, seed=0, n_threads=1)
+    assert model.check_resources(train) is None
+    assert not hasattr(model, "seen_")
+
+
 @pytest.mark.parametrize("name", PERSONALISED)
 def test_checkerboard_top1_is_withheld_item(name, board):
     train, held_out = board
