@@ -32,6 +32,7 @@ import pandas as pd
 from recfm.datasets import load_sample, make_synthetic
 from recfm.evaluation import evaluate
 from recfm.features import FeatureBuilder, History, RecentItems
+from recfm.metrics import metrics_from_frames
 from recfm.model import FactorizationMachine
 from recfm.recommenders import EASE, FMRecommender, Popularity
 from recfm.split import cold_start_split, leave_last_out
@@ -57,11 +58,6 @@ popularity = Popularity().fit(train)
 new_users = clicks["user_id"].unique()
 
 
-def precision_at_10(recs: pd.DataFrame) -> float:
-    hits = recs.merge(later[["user_id", "item_id"]], on=["user_id", "item_id"])
-    return len(hits) / len(recs)
-
-
 # the clicks are the query: no retraining (the clicked items themselves are left out);
 # EASE serves new users from their items the same way, popularity ignores them
 served = rec.recommend(new_users, n=10, history=clicks)
@@ -69,8 +65,9 @@ ease = EASE().fit(train).recommend(new_users, n=10, history=clicks)
 pop = popularity.recommend(new_users, n=15).merge(clicks[["user_id", "item_id"]],
                                                   how="left", indicator=True)
 pop = pop[pop["_merge"] == "left_only"].groupby("user_id").head(10)
+pop["rank"] = pop.groupby("user_id").cumcount() + 1
 print(f"{len(new_users)} new users, 5 clicks each: precision@10 on the rest of their log")
-scores = {name: precision_at_10(recs)
+scores = {name: metrics_from_frames(recs, later, 10)[0]["precision@10"]
           for name, recs in [("fm + history", served), ("ease", ease), ("popularity", pop)]}
 for name, value in scores.items():
     print(f"  {name:<13}{value:.3f}")
