@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 import pandas as pd
+from _protocol import add_protocol_args, positives, seeds_of
 
-from recfm.datasets import load_dataset, make_synthetic
 from recfm.evaluation import evaluate
 from recfm.recommenders import make_recommender
 from recfm.split import random_split
@@ -35,17 +35,11 @@ from recfm.split import random_split
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="ml-100k",
-                    help="a recfm dataset name, or synthetic (make_synthetic's default size)")
+    add_protocol_args(ap)
     ap.add_argument("--models", default="fm-hybrid,ease", help="recfm model names")
     ap.add_argument("--baseline", default="ease", help="the model the ratios are taken to")
     ap.add_argument("--fractions", default="0.25,0.5,0.7,0.9,1",
                     help="shares of each user's training interactions the models are fitted on")
-    ap.add_argument("--min-rating", type=float, default=None,
-                    help="only ratings >= this are positives (default: every rating)")
-    ap.add_argument("--seeds", default="42,43,44")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.baseline not in models:
@@ -53,16 +47,12 @@ def main() -> None:
     fractions = sorted(float(f) for f in args.fractions.split(","))
     if not all(0.0 < f <= 1.0 for f in fractions):
         raise SystemExit(f"--fractions must be in (0, 1]; got {args.fractions}")
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    seeds = seeds_of(args)
     metric = f"ndcg@{args.k}"
 
     rows = []
     for seed in seeds:
-        data = make_synthetic(seed=seed) if args.dataset == "synthetic" else \
-            load_dataset(args.dataset, download=False)
-        interactions = data.interactions
-        if args.min_rating is not None:
-            interactions = interactions[interactions.rating >= args.min_rating]
+        data, interactions = positives(args, seed)
         for fraction in fractions:
             t0 = time.perf_counter()
             log = interactions if fraction == 1.0 else \

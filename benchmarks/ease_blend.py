@@ -29,8 +29,8 @@ import time
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from _protocol import add_protocol_args, positives, seeds_of
 
-from recfm.datasets import load_dataset, make_synthetic
 from recfm.metrics import ranking_metrics
 from recfm.ranking import fold, top_n_scores
 from recfm.recommenders import make_recommender
@@ -88,27 +88,17 @@ def ndcg_curve(s_fm: np.ndarray, s_ease: np.ndarray, seen: sp.csr_matrix, users:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="ml-100k",
-                    help="a recfm dataset name, or synthetic (make_synthetic's default size)")
+    add_protocol_args(ap)
     ap.add_argument("--model", default="fm-hybrid", help="the recfm FM to blend with EASE")
-    ap.add_argument("--min-rating", type=float, default=None,
-                    help="only ratings >= this are positives (default: every rating)")
-    ap.add_argument("--seeds", default="42,43,44")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--step", type=float, default=0.1, help="grid step of the blend weight")
     args = ap.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    seeds = seeds_of(args)
     weights = np.round(np.arange(0.0, 1.0 + 1e-9, args.step), 6)
 
     rows = []
     for seed in seeds:
         t0 = time.perf_counter()
-        data = make_synthetic(seed=seed) if args.dataset == "synthetic" else \
-            load_dataset(args.dataset, download=False)
-        interactions = data.interactions
-        if args.min_rating is not None:
-            interactions = interactions[interactions.rating >= args.min_rating]
+        data, interactions = positives(args, seed)
         train, test = random_split(interactions, test_size=0.2, seed=seed)
         fit_part, validation = random_split(train, test_size=0.1, seed=seed)
         val_curve = ndcg_curve(*score_matrices(args.model, fit_part, data, seed, args.threads),

@@ -219,6 +219,7 @@ def _cmd_fit(args: argparse.Namespace) -> None:
         loss=args.loss,
         n_epochs=args.epochs,
         learning_rate=args.learning_rate,
+        user_balance=args.user_balance,
         n_threads=args.threads,
         random_state=args.seed,
         verbose=not args.quiet,
@@ -459,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--factors", type=int, default=64)
     fit.add_argument("--epochs", type=int, default=30)
     fit.add_argument("--learning-rate", type=float, default=0.05)
+    fit.add_argument("--user-balance", type=float, default=0.0, metavar="B",
+                     help="weigh each interaction of a user with n of them by n**-B: 0 every "
+                     "interaction alike (heavy users dominate), 1 every user alike")
     fit.add_argument("--min-rating", type=float, default=None)
     fit.add_argument("--validation", type=float, default=None, metavar="FRACTION",
                      help="carve this fraction of each user's interactions (not trained on) and "

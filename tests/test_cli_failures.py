@@ -88,3 +88,21 @@ def test_float_written_user_ids_still_recommend_by_integer_id(capsys, tmp_path):
     code, stdout, err = run(capsys, "recommend", "--model", out, "--users", "1", "--n", "2")
     assert code == 0, err
     assert stdout.splitlines()[1].startswith("1,3,1,")
+
+
+def test_bad_user_balance_is_one_line_and_saves_nothing(capsys, tmp_path):
+    out = tmp_path / "model"
+    code, stdout, err = run(capsys, "fit", "--interactions", INTERACTIONS, "--user-balance",
+                            "-1", "--epochs", "1", "--threads", "1", "--out", out, "-q")
+    assert_one_line_error(code, stdout, err, "user_balance must be a non-negative")
+    assert not out.exists()
+
+
+def test_user_balance_reaches_the_saved_model(capsys, tmp_path):
+    from recfm.recommenders import load as load_recommender
+
+    out = tmp_path / "model"
+    code, _, _ = run(capsys, "fit", "--interactions", INTERACTIONS, "--user-balance", "0.5",
+                     "--epochs", "1", "--factors", "4", "--threads", "1", "--out", out, "-q")
+    assert code == 0
+    assert load_recommender(out).model_.user_balance == 0.5

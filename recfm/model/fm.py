@@ -158,6 +158,15 @@ class FactorizationMachine(Params):
     init_std : float, default 0.1
         Standard deviation of the normal initialisation of V (w and w0 start at 0; 'squared'
         starts w0 at the mean target).
+    user_balance : float, default 0.0
+        How much every user counts the same. Each sample of a user with ``n`` samples in the
+        design is weighted ``n ** -user_balance`` (times its ``sample_weight``), and the
+        weights are rescaled to keep their total unchanged, so the learning rate keeps its
+        meaning. 0: every interaction counts the same, so the heaviest users dominate
+        training; 1: every user counts the same, as in user-averaged metrics such as
+        NDCG@k. ``fm-hybrid`` uses 0.5, chosen on validation (ML-100K; see README,
+        ``benchmarks/user_balance.py``). ``partial_fit`` counts the samples of its own
+        design.
     n_threads : int or None, default None
         Threads of the training epochs (None: all cores numba may use; more than the cores
         available are capped, with a warning). With ``n_threads=1``
@@ -225,6 +234,7 @@ class FactorizationMachine(Params):
         n_negatives: int = 1,
         max_sampled: int = 10,
         init_std: float = 0.1,
+        user_balance: float = 0.0,
         n_threads: int | None = None,
         random_state: Any = None,
         verbose: bool = False,
@@ -240,6 +250,7 @@ class FactorizationMachine(Params):
         self.n_negatives = n_negatives
         self.max_sampled = max_sampled
         self.init_std = init_std
+        self.user_balance = user_balance
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
@@ -296,6 +307,7 @@ class FactorizationMachine(Params):
             n_negatives=pos_int("n_negatives"),
             max_sampled=pos_int("max_sampled"),
             init_std=nonneg_float("init_std"),
+            user_balance=nonneg_float("user_balance"),
         )
         out["n_threads"] = check_n_threads(self.n_threads)
         rs = self.random_state
@@ -419,6 +431,23 @@ class FactorizationMachine(Params):
             raise ValueError("sample_weight must hold finite, non-negative values")
         return sw
 
+    @staticmethod
+    def _user_balanced(sw: np.ndarray | None, data: dict[str, Any], balance: float
+                       ) -> np.ndarray | None:
+        """``sw`` times ``n_u ** -balance`` (``n_u``: the samples of the sample's user),
+        rescaled to the same total weight (see ``user_balance``)."""
+        if balance == 0.0:
+            return sw
+        su = data["su"]
+        counts = np.bincount(su, minlength=data["n_users"]).astype(np.float64)
+        w = counts[su] ** -balance
+        base = np.ones(len(su)) if sw is None else sw.astype(np.float64)
+        w *= base
+        total = w.sum()
+        if total > 0:
+            w *= base.sum() / total
+        return w.astype(np.float32)
+
     # ------------------------------------------------------------------ training
     def fit(
         self,
@@ -471,7 +500,8 @@ class FactorizationMachine(Params):
         if n_epochs is not None:
             params["n_epochs"] = n_epochs
         data = self._check_design(design)
-        sw = self._check_sample_weight(sample_weight, data["n_samples"])
+        sw = self._user_balanced(self._check_sample_weight(sample_weight, data["n_samples"]),
+                                 data, params["user_balance"])
         if monitor is not None and not callable(monitor):
             raise ValueError(f"monitor must be callable (model -> {{name: value}}); got {monitor!r}")
         if callback is not None and not callable(callback):
@@ -556,7 +586,8 @@ class FactorizationMachine(Params):
                 f"{self.V_.shape[1]} factors; call fit to start afresh"
             )
         data = self._check_design(design)
-        sw = self._check_sample_weight(sample_weight, data["n_samples"])
+        sw = self._user_balanced(self._check_sample_weight(sample_weight, data["n_samples"]),
+                                 data, params["user_balance"])
         nf = data["n_features"]
         if nf > self.V_.shape[0]:
             self._grow(nf, params)

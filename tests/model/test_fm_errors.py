@@ -22,7 +22,7 @@ def test_init_only_stores_and_get_set_params_introspect_init():
     assert set(params) == {
         "n_factors", "loss", "learning_rate", "learning_schedule", "reg_linear",
         "reg_factors", "n_epochs", "negatives", "n_negatives", "max_sampled", "init_std",
-        "n_threads", "random_state", "verbose"}
+        "user_balance", "n_threads", "random_state", "verbose"}
     assert m.set_params(loss="warp", n_factors=8) is m
     assert m.get_params()["loss"] == "warp"
     with pytest.raises(ValueError, match="Invalid parameter 'bogus' for estimator "
