@@ -12,8 +12,11 @@ Accepted forms
   ``unit`` (``time_unit=`` / ``--time-unit`` of the file readers), integer milliseconds,
   microseconds or nanoseconds since the epoch. A number whose time in its unit falls after
   the year 2500 (or before 1439) is refused, with the unit that would read it: the usual
-  cause is a log in milliseconds read as seconds. A unit other than seconds with a column
-  of text or datetimes is refused too: those carry their own unit;
+  cause is a log in milliseconds read as seconds. The other way round, a column that the
+  unit puts wholly in 1970 while a coarser unit puts it after 1990 is read as given, with a
+  warning naming that unit (times counted from a start fall in 1970 too). A unit other
+  than seconds with a column of text or datetimes is refused too: those carry their own
+  unit;
 * ISO 8601 text, decided per column (every value is parsed as a date/time once one value is
   not a number): ``2024-07-18``, ``2024-07-18 07:55:08``, ``2024-07-18T07:55:08Z``,
   ``2024-07-18T09:55:08+02:00``, fractions of seconds; a time without an offset is UTC,
@@ -28,6 +31,8 @@ consumer breaks ties by row order.
 This module imports nothing from recfm but :mod:`recfm._utils`, so any layer may use it.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -47,6 +52,11 @@ MAX_YEAR = 2500
 #: magnitude (after 2500 or, below zero, before 1439) is no plausible event time.
 LIMIT = int(np.datetime64(f"{MAX_YEAR + 1}-01-01", "s").astype(np.int64))
 MIN_YEAR = int(str(np.datetime64(-LIMIT, "s"))[:4])
+#: Unix seconds of 1971-01-01 and of 1990-01-01: times read in a fine unit that all fall
+#: before the first, while a coarser unit puts them after the second, were most likely
+#: written in the coarser unit.
+SECONDS_1971 = int(np.datetime64("1971-01-01", "s").astype(np.int64))
+SECONDS_1990 = int(np.datetime64("1990-01-01", "s").astype(np.int64))
 
 
 def check_unit(unit: object, name: str = "time_unit") -> str:
@@ -138,6 +148,29 @@ def _check_plausible(ints: np.ndarray, unit: str, values: pd.Series, column: str
         f"Unix {UNIT_NAMES[hint]}: read the file with {_unit_option(hint)}")
 
 
+def _warn_if_too_fine(ints: np.ndarray, unit: str, column: str, what: str) -> None:
+    """Warn when ``unit`` puts every time in 1970 while a coarser unit puts them all
+    between 1990 and :data:`MAX_YEAR`: seconds read as milliseconds, say. A warning, not an
+    error: times counted from a start (a session, an experiment) fall in 1970 too, and order
+    is all that most fields need."""
+    if unit == "s" or ints.min() < 0 or ints.max() // UNITS[unit] >= SECONDS_1971:
+        return
+    for coarser, n in sorted(UNITS.items(), key=lambda kv: kv[1]):
+        if n >= UNITS[unit]:
+            break
+        first, last = int(ints.min()) // n, int(ints.max()) // n
+        if SECONDS_1990 <= first and last < LIMIT:
+            as_fine = np.datetime64(int(ints.max()) // UNITS[unit], "s")
+            as_coarse = np.datetime64(last, "s")
+            warnings.warn(
+                f"{what}: every value of column '{column}' read as Unix {UNIT_NAMES[unit]} "
+                f"falls in 1970 (the latest, {int(ints.max())}, is {as_fine}); as Unix "
+                f"{UNIT_NAMES[coarser]} it is {as_coarse}: if the times are "
+                f"{UNIT_NAMES[coarser]}, read the file with {_unit_option(coarser)}",
+                UserWarning, stacklevel=3)
+            return
+
+
 def parse_timestamps(values: pd.Series, column: str, what: str,
                      first_line: int | None = None, unit: str = "s") -> np.ndarray:
     """A NaN-free time column read from a file, as int64 Unix seconds.
@@ -194,6 +227,8 @@ def parse_timestamps(values: pd.Series, column: str, what: str,
         ints = (exact.to_numpy(np.int64) if pd.api.types.is_integer_dtype(exact.dtype)
                 else numbers.astype(np.int64))
         _check_plausible(ints, unit, values, column, what, first_line)
+        if len(ints):
+            _warn_if_too_fine(ints, unit, column, what)
         return ints // UNITS[unit]  # floor division: -1 ms is the second before the epoch
     assert text is not None, "a numeric dtype has no NaN here: the caller refused missing values"
     if unit != "s":

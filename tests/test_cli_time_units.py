@@ -122,3 +122,13 @@ def test_tune_passes_the_unit_and_records_it(logs, tmp_path, capsys):
 def test_every_command_with_column_options_has_the_unit(command):
     args = build_parser().parse_args([*command, "--time-unit", "us"])
     assert args.time_unit == "us"
+
+
+def test_seconds_read_as_milliseconds_are_a_one_line_warning(logs, capsys):
+    seconds, _ = logs
+    code, out, err = run(capsys, "evaluate", "--dataset", seconds, "--time-unit", "ms",
+                         "--models", "pop", "-q")
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if line.startswith("recfm: warning:")]
+    assert len(warned) == 1
+    assert "falls in 1970" in warned[0] and "(--time-unit s)" in warned[0]

@@ -248,6 +248,12 @@ def read_interactions_csv(
         implausible in ``time_unit``; the message names the file, column, value and line.
     ValueError
         An unknown ``time_unit``.
+
+    Warns
+    -----
+    UserWarning
+        Every time read in ``time_unit`` falls in 1970 while a coarser unit would put them
+        all after 1990 (seconds read as milliseconds, say), naming that unit.
     """
     from recfm._timestamps import check_unit, parse_timestamps
 

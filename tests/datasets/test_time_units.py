@@ -149,3 +149,31 @@ def test_load_dataset_passes_the_unit_to_files_only(tmp_path):
     with pytest.raises(ValueError, match=r"--time-unit \(time_unit=\) describe\(s\) the columns of "
                                          r"a CSV or Parquet file; 'sample' is a named data set"):
         load_dataset("sample", columns={"time_unit": "ms"})
+
+
+@pytest.mark.parametrize("fine,coarse", [("ms", "s"), ("us", "s"), ("ns", "s"), ("us", "ms"),
+                                         ("ns", "ms")])
+def test_a_coarse_log_read_in_a_finer_unit_warns_with_the_unit(tmp_path, seconds_log, fine,
+                                                               coarse):
+    """Seconds read as milliseconds all land in January 1970: allowed (times counted from a
+    start do too) but warned about, naming the file, the column and the unit that reads them
+    as recent times."""
+    _in_unit(seconds_log, coarse).rename(columns={"timestamp": "ts"}).to_csv(
+        tmp_path / "log.csv", index=False)
+    with pytest.warns(UserWarning, match=(
+            rf"log\.csv: every value of column 'ts' read as Unix \w+ falls in 1970 .*"
+            rf"read the file with time_unit='{coarse}'")):
+        read_interactions_csv(tmp_path / "log.csv", time_column="ts", time_unit=fine)
+
+
+@pytest.mark.parametrize("times", [[0, 5_000, 86_400_000], [T * 1000, T * 1000 + 1]])
+def test_relative_or_right_milliseconds_do_not_warn(tmp_path, times):
+    """Milliseconds from a start (no coarser unit makes them recent) and real milliseconds."""
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"user_id": 1, "item_id": range(len(times)), "timestamp": times}).to_csv(
+        path, index=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_interactions_csv(path, time_unit="ms")
