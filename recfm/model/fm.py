@@ -159,14 +159,14 @@ class FactorizationMachine(Params):
         Standard deviation of the normal initialisation of V (w and w0 start at 0; 'squared'
         starts w0 at the mean target).
     user_balance : float, default 0.0
-        How much every user counts the same. Each sample of a user with ``n`` samples in the
-        design is weighted ``n ** -user_balance`` (times its ``sample_weight``), and the
-        weights are rescaled to keep their total unchanged, so the learning rate keeps its
-        meaning. 0: every interaction counts the same, so the heaviest users dominate
-        training; 1: every user counts the same, as in user-averaged metrics such as
-        NDCG@k. ``fm-hybrid`` uses 0.5, chosen on validation (ML-100K; see README,
-        ``benchmarks/user_balance.py``). ``partial_fit`` counts the samples of its own
-        design.
+        How far training weighs users alike rather than interactions alike. Each sample of
+        a user with ``n`` samples in the design is weighted ``n ** -user_balance`` (times
+        its ``sample_weight``), and the weights are rescaled to keep their total unchanged,
+        so the learning rate keeps its meaning. 0: every interaction counts the same, so
+        the heaviest users dominate training; 1: every user counts the same, as in
+        user-averaged metrics such as NDCG@k. ``fm-hybrid`` uses 0.5, chosen on validation
+        (ML-100K; see README, ``benchmarks/user_balance.py``). ``partial_fit`` counts the
+        samples of its own design.
     n_threads : int or None, default None
         Threads of the training epochs (None: all cores numba may use; more than the cores
         available are capped, with a warning). With ``n_threads=1``
