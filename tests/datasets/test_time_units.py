@@ -6,6 +6,8 @@ T is 2024-07-18T07:55:08Z (see test_own_logs.py for the arithmetic).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,8 +174,6 @@ def test_relative_or_right_milliseconds_do_not_warn(tmp_path, times):
     path = tmp_path / "log.csv"
     pd.DataFrame({"user_id": 1, "item_id": range(len(times)), "timestamp": times}).to_csv(
         path, index=False)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_interactions_csv(path, time_unit="ms")

@@ -4,9 +4,11 @@ given by hand."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from _designs import design_from_pairs, random_design
 
+from recfm.features import FeatureBuilder, History
 from recfm.model import FactorizationMachine
 
 
@@ -80,10 +82,6 @@ def test_bad_value_is_named(bad):
 def test_history_visits_take_the_same_weights():
     """A History field trains in user visits (another kernel): balance still equals the
     hand-written weights."""
-    import pandas as pd
-
-    from recfm.features import FeatureBuilder, History
-
     rng = np.random.default_rng(0)
     users = np.concatenate([np.zeros(14, int), rng.integers(1, 10, 40)])
     df = pd.DataFrame({"user_id": users, "item_id": rng.integers(0, 20, len(users))})
