@@ -153,21 +153,20 @@ def _warn_if_too_fine(ints: np.ndarray, unit: str, column: str, what: str) -> No
     between 1990 and :data:`MAX_YEAR`: seconds read as milliseconds, say. A warning, not an
     error: times counted from a start (a session, an experiment) fall in 1970 too, and order
     is all that most fields need."""
-    if unit == "s" or ints.min() < 0 or ints.max() // UNITS[unit] >= SECONDS_1971:
+    lo, hi = int(ints.min()), int(ints.max())
+    if unit == "s" or lo < 0 or hi // UNITS[unit] >= SECONDS_1971:
         return
-    for coarser, n in sorted(UNITS.items(), key=lambda kv: kv[1]):
+    # UNITS runs from the coarsest unit to the finest
+    for coarser, n in UNITS.items():
         if n >= UNITS[unit]:
-            break
-        first, last = int(ints.min()) // n, int(ints.max()) // n
-        if SECONDS_1990 <= first and last < LIMIT:
-            as_fine = np.datetime64(int(ints.max()) // UNITS[unit], "s")
-            as_coarse = np.datetime64(last, "s")
+            return
+        if SECONDS_1990 <= lo // n and hi // n < LIMIT:
             warnings.warn(
                 f"{what}: every value of column '{column}' read as Unix {UNIT_NAMES[unit]} "
-                f"falls in 1970 (the latest, {int(ints.max())}, is {as_fine}); as Unix "
-                f"{UNIT_NAMES[coarser]} it is {as_coarse}: if the times are "
-                f"{UNIT_NAMES[coarser]}, read the file with {_unit_option(coarser)}",
-                UserWarning, stacklevel=3)
+                f"falls in 1970 (the latest, {hi}, is "
+                f"{np.datetime64(hi // UNITS[unit], 's')}); as Unix {UNIT_NAMES[coarser]} it "
+                f"is {np.datetime64(hi // n, 's')}: if the times are {UNIT_NAMES[coarser]}, "
+                f"read the file with {_unit_option(coarser)}", UserWarning, stacklevel=3)
             return
 
 
