@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 from _designs import design_from_pairs, random_design
 
+from recfm._utils import numba_thread_count
 from recfm.features import FeatureBuilder, History
 from recfm.model import FactorizationMachine
+from recfm.model import _kernels as K
 
 
 def reference_weights(users: np.ndarray, balance: float, sw: np.ndarray | None = None
@@ -93,3 +95,25 @@ def test_history_visits_take_the_same_weights():
         d, sample_weight=reference_weights(d.sample_users, 1.0))
     np.testing.assert_allclose(balanced.V_, by_hand.V_, rtol=0, atol=1e-6)
     assert not np.allclose(balanced.V_, FactorizationMachine(**kw).fit(d).V_)
+
+
+def test_ids_only_bpr_in_item_blocks_takes_the_same_weights(monkeypatch):
+    """Ids-only BPR on two threads trains in item blocks (its own kernel, reproducible for
+    a thread count): balance still equals the hand-written weights there."""
+    if numba_thread_count(2) < 2:
+        pytest.skip("item blocks need two threads; this machine runs one")
+    used = []
+    block_epoch = K.visits_bpr_block_epoch
+    monkeypatch.setattr(K, "visits_bpr_block_epoch", lambda *a: used.append(1) or block_epoch(*a))
+    rng = np.random.default_rng(1)
+    users = np.concatenate([np.zeros(60, int), rng.integers(1, 40, 400)])
+    items = np.concatenate([rng.choice(160, 60, replace=False), rng.integers(0, 160, 400)])
+    key = np.unique(users * 160 + items)
+    d = design_from_pairs(key // 160, key % 160, 40, 160)
+    kw = dict(n_factors=4, loss="bpr", n_epochs=2, n_threads=2, random_state=4)
+    balanced = FactorizationMachine(user_balance=1.0, **kw).fit(d)
+    by_hand = FactorizationMachine(**kw).fit(
+        d, sample_weight=reference_weights(d.sample_users, 1.0))
+    np.testing.assert_allclose(balanced.V_, by_hand.V_, rtol=0, atol=1e-6)
+    assert not np.allclose(balanced.V_, FactorizationMachine(**kw).fit(d).V_)
+    assert used, "the item-block kernel did not run"
