@@ -30,6 +30,17 @@ def assert_same_fit(a: FactorizationMachine, b: FactorizationMachine) -> None:
     assert a.w0_ == b.w0_
 
 
+def assert_balance_is_its_weights(d, balance: float, **kw) -> None:
+    """Fitting ``d`` with ``user_balance=balance`` gives the parameters of fitting it with
+    :func:`reference_weights`, and not those of the unweighted fit."""
+    balanced = FactorizationMachine(user_balance=balance, **kw).fit(d)
+    by_hand = FactorizationMachine(**kw).fit(
+        d, sample_weight=reference_weights(d.sample_users, balance))
+    np.testing.assert_allclose(balanced.V_, by_hand.V_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(balanced.w_, by_hand.w_, rtol=0, atol=1e-6)
+    assert not np.allclose(balanced.V_, FactorizationMachine(**kw).fit(d).V_)
+
+
 def test_two_users_hand_computed():
     """User 0 has one sample and user 1 three: balance 1 weighs them 2 and 2/3 each (each
     user half of the total weight of 4)."""
@@ -47,12 +58,8 @@ def test_two_users_hand_computed():
 def test_equals_the_sample_weights_it_stands_for(loss, balance):
     d = random_design(4, n_users=25, n_items=30, n_pairs=300, n_item_attrs=3,
                       ratings=loss == "squared")
-    kw = dict(n_factors=6, loss=loss, n_epochs=3, n_threads=1, random_state=1)
-    balanced = FactorizationMachine(user_balance=balance, **kw).fit(d)
-    by_hand = FactorizationMachine(**kw).fit(
-        d, sample_weight=reference_weights(d.sample_users, balance))
-    np.testing.assert_allclose(balanced.V_, by_hand.V_, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(balanced.w_, by_hand.w_, rtol=0, atol=1e-6)
+    assert_balance_is_its_weights(d, balance, n_factors=6, loss=loss, n_epochs=3, n_threads=1,
+                                  random_state=1)
 
 
 def test_multiplies_given_sample_weights_and_partial_fit():
@@ -89,12 +96,8 @@ def test_history_visits_take_the_same_weights():
     df = pd.DataFrame({"user_id": users, "item_id": rng.integers(0, 20, len(users))})
     df = df.drop_duplicates(["user_id", "item_id"]).reset_index(drop=True)
     d = FeatureBuilder(user_features=[History()]).fit_transform(df)
-    kw = dict(n_factors=4, loss="warp", n_epochs=2, n_threads=1, random_state=5)
-    balanced = FactorizationMachine(user_balance=1.0, **kw).fit(d)
-    by_hand = FactorizationMachine(**kw).fit(
-        d, sample_weight=reference_weights(d.sample_users, 1.0))
-    np.testing.assert_allclose(balanced.V_, by_hand.V_, rtol=0, atol=1e-6)
-    assert not np.allclose(balanced.V_, FactorizationMachine(**kw).fit(d).V_)
+    assert_balance_is_its_weights(d, 1.0, n_factors=4, loss="warp", n_epochs=2, n_threads=1,
+                                  random_state=5)
 
 
 def test_ids_only_bpr_in_item_blocks_takes_the_same_weights(monkeypatch):
@@ -110,10 +113,6 @@ def test_ids_only_bpr_in_item_blocks_takes_the_same_weights(monkeypatch):
     items = np.concatenate([rng.choice(160, 60, replace=False), rng.integers(0, 160, 400)])
     key = np.unique(users * 160 + items)
     d = design_from_pairs(key // 160, key % 160, 40, 160)
-    kw = dict(n_factors=4, loss="bpr", n_epochs=2, n_threads=2, random_state=4)
-    balanced = FactorizationMachine(user_balance=1.0, **kw).fit(d)
-    by_hand = FactorizationMachine(**kw).fit(
-        d, sample_weight=reference_weights(d.sample_users, 1.0))
-    np.testing.assert_allclose(balanced.V_, by_hand.V_, rtol=0, atol=1e-6)
-    assert not np.allclose(balanced.V_, FactorizationMachine(**kw).fit(d).V_)
+    assert_balance_is_its_weights(d, 1.0, n_factors=4, loss="bpr", n_epochs=2, n_threads=2,
+                                  random_state=4)
     assert used, "the item-block kernel did not run"
