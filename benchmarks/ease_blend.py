@@ -76,10 +76,14 @@ def score_matrices(name: str, train: pd.DataFrame, data, seed: int, threads: int
 
 
 def user_ease_scores(seen: sp.csr_matrix, l2: float) -> np.ndarray:
-    """Standardised scores of user-user EASE (the closed form on the transposed matrix)."""
+    """Standardised scores of user-user EASE (the closed form on the transposed matrix).
+    An item nobody has in ``seen`` gets the lowest score, as in :func:`score_matrices`:
+    its 0 would otherwise rank above the items a user's neighbours score negatively."""
     X = seen.astype(np.float64)
     B = ease_weights(np.asarray((X @ X.T).todense()), l2)
-    return _standardise(np.asarray(X.T @ B).T)
+    scores = np.asarray(X.T @ B).T
+    scores[:, np.asarray(X.sum(axis=0)).ravel() == 0] = scores.min() - 1.0
+    return _standardise(scores)
 
 
 def relevant_matrix(users: pd.Index, items: pd.Index, heldout: pd.DataFrame) -> sp.csr_matrix:
