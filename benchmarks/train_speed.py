@@ -18,7 +18,9 @@ not copied over and over.
 
 The default ids-only FM trains in user visits (each user's samples in a row); the row
 ``recfm FM, BPR (ids, shuffled)`` times the same model over one shuffled sample order (the
-order before visits), and the ratio of the two is printed.
+order before visits), and the ratio of the two is printed. The row ``recfm FM, BPR
+(user_balance)`` times it with ``user_balance=0.5`` (every sample then carries a weight, which
+the visit queue looks up by sample id), against the default.
 
 Also times the FM with a History field (ids + each user's training items, SVD++-style, as
 ``fm-history``), trained in user visits with cached history sums, and prints its time per epoch
@@ -74,9 +76,11 @@ def _time_recommend_all(rec) -> float:
 
 
 def _time_recfm(design, loss: str, factors: int, epochs: int, threads: int, seed: int,
-                schedule: str = "adagrad", order: str = "auto") -> float:
+                schedule: str = "adagrad", order: str = "auto",
+                user_balance: float = 0.0) -> float:
     fm = FactorizationMachine(n_factors=factors, loss=loss, n_epochs=epochs, n_threads=threads,
-                              learning_schedule=schedule, random_state=seed)
+                              learning_schedule=schedule, random_state=seed,
+                              user_balance=user_balance)
     # order="shuffled": ids-only samples in one shuffled order, as before user visits
     # (the estimator's private switch, for this comparison)
     saved = FactorizationMachine._ids_sample_order
@@ -140,6 +144,7 @@ def main() -> None:
             for order in ("auto", "shuffled"):
                 _time_recfm(small, loss, args.factors, 1, args.threads, args.seed, schedule,
                             order)
+    _time_recfm(small, "bpr", args.factors, 1, args.threads, args.seed, user_balance=0.5)
     small_hist = FeatureBuilder(user_features=[History()]).fit_transform(
         load_dataset("sample").interactions[["user_id", "item_id"]])
     for loss in ("bpr", "warp"):
@@ -150,6 +155,8 @@ def main() -> None:
         "recfm FM, BPR (ids, Adagrad)": lambda: _time_recfm(design, "bpr", *a),
         "recfm FM, BPR (ids, SGD)": lambda: _time_recfm(design, "bpr", *a, "sgd"),
         "recfm FM, BPR (ids, shuffled)": lambda: _time_recfm(design, "bpr", *a, "adagrad", "shuffled"),
+        "recfm FM, BPR (user_balance)": lambda: _time_recfm(design, "bpr", *a, "adagrad", "auto",
+                                                            0.5),
         "implicit BPR (SGD)": lambda: _time_implicit_bpr(X, *a),
         "recfm FM, WARP (ids, Adagrad)": lambda: _time_recfm(design, "warp", *a),
         "LightFM WARP (Adagrad)": lambda: None if args.skip_lightfm else _time_lightfm(X, "warp", *a),
@@ -189,6 +196,8 @@ def main() -> None:
           + ratio("recfm FM, BPR (ids, SGD)", "implicit BPR (SGD)"))
     print("ratio recfm BPR in user visits (default) / in one shuffled order:   "
           + ratio("recfm FM, BPR (ids, Adagrad)", "recfm FM, BPR (ids, shuffled)"))
+    print("time, BPR with user_balance=0.5 / without (its per-sample weights): "
+          + ratio("recfm FM, BPR (ids, Adagrad)", "recfm FM, BPR (user_balance)"))
     print("ratio recfm WARP / LightFM WARP (samples/s):                       "
           + ratio("recfm FM, WARP (ids, Adagrad)", "LightFM WARP (Adagrad)"))
     print("ratio recfm BPR / LightFM BPR (samples/s):                         "
