@@ -228,8 +228,11 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     rec.fit(interactions, users=users, items=items, validation=args.validation,
             early_stopping=args.early_stopping)
     rec.save(out, overwrite=args.overwrite)
+    rows = (f"{len(rec.positives(interactions))} interactions rated >= "
+            f"{args.min_rating:g} (of {len(interactions)} rows)"
+            if args.min_rating is not None else f"{len(interactions)} interactions")
     print(
-        f"fitted {rec.model_.loss} FM on {len(interactions)} interactions "
+        f"fitted {rec.model_.loss} FM on {rows} "
         f"({len(rec.user_ids_)} users, {len(rec.item_ids_)} items, "
         f"{rec.model_.n_features_} features); saved to {out}",
         file=sys.stderr,
@@ -463,7 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--user-balance", type=float, default=0.0, metavar="B",
                      help="weigh each interaction of a user with n of them by n**-B: 0 every "
                      "interaction alike (heavy users dominate), 1 every user alike")
-    fit.add_argument("--min-rating", type=float, default=None)
+    fit.add_argument("--min-rating", type=float, default=None,
+                     help="train on ratings >= this only; items a user rated lower are "
+                     "still never recommended back to them")
     fit.add_argument("--validation", type=float, default=None, metavar="FRACTION",
                      help="carve this fraction of each user's interactions (not trained on) and "
                      "measure NDCG@10 on it after every epoch (0.2 recommended)")

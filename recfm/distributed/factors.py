@@ -87,7 +87,7 @@ class FactorModel:
 
         check_is_fitted(rec, "seen_")
         common = dict(user_ids=pd.Index(rec.user_ids_), item_ids=pd.Index(rec.item_ids_),
-                      seen=rec.seen_)
+                      seen=rec.excluded_rows())
         if isinstance(rec, FMRecommender):
             params = SimpleNamespace(w0_=float(rec.model_.w0_), w_=rec.model_.w_, V_=rec.model_.V_)
             return cls(item_vectors=rec.item_vectors_, fm=(rec.builder_, params),

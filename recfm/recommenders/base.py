@@ -33,6 +33,15 @@ RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
 _R = TypeVar("_R", bound="Recommender")
 
 
+def min_rating_hint(min_rating: float | None) -> str:
+    """What an unknown-user error adds when training dropped low ratings: a user whose every
+    rating was below ``min_rating`` has no positive, so the model never saw them."""
+    if min_rating is None:
+        return ""
+    return (f"; only ratings >= min_rating={plain(min_rating)} were trained on, so a user whose "
+            "ratings are all lower is not in the model")
+
+
 class Recommender(Params):
     """Base class: id bookkeeping, positives, seen items, and the DataFrame face of top-N.
 
@@ -43,7 +52,18 @@ class Recommender(Params):
     ----------
     min_rating : float or None
         Interactions with ``rating < min_rating`` are dropped before fitting: only the
-        rest count as positives. ``None`` keeps every interaction.
+        rest count as positives. They are still never recommended back to their user
+        (``rated_below_``). ``None`` keeps every interaction.
+
+    Attributes
+    ----------
+    user_ids_, item_ids_ : pandas.Index
+        External ids of the training users and items (in row order).
+    seen_ : csr_matrix of shape (n_users, n_items)
+        Training positives (binary), excluded from recommendations by default.
+    rated_below_ : csr_matrix of shape (n_users, n_items) or None
+        Training interactions rated below ``min_rating`` of the model's users and items:
+        not positives, but excluded from recommendations too; None when there are none.
     """
 
     #: Whether the model can score users absent from training (from their attributes).
@@ -103,6 +123,7 @@ class Recommender(Params):
         """Fit on ``train`` (columns ``user_id, item_id`` [, ``rating``], or a users x items
         scipy.sparse matrix: see :meth:`positives`); returns self."""
         self.check_params()
+        rated = train
         train = self.positives(train)
         user_codes, user_ids = pd.factorize(train["user_id"], sort=True)
         item_codes, item_ids = pd.factorize(train["item_id"], sort=True)
@@ -120,7 +141,31 @@ class Recommender(Params):
         self.item_ids_ = pd.Index(item_ids)
         self.seen_ = seen
         self._fit(seen)
+        self.rated_below_ = self.below_min_rating(rated)
         return self
+
+    def below_min_rating(self, train: Any) -> sp.csr_matrix | None:
+        """Binary users x items CSR (the model's rows and columns) of ``train``'s
+        interactions rated below ``min_rating`` by the model's users on its items; None
+        without ``min_rating`` or without such interactions."""
+        if self.min_rating is None:
+            return None
+        if sp.issparse(train):
+            from ..datasets import interactions_frame
+
+            train = interactions_frame(train)
+        low = train[train["rating"].to_numpy() < self.min_rating]
+        r = self.user_ids_.get_indexer(low["user_id"])
+        c = self.item_ids_.get_indexer(low["item_id"])
+        keep = (r >= 0) & (c >= 0)
+        if not keep.any():
+            return None
+        X = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (r[keep], c[keep])),
+                          shape=self.seen_.shape)
+        X.sum_duplicates()
+        X.data[:] = 1.0
+        X.sort_indices()
+        return X
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         """Fit on the binary users × items CSR whose rows/columns follow ``user_ids_``/``item_ids_``.
@@ -148,6 +193,7 @@ class Recommender(Params):
                 f"{len(unknown)} user id(s) not seen in training, e.g. {plain(unknown[0])!r}; "
                 f"{type(self).__name__} cannot recommend for unknown users"
                 + ("" if not self.supports_cold_start else " without their attributes (pass users=)")
+                + min_rating_hint(self.min_rating)
             )
         return rows.astype(np.int64)
 
@@ -176,13 +222,21 @@ class Recommender(Params):
         return self.to_frame(np.atleast_1d(np.asarray(user_ids)), items, scores)
 
     def seen_rows(self, rows: np.ndarray) -> sp.csr_matrix:
-        """Seen-items CSR of user rows ``rows``; a row of -1 (a new user) is empty."""
-        rows = np.asarray(rows, dtype=np.int64)
-        seen = self.seen_[np.maximum(rows, 0)]
-        if (rows < 0).any():
-            seen = (sp.diags((rows >= 0).astype(np.float32)) @ seen).tocsr()
-            seen.eliminate_zeros()
-        return seen
+        """Seen-items CSR of user rows ``rows`` (training positives); a row of -1 (a new
+        user) is empty."""
+        return _rows_of(self.seen_, rows)
+
+    def excluded_rows(self, rows: np.ndarray | None = None) -> sp.csr_matrix:
+        """What ``exclude_seen`` excludes for user rows ``rows`` (None: every user): the
+        training positives and the items rated below ``min_rating`` (``rated_below_``)."""
+        rows = np.arange(self.seen_.shape[0]) if rows is None else rows
+        seen = self.seen_rows(rows)
+        below = getattr(self, "rated_below_", None)
+        if below is None:
+            return seen
+        out = (seen + _rows_of(below, rows)).tocsr()
+        out.data[:] = 1.0
+        return out
 
     def recommend_all(self, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """Top-``n`` items for every user seen in training."""
@@ -248,6 +302,16 @@ class Recommender(Params):
             setattr(self, k, state[k])
         for k, v in arrays.items():
             setattr(self, k, v)
+
+
+def _rows_of(X: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """Rows ``rows`` of ``X``; a row of -1 (a new user) is empty."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = X[np.maximum(rows, 0)]
+    if (rows < 0).any():
+        out = (sp.diags((rows >= 0).astype(np.float32)) @ out).tocsr()
+        out.eliminate_zeros()
+    return out
 
 
 def candidate_positions(item_ids: pd.Index, items: Iterable) -> np.ndarray:

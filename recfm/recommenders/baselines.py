@@ -39,7 +39,7 @@ class Popularity(Recommender):
         # Popularity is a rank-1 "factor model": score(u, i) = 1 · count_i.
         users = np.ones((len(rows), 1), dtype=np.float32)
         items = self.item_popularity_[:, None]
-        exclude = self.seen_rows(rows) if exclude_seen else None
+        exclude = self.excluded_rows(rows) if exclude_seen else None
         return top_n(users, items, n, exclude=exclude)
 
 
@@ -93,14 +93,15 @@ class _ImplicitMF(Recommender):
     def _top_n(self, rows, n, exclude_seen):
         ids, scores = self.model_.recommend(
             rows,
-            self.seen_[rows],
+            self.excluded_rows(rows),  # only filters: recalculate_user is off
             N=n,
             filter_already_liked_items=exclude_seen,
         )
         ids = np.atleast_2d(ids).astype(np.int32)
         scores = np.atleast_2d(scores).astype(np.float32)
-        # implicit marks missing slots (fewer eligible items than N) with -inf scores.
-        invalid = ~np.isfinite(scores) | (ids < 0)
+        # implicit fills the slots beyond the eligible items (N above their number) with
+        # filtered items scored -FLT_MAX (or -inf, or id -1): padding, not recommendations
+        invalid = ~np.isfinite(scores) | (ids < 0) | (scores <= np.finfo(np.float32).min)
         ids[invalid] = -1
         return ids, scores
 

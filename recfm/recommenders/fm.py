@@ -29,7 +29,7 @@ from ..metrics import METRICS, ranking_metrics
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
 from ..split import check_split, random_split
-from .base import Recommender
+from .base import Recommender, min_rating_hint
 from .matrix_rows import MatrixRows
 from .persistence import CSR, Dense
 
@@ -95,7 +95,8 @@ class FMRecommender(Recommender):
     model : FactorizationMachine or None
         Hyper-parameters of the FM (a copy is fitted). ``None``: the defaults.
     min_rating : float or None
-        Interactions rated below it are not positives.
+        Interactions rated below it are not positives: the model is trained on the rest
+        only. They are still never recommended back to their user (``rated_below_``).
     block_size : int or None
         Users per scoring block in ``recommend`` (caps memory); None: automatic.
     validation_metric : str, default "ndcg@10"
@@ -121,6 +122,9 @@ class FMRecommender(Recommender):
         External ids of the training users and of the catalogue (in row order).
     seen_ : csr_matrix of shape (n_users, n_items)
         Training positives, excluded from recommendations by default.
+    rated_below_ : csr_matrix of shape (n_users, n_items) or None
+        Training interactions rated below ``min_rating`` (of the model's users and
+        items), excluded as well; None when there are none.
     """
 
     def __init__(
@@ -277,6 +281,7 @@ class FMRecommender(Recommender):
         elif user_ids is not None or item_ids is not None:
             raise DataError("user_ids / item_ids name the rows / columns of a matrix train; "
                             "a frame carries its ids in its user_id / item_id columns")
+        rated = train
         train = self.positives(train)
         if validation is None and early_stopping is not None:
             raise ValueError("early_stopping needs validation= (a frame or a fraction of train)")
@@ -294,6 +299,7 @@ class FMRecommender(Recommender):
         model.fit(design, monitor=monitor, early_stopping=early_stopping, callback=callback,
                   smoothing=self.validation_window)
         self._set_fitted(builder, model, design.interactions)
+        self.rated_below_ = self.below_min_rating(rated)
         self.validation_ = val_frame
         self._validation_carved = not isinstance(validation, (pd.DataFrame, type(None)))
         return self
@@ -315,9 +321,15 @@ class FMRecommender(Recommender):
             raise DataError("validation / early_stopping are not supported when fitting from "
                             "matrices; fit from frames (recfm.datasets.interactions_frame)")
         X = sp.csr_matrix(train, copy=True)
+        rated = None
         if self.min_rating is not None:
             X.sum_duplicates()
-            X.data[X.data < self.min_rating] = 0.0
+            below = X.data < self.min_rating
+            # copies: eliminate_zeros below compacts X's index arrays in place
+            rated = sp.csr_matrix((below.astype(np.float32), X.indices.copy(), X.indptr.copy()),
+                                  shape=X.shape)
+            rated.eliminate_zeros()
+            X.data[below] = 0.0
             X.eliminate_zeros()
             if X.nnz == 0:
                 raise DataError(
@@ -326,6 +338,7 @@ class FMRecommender(Recommender):
         model.fit(design, callback=callback)
         rows = MatrixRows(design)
         self._set_fitted(rows, model, design.interactions)  # type: ignore[arg-type]
+        self.rated_below_ = rated if rated is not None and rated.nnz else None
         self.validation_ = None
         return self
 
@@ -394,6 +407,7 @@ class FMRecommender(Recommender):
         self.user_ids_ = pd.Index(builder.user_index_)
         self.item_ids_ = pd.Index(builder.item_index_)
         self.seen_ = seen
+        self.rated_below_: sp.csr_matrix | None = None
         _, self.item_vectors_, _ = fold(model, builder.user_rows(self.user_ids_[:0]),
                                         builder.item_rows(self.item_ids_))
         # the training users' query vectors, folded on first use (_query_vectors)
@@ -429,6 +443,12 @@ class FMRecommender(Recommender):
             [self.seen_, sp.csr_matrix((self.seen_.shape[0], len(ids)), dtype=np.float32)],
             format="csr",
         )
+        if self.rated_below_ is not None:
+            self.rated_below_ = sp.hstack(
+                [self.rated_below_,
+                 sp.csr_matrix((self.seen_.shape[0], len(ids)), dtype=np.float32)],
+                format="csr",
+            )
         return self
 
     # -- queries -----------------------------------------------------------------------
@@ -460,6 +480,7 @@ class FMRecommender(Recommender):
             )
             if self.builder_._log_infos():
                 hint += "; pass history= with their items to serve them from those"
+            hint += min_rating_hint(self.min_rating)
             raise KeyError(
                 f"{len(unknown)} user id(s) not seen in training, e.g. {plain(unknown[0])!r}{hint}"
             )
@@ -530,7 +551,7 @@ class FMRecommender(Recommender):
         n = check_positive_int(n, "n")
         U, c, known = self._query_vectors(user_ids, users, context, history)
         candidates = None if items is None else self._candidate_indices(items)
-        exclude = self.seen_rows(known) if exclude_seen else None
+        exclude = self.excluded_rows(known) if exclude_seen else None
         if exclude is not None and history is not None:
             exclude = self._with_history(exclude, user_ids, history)
         idx, scores = top_n(

@@ -93,8 +93,10 @@ class ItemItemRecommender(Recommender):
         raise NotImplementedError(f"{type(self).__name__} must implement _scores")
 
     def _top_n(self, rows, n, exclude_seen, candidates=None):
+        below = self.rated_below_ is not None
         return blocked_top_n(self.seen_rows(rows), self._scores, n, exclude_seen=exclude_seen,
-                             candidates=candidates, n_threads=self.n_threads)
+                             candidates=candidates, n_threads=self.n_threads,
+                             exclude=self.excluded_rows(rows) if below else None)
 
     def history_rows(self, history: Any) -> tuple[pd.Index, sp.csr_matrix]:
         """The users a request ``history`` names, and their items as a binary CSR.
@@ -174,7 +176,7 @@ class ItemItemRecommender(Recommender):
         seen = self.seen_rows(known)
         X = (sp.diags((at < 0).astype(np.float32)) @ seen + given).tocsr()
         X.eliminate_zeros()
-        exclude = (seen + given).tocsr()
+        exclude = (self.excluded_rows(known) + given).tocsr()
         exclude.data[:] = 1.0
         idx, scores = blocked_top_n(X, self._scores, n, exclude_seen=exclude_seen,
                                     candidates=candidates, n_threads=self.n_threads,

@@ -10,7 +10,9 @@ A model folder holds two files that recfm writes:
     "state": {fitted scalars}, "arrays_file": "arrays-<32 hex digits>.npz"}``
 ``arrays-<32 hex digits>.npz``
     numpy's npz (a zip of ``.npy`` members, stored uncompressed, no pickle): the seen
-    items ``seen_indptr, seen_indices`` and the arrays the class declares.
+    items ``seen_indptr, seen_indices``, the items rated below ``min_rating``
+    ``rated_below_indptr, rated_below_indices`` (only when there are some; folders saved
+    before recfm kept them load with none) and the arrays the class declares.
 
 Folders of format 1 (recfm 0.1's ``FMRecommender`` with ``arrays.npz``) are still read,
 with the same checks; the next save to such a folder writes format 2.
@@ -156,7 +158,10 @@ def _members(name: str, spec: Spec) -> list[str]:
 
 
 def _all_specs(cls: type[Recommender]) -> dict[str, Spec]:
-    return {"seen": CSR(("n_users", "n_items"), values=False), **cls._state_arrays}
+    # rated_below: absent when the model has none, and in folders saved before it existed
+    return {"seen": CSR(("n_users", "n_items"), values=False),
+            "rated_below": CSR(("n_users", "n_items"), values=False, optional=True),
+            **cls._state_arrays}
 
 
 # -- saving ---------------------------------------------------------------------------------
@@ -186,7 +191,7 @@ def _serialise(rec: Recommender) -> tuple[dict, dict[str, np.ndarray]]:
             f"({', '.join(saveable_classes())}) have a saved format"
         )
     scalars, arrays = rec._get_state()
-    arrays = {"seen": rec.seen_, **arrays}
+    arrays = {"seen": rec.seen_, "rated_below": getattr(rec, "rated_below_", None), **arrays}
     members: dict[str, np.ndarray] = {}
     for name, spec in _all_specs(cls).items():
         value = arrays.get(name)
@@ -471,6 +476,11 @@ def load_recommender(path: str | os.PathLike, expected: type[Recommender] | None
     rec.seen_ = sp.csr_matrix(
         (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n_users, n_items)
     )
+    rec.rated_below_ = None
+    if "rated_below_indptr" in arrays:
+        indptr, indices = arrays.pop("rated_below_indptr"), arrays.pop("rated_below_indices")
+        rec.rated_below_ = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n_users, n_items))
     values: dict[str, Any] = {}
     for name, spec in cls._state_arrays.items():
         if isinstance(spec, CSR):

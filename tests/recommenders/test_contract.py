@@ -51,6 +51,19 @@ def test_seen_items_are_excluded(name, board):
 
 
 @pytest.mark.parametrize("name", model_names())
+def test_n_above_the_unseen_items_gives_only_unseen_items(name, board):
+    # implicit pads such lists with filtered (seen) items scored -FLT_MAX
+    train, _ = board
+    model = make_recommender(name, seed=0, n_threads=1).fit(train)
+    recs = model.recommend_all(n=len(model.item_ids_))
+    seen = set(zip(train.user_id, train.item_id, strict=True))
+    assert not any((u, i) in seen for u, i in zip(recs.user_id, recs.item_id, strict=True))
+    per_user = train.groupby("user_id").size()
+    got = recs.groupby("user_id").size().reindex(per_user.index, fill_value=0)
+    assert (got == len(model.item_ids_) - per_user).all()
+
+
+@pytest.mark.parametrize("name", model_names())
 def test_batch_equals_single(name, board):
     train, _ = board
     model = make_recommender(name, seed=0, n_threads=1).fit(train)
