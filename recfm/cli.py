@@ -192,7 +192,7 @@ def _names(spec: str | None) -> list[str] | None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> None:
-    from .datasets import read_attributes_csv, read_interactions_csv
+    from .datasets import load_with_attributes
     from .features import FeatureBuilder, History, RecentItems
     from .model import FactorizationMachine
     from .recommenders import FMRecommender, auto_feature_specs
@@ -200,11 +200,12 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     check_save_target(out, args.overwrite)  # before training, not after
-    interactions = read_interactions_csv(args.interactions, **_columns(args)).interactions
-    users = (read_attributes_csv(args.users, "user_id", source_column=args.user_column)
-             if args.users else None)
-    items = (read_attributes_csv(args.items, "item_id", source_column=args.item_column)
-             if args.items else None)
+    # read and matched as evaluate does: a log and its attribute files meet in one place
+    data, notes = load_with_attributes(Path(args.interactions), users=args.users,
+                                       items=args.items, columns=_columns(args))
+    for note in notes:
+        log.info("%s", note)
+    interactions, users, items = data.interactions, data.users, data.items
     # a side without an explicit column list uses every usable column of its frame
     log_user = [History()] if args.user_history else []
     log_context = [] if args.recent_items is None else [RecentItems(n=args.recent_items)]
@@ -241,17 +242,11 @@ def _cmd_fit(args: argparse.Namespace) -> None:
         print(rec.validation_summary(), file=sys.stderr)
 
 
-def _ids(spec: str, index, flag: str):
-    """Comma-separated ids, cast to the model's integer ids when it has them."""
-    import pandas as pd
+def _ids(spec: str, index):
+    """Comma-separated ids, compared with the model's ``index`` as ids written alike."""
+    from .datasets.ids import ids_like
 
-    ids = pd.Index(_names(spec))
-    if pd.api.types.is_integer_dtype(index.dtype):
-        try:
-            ids = ids.astype(index.dtype)
-        except ValueError:
-            raise ValueError(f"{flag} must be integer ids for this model; got {spec}") from None
-    return ids
+    return ids_like(_names(spec), index)
 
 
 def _is_file_arg(spec: str) -> bool:
@@ -264,6 +259,7 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .datasets import is_parquet, read_attributes_csv, read_interactions_csv, write_table
+    from .datasets.ids import frame_ids_like, ids_like
     from .recommenders import load
 
     if _columns(args) and not (args.history or args.user_attributes
@@ -285,17 +281,21 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} is not supported by a saved {type(rec).__name__}")
     history = (read_interactions_csv(args.history, **_columns(args)).interactions
                if args.history else None)
+    history = frame_ids_like(frame_ids_like(history, "user_id", rec.user_ids_), "item_id",
+                             rec.item_ids_)
     users = (read_attributes_csv(args.user_attributes, "user_id", source_column=args.user_column)
              if args.user_attributes else None)
+    users = frame_ids_like(users, "user_id", rec.user_ids_)
     context = pd.read_csv(args.context) if args.context else None
     if args.all or args.users == "all":
         ids = rec.user_ids_
     elif _is_file_arg(args.users):
-        ids = pd.Index(read_attributes_csv(args.users, "user_id",
-                                           source_column=args.user_column)["user_id"])
+        ids = ids_like(read_attributes_csv(args.users, "user_id",
+                                           source_column=args.user_column)["user_id"],
+                       rec.user_ids_)
     else:
-        ids = _ids(args.users, rec.user_ids_, "--users")
-    items = None if args.items is None else _ids(args.items, rec.item_ids_, "--items")
+        ids = _ids(args.users, rec.user_ids_)
+    items = None if args.items is None else _ids(args.items, rec.item_ids_)
     options = {k: v for k, v in (("items", items), ("context", context), ("users", users),
                                  ("history", history)) if v is not None}
     recs = rec.recommend(ids, n=args.n, exclude_seen=not args.include_seen, **options)
@@ -320,8 +320,8 @@ def _recommend_on_cluster(args: argparse.Namespace) -> None:
     elif _is_file_arg(args.users):
         users = args.users
     else:
-        users = _ids(args.users, source.user_ids, "--users")
-    items = None if args.items is None else _ids(args.items, source.item_ids, "--items")
+        users = _ids(args.users, source.user_ids)
+    items = None if args.items is None else _ids(args.items, source.item_ids)
     parquet = args.output is not None and is_parquet(args.output)
     with _client(args) as client:
         result = recommend_all(args.model, users=users, n=args.n,

@@ -162,3 +162,66 @@ def test_attribute_files_may_name_their_ids_as_the_log_does(own_log, tmp_path, c
     assert_one_line_error(code, out, err, "has no id column 'sku' or 'item_id'; it has "
                           "['id', 'colour']")
     assert not (tmp_path / "m2").exists()
+
+
+def _fit(capsys, tmp_path, log: str, *options, name="m"):
+    (tmp_path / f"{name}.csv").write_text(log)
+    model = tmp_path / name
+    code, _, err = run(capsys, "fit", "--interactions", tmp_path / f"{name}.csv", *options,
+                       "--epochs", "1", "--factors", "4", "--threads", "1", "--out", model, "-q")
+    assert code == 0, err
+    return model, err
+
+
+def _recommend(capsys, model, *options) -> pd.DataFrame:
+    code, out, err = run(capsys, "recommend", "--model", model, "--n", "2", *options)
+    assert code == 0, err
+    return pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
+
+
+def test_ids_are_read_as_written_through_fit_and_recommend(tmp_path, capsys):
+    """007 and 7 stay two users; NA, null and a 23-digit number are ids like any other."""
+    model, err = _fit(capsys, tmp_path, "user_id,item_id\n007,A\n007,B\n7,C\n7,D\n8,A\n8,C\n"
+                      "9,B\n9,D\n")
+    assert "(4 users, 4 items" in err
+    recs = _recommend(capsys, model, "--users", "007,7")
+    assert recs["user_id"].tolist() == ["007", "007", "7", "7"]
+    assert set(recs["item_id"][:2]) == {"C", "D"} and set(recs["item_id"][2:]) == {"A", "B"}
+    model, _ = _fit(capsys, tmp_path, "user_id,item_id\nNA,A\nNone,B\nnull,A\n"
+                    "12345678901234567890123,B\n5,A\n", name="words")
+    recs = _recommend(capsys, model, "--users", "NA,null,5,12345678901234567890123",
+                      "--include-seen")
+    assert recs["user_id"].tolist() == ["NA"] * 2 + ["null"] * 2 + ["5"] * 2 + [
+        "12345678901234567890123"] * 2
+
+
+def test_integer_and_text_ids_of_two_files_meet_by_their_text(tmp_path, capsys):
+    """A log with users 1, 2, u3 (text ids) meets an attribute file and a --users file of
+    1, 2 (integers), and a history of the new user 5."""
+    (tmp_path / "users.csv").write_text("user_id,age\n1,20\n2,30\n")
+    model, _ = _fit(capsys, tmp_path, "user_id,item_id,timestamp\n1,A,1\n1,B,2\n2,B,1\n"
+                    "2,C,2\nu3,A,1\nu3,C,2\n", "--users", tmp_path / "users.csv",
+                    "--user-features", "age", "--user-history")
+    from recfm.recommenders import load
+
+    assert load(model).user_ids_.tolist() == ["1", "2", "u3"]
+    (tmp_path / "who.csv").write_text("user_id\n1\n")
+    assert _recommend(capsys, model, "--users", tmp_path / "who.csv")["user_id"].tolist() == ["1"]
+    (tmp_path / "h.csv").write_text("user_id,item_id,timestamp\n5,A,1\n5,B,2\n")
+    recs = _recommend(capsys, model, "--users", "5", "--history", tmp_path / "h.csv")
+    assert recs["user_id"].tolist() == ["5"] and recs["item_id"].tolist() == ["C"]
+
+
+def test_a_new_text_user_of_an_integer_model_is_served_from_its_history(tmp_path, capsys):
+    model, _ = _fit(capsys, tmp_path, "user_id,item_id,timestamp\n1,10,1\n1,20,2\n2,20,1\n"
+                    "2,30,2\n3,10,1\n3,40,2\n", "--user-history", "--recent-items", "1")
+    (tmp_path / "h.csv").write_text("user_id,item_id,timestamp\nnew,10,1\nnew,20,2\n")
+    recs = _recommend(capsys, model, "--users", "new", "--history", tmp_path / "h.csv")
+    from recfm.recommenders import load
+
+    expected = load(model).recommend(["new"], n=2, history={"new": [10, 20]})
+    assert recs["user_id"].tolist() == ["new", "new"]
+    assert recs["item_id"].tolist() == expected["item_id"].astype(str).tolist()
+    # an integer id written otherwise is another user, not one of the model's
+    code, out, err = run(capsys, "recommend", "--model", model, "--users", "01", "--n", "2")
+    assert_one_line_error(code, out, err, "not seen in training, e.g. '01'")

@@ -24,6 +24,7 @@ from recfm.datasets.files import (
     names_a_file,
     read_attributes_csv,
 )
+from recfm.datasets.ids import same_id_kind
 
 #: An attributes source: a CSV or Parquet path, a frame, or None (keep the data set's own).
 AttributeSource = Union[str, "os.PathLike[str]", pd.DataFrame, None]
@@ -98,7 +99,9 @@ def attach_attributes(data: Dataset, users: pd.DataFrame | None = None,
     -------
     (Dataset, list of str)
         The data set, and one note per frame with ids of the log it has no row for (those
-        users or items get the feature builder's handling of missing attributes).
+        users or items get the feature builder's handling of missing attributes). Where
+        the log's ids are integers and a frame's are text, or the other way round, the
+        integers become their text (``1`` -> ``'1'``), so that ids written alike match.
 
     Raises
     ------
@@ -109,18 +112,26 @@ def attach_attributes(data: Dataset, users: pd.DataFrame | None = None,
     sources = dict(sources or {})
     notes: list[str] = []
     frames = {"users": users, "items": items}
+    interactions = data.interactions
     for side, frame in frames.items():
         if frame is None:
             continue
         id_column = _SIDES[side][0]
         what = sources.get(side, f"the {side} frame")
-        log_ids = pd.Index(pd.unique(data.interactions[id_column].to_numpy()))
+        written = pd.Index(pd.unique(interactions[id_column].to_numpy()))
+        # integer ids in one and text ids in the other match by their text
+        log_col, frame_col = same_id_kind(interactions[id_column], frame[id_column])
+        if log_col is not interactions[id_column]:
+            interactions = interactions.assign(**{id_column: log_col})
+        if frame_col is not frame[id_column]:
+            frame = frames[side] = frame.assign(**{id_column: frame_col})
+        log_ids = pd.Index(pd.unique(log_col.to_numpy()))
         has_row = log_ids.isin(frame[id_column].to_numpy())
         n_known = int(has_row.sum())
         if n_known == 0:
             raise DataError(
                 f"{what} shares no {id_column} with the log of {data.name!r} (its ids look like "
-                f"{_examples(frame[id_column])}, the log's like {_examples(log_ids)}): is it the "
+                f"{_examples(frame[id_column])}, the log's like {_examples(written)}): is it the "
                 f"right file, with its ids in the right column ({id_column!r}, or the one "
                 f"named by {_flag(_SIDES[side][1])})?")
         if n_known < len(log_ids):
@@ -130,6 +141,8 @@ def attach_attributes(data: Dataset, users: pd.DataFrame | None = None,
                 f"{what}: their {singular} attributes are missing (the feature builder's "
                 "missing-value handling applies)")
     replaced = {side: frame for side, frame in frames.items() if frame is not None}
+    if interactions is not data.interactions:
+        replaced["interactions"] = interactions
     return (dataclasses.replace(data, **replaced) if replaced else data), notes
 
 

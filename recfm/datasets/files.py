@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ import pandas as pd
 from recfm._utils import DataError, check_columns, check_finite_numbers
 from recfm.datasets.dataset import Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
+from recfm.datasets.ids import parse_ids
 from recfm.datasets.movielens import SUPPORTED, load_movielens, movielens_status
 from recfm.datasets.synthetic import SAMPLE_PARAMS, SYNTHETIC_SIZES, make_synthetic, make_synthetic_like
 
@@ -22,6 +23,9 @@ from recfm.datasets.synthetic import SAMPLE_PARAMS, SYNTHETIC_SIZES, make_synthe
 # in which case load_sample() regenerates the same data in memory.
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 CONTEXT_COLUMNS = ("hour", "platform")
+#: What pandas reads as missing by default (its documented list), kept for non-id columns.
+_NA_WORDS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 DATASET_NAMES = ("synthetic", "sample", *SUPPORTED, *(f"synthetic-{n}" for n in SYNTHETIC_SIZES))
 
 
@@ -38,8 +42,9 @@ def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
 
 
 def _ids(df: pd.DataFrame, col: str, what: str) -> None:
-    """Read ids of one kind in every file: ``1.0`` (pandas' float for a column with a blank
-    or a written ``.0``) is the integer id ``1``, as in the other files."""
+    """Read ids of one kind in every file: a CSV's ids were typed as they were read
+    (:func:`_read_csv`); a whole float (a Parquet or frame column of floats) is the integer
+    id it holds, as in the other files."""
     s = df[col]
     if pd.api.types.is_float_dtype(s.dtype):
         v = s.to_numpy(np.float64)
@@ -58,9 +63,16 @@ def is_parquet(path: str | os.PathLike) -> bool:
         p.is_dir() and any(c.suffix.lower() in PARQUET_SUFFIXES for c in p.iterdir()))
 
 
-def _read_csv(path: str | os.PathLike, header: str) -> tuple[pd.DataFrame, str]:
+def _read_csv(path: str | os.PathLike, header: str,
+              id_columns: Callable[[list[str]], list[str]] = lambda columns: []
+              ) -> tuple[pd.DataFrame, str]:
     """Read a CSV with a header line, or Parquet (by name, :func:`is_parquet`); errors name
-    the file (``header``: what it should hold)."""
+    the file (``header``: what it should hold).
+
+    ``id_columns`` picks, from the CSV's header, the columns holding ids: those are read
+    as written (an empty cell is their only missing value; ``NA`` or ``null`` is an id)
+    and typed by :func:`recfm.datasets.ids.parse_ids`. Parquet columns keep their types.
+    """
     path = Path(path).expanduser()
     what = str(path)
     if is_parquet(path):
@@ -78,11 +90,18 @@ def _read_csv(path: str | os.PathLike, header: str) -> tuple[pd.DataFrame, str]:
     if not path.is_file():
         raise DataNotFoundError(f"{what}: file not found")
     try:
-        return pd.read_csv(path), what
+        columns = list(pd.read_csv(path, nrows=0).columns)
+        ids = [c for c in id_columns(columns) if c in columns]
+        # pandas' missing-value words stay missing elsewhere (a rating of NA)
+        df = pd.read_csv(path, dtype=dict.fromkeys(ids, str), keep_default_na=False,
+                         na_values={c: [""] if c in ids else _NA_WORDS for c in columns})
     except pd.errors.EmptyDataError:
         raise DataError(f"{what}: empty file (expected a header with {header})") from None
     except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
+    for c in ids:
+        df[c] = parse_ids(df[c])
+    return df, what
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -207,8 +226,10 @@ def read_interactions_csv(
         CSV, or Parquet when named ``*.parquet`` / ``*.pq`` (a file or a folder of them),
         with columns ``user_id, item_id`` and optionally ``rating`` (default 1.0) and
         ``timestamp`` (default 0), or other names given by the ``*_column`` options. Other
-        columns are kept as they are. Ids keep the type pandas infers (int64 for integer
-        ids).
+        columns are kept as they are. Ids are read as written: an id column is int64
+        when every id in it is a canonical integer (``7``, not ``007``, ``+7`` or one
+        beyond int64), else text, unchanged (``007``, ``NA``, ``null`` are ids; only an
+        empty cell is a missing id); a Parquet column keeps its type.
     user_column, item_column, rating_column, time_column : str, optional
         The file's name of the user id, item id, rating and time columns, renamed to
         ``user_id``, ``item_id``, ``rating`` and ``timestamp`` (default: those names; a
@@ -258,9 +279,18 @@ def read_interactions_csv(
     from recfm._timestamps import check_unit, parse_timestamps
 
     check_unit(time_unit)
-    df, what = _read_csv(path, "user_id,item_id")
     options = dict(zip(COLUMN_OPTIONS, (user_column, item_column, rating_column, time_column),
                        strict=True))
+
+    def id_columns(columns: list[str]) -> list[str]:
+        # a header the options do not fit is refused below, once the file is read
+        try:
+            source = _column_sources(columns, str(path), options)
+        except (DataError, TypeError):
+            return []
+        return [name for c in ("user_id", "item_id") if (name := source[c]) is not None]
+
+    df, what = _read_csv(path, "user_id,item_id", id_columns)
     # messages name the file's own columns; the renaming comes after the checks
     file_name = resolve_columns(list(df.columns), what, options)
     present = list(file_name)
@@ -434,7 +464,8 @@ def read_attributes_csv(
 
     Text columns whose values hold ``list_sep`` (e.g. ``Comedy|Drama``) become lists of
     strings, the multi-valued form the builder expects for genres and tags; an empty cell
-    of such a column is an empty list.
+    of such a column is an empty list. Ids are read as written, as by
+    :func:`read_interactions_csv`.
 
     Parameters
     ----------
@@ -456,7 +487,8 @@ def read_attributes_csv(
     DataError
         No id column, a missing or duplicated id; the message names the file and id.
     """
-    df, what = _read_csv(path, id_column)
+    df, what = _read_csv(path, id_column, lambda columns: [
+        source_column if source_column in columns else id_column])
     df = attribute_frame(df, id_column, what, source_column=source_column, copy=False,
                          first_line=2)
     for col in df.columns:

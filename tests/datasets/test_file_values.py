@@ -27,10 +27,11 @@ def test_temporal_split_refuses_infinite_timestamps_in_a_frame():
 
 
 def test_integral_float_ids_read_as_the_integers_of_the_other_files(tmp_path):
+    """A Parquet column of whole floats holds integer ids; a CSV's ``1.0`` is text."""
     (tmp_path / "log.csv").write_text("user_id,item_id\n1,1\n1,2\n2,1\n")
-    (tmp_path / "users.csv").write_text("user_id,age\n1.0,20\n2.0,30\n")
+    pd.DataFrame({"user_id": [1.0, 2.0], "age": [20, 30]}).to_parquet(tmp_path / "users.parquet")
     log = read_interactions_csv(tmp_path / "log.csv").interactions
-    users = read_attributes_csv(tmp_path / "users.csv", "user_id")
+    users = read_attributes_csv(tmp_path / "users.parquet", "user_id")
     assert users["user_id"].dtype == np.int64
     builder = FeatureBuilder(user_features=["age"]).fit(log, users=users)
     assert builder.user_index_.dtype == np.int64 and list(builder.user_index_) == [1, 2]
@@ -41,6 +42,7 @@ def test_id_kinds_that_differ_across_files_name_both_files(tmp_path):
     (tmp_path / "users.csv").write_text("user_id,age\n1.5,20\n2.0,30\n")
     log = read_interactions_csv(tmp_path / "log.csv").interactions
     users = read_attributes_csv(tmp_path / "users.csv", "user_id")
-    with pytest.raises(DataError, match=r"users.csv column 'user_id' has float ids .* but the "
+    assert users["user_id"].tolist() == ["1.5", "2.0"]  # as written
+    with pytest.raises(DataError, match=r"users.csv column 'user_id' has text ids .* but the "
                                         r".*log.csv ids are integer"):
         FeatureBuilder(user_features=["age"]).fit(log, users=users)

@@ -1,0 +1,141 @@
+"""Ids read from text: the one rule deciding an id column's type, and how ids from two
+sources (a log and its attribute files, a model and a request) are compared.
+
+A CSV cell is an id as written: ``007``, ``NA`` and a 23-digit number are ids, not the
+integer 7, a missing value and a float. A column becomes int64 only when every value is
+*canonical*, i.e. its text is ``str(int(value))`` for an int64 value (no leading zero, no
+``+``, no space, no ``-0``, at most int64's range), so ``1,2,3`` keeps reading as the
+integers of MovieLens and the sample; any other column stays text, unchanged. Where
+integer ids meet text ids, the integers are compared by their text, which is what a
+canonical integer was written as.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: A canonical integer of at most 19 digits (int64's width); 19-digit ones are checked
+#: against int64's bounds as text.
+_CANONICAL = r"0|-?[1-9][0-9]{0,18}"
+_INT64_DIGITS = {False: str(np.iinfo(np.int64).max), True: str(np.iinfo(np.int64).min)[1:]}
+
+
+def _is_text(values: pd.Series | pd.Index) -> bool:
+    """Text ids (strings, or a mix of kinds in an object column)."""
+    return not pd.api.types.is_numeric_dtype(values.dtype)
+
+
+def canonical_ints(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Which values of ``text`` are canonical int64 integers (see the module), and their
+    values (0 where not).
+
+    Parameters
+    ----------
+    text : Series
+        Strings (anything else, a missing value included, is not canonical).
+
+    Returns
+    -------
+    (ndarray of bool, ndarray of int64)
+    """
+    # an object column's ints read as their text; a missing value stays missing
+    s = text if isinstance(text.dtype, pd.StringDtype) else text.astype("str")
+    ok = s.str.fullmatch(_CANONICAL).fillna(False).to_numpy(bool, copy=True)
+    long = ok & (s.str.len().fillna(0).to_numpy() - s.str.startswith("-").fillna(False)
+                 .to_numpy(bool) == 19)
+    if long.any():
+        digits = s[long].str.lstrip("-").to_numpy(object)
+        negative = s[long].str.startswith("-").to_numpy(bool)
+        bound = np.where(negative, _INT64_DIGITS[True], _INT64_DIGITS[False])
+        ok[long] = digits <= bound  # equal widths: text order is number order
+    values = np.zeros(len(s), np.int64)
+    if ok.any():
+        values[ok] = s[ok].astype(np.int64).to_numpy()
+    return ok, values
+
+
+def parse_ids(text: pd.Series) -> pd.Series:
+    """An id column read as text, typed: int64 when every value is a canonical integer,
+    else the text unchanged (a missing value keeps the column as it is, for the caller's
+    check to name).
+
+    Parameters
+    ----------
+    text : Series
+        One id column of a file, read as strings.
+
+    Returns
+    -------
+    Series
+        int64, or ``text`` itself.
+    """
+    if len(text) == 0:
+        return text
+    ok, values = canonical_ints(text)
+    if not ok.all():
+        return text
+    return pd.Series(values, index=text.index, name=text.name)
+
+
+def ids_like(values: Any, reference: pd.Index) -> pd.Index:
+    """``values`` (ids of a request or of another file) as ids of ``reference``'s kind, so
+    that an id matches when it was written alike.
+
+    Against text ids (a model or log with ``u3`` or ``007``), integer ids become their text
+    (``1`` -> ``'1'``). Against integer ids, text values that are canonical integers become
+    those integers (``'5'`` -> ``5``) while any other (``'007'``, ``'new'``) stays text: an
+    id the reference cannot hold, so a new one. Other pairs are returned unchanged.
+
+    Parameters
+    ----------
+    values : array-like
+        The ids to compare.
+    reference : Index
+        The ids they are compared with.
+
+    Returns
+    -------
+    Index
+    """
+    ids = values if isinstance(values, pd.Index) else pd.Index(values)
+    if len(ids) == 0 or len(reference) == 0:
+        return ids
+    if _is_text(reference) and pd.api.types.is_integer_dtype(ids.dtype):
+        return ids.astype(str)
+    if pd.api.types.is_integer_dtype(reference.dtype) and _is_text(ids):
+        ok, ints = canonical_ints(pd.Series(ids, copy=False))
+        if ok.all():
+            return pd.Index(ints)
+        if ok.any():
+            mixed = ids.to_numpy(dtype=object, copy=True)
+            mixed[ok] = ints[ok].tolist()  # Python ints: np.int64 and int hash alike anyway
+            return pd.Index(mixed, dtype=object)
+    return ids
+
+
+def frame_ids_like(frame: pd.DataFrame | None, column: str, reference: pd.Index
+                   ) -> pd.DataFrame | None:
+    """``frame`` with its ``column`` as :func:`ids_like` ``reference`` (a copy when it
+    changes; None stays None)."""
+    if frame is None or column not in frame.columns:
+        return frame
+    ids = ids_like(pd.Index(frame[column]), reference)
+    if ids.dtype == frame[column].dtype and ids.equals(pd.Index(frame[column])):
+        return frame
+    out = frame.copy()
+    out[column] = ids.to_numpy()
+    return out
+
+
+def same_id_kind(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Two id columns read from files (a log's and an attribute file's), of one kind:
+    when one is integer and the other text, the integers as their text; else unchanged.
+    """
+    a_int, b_int = pd.api.types.is_integer_dtype(a.dtype), pd.api.types.is_integer_dtype(b.dtype)
+    if a_int and _is_text(b) and len(b):
+        return a.astype(str), b
+    if b_int and _is_text(a) and len(a):
+        return a, b.astype(str)
+    return a, b
