@@ -93,7 +93,7 @@ def _read_csv(path: str | os.PathLike, header: str,
         columns = list(pd.read_csv(path, nrows=0).columns)
         ids = [c for c in id_columns(columns) if c in columns]
         # pandas' missing-value words stay missing elsewhere (a rating of NA)
-        df = pd.read_csv(path, dtype=dict.fromkeys(ids, str), keep_default_na=False,
+        df = pd.read_csv(path, dtype=dict.fromkeys(ids, object), keep_default_na=False,
                          na_values={c: [""] if c in ids else _NA_WORDS for c in columns})
     except pd.errors.EmptyDataError:
         raise DataError(f"{what}: empty file (expected a header with {header})") from None
@@ -102,6 +102,22 @@ def _read_csv(path: str | os.PathLike, header: str,
     for c in ids:
         df[c] = parse_ids(df[c])
     return df, what
+
+
+def read_table(path: str | os.PathLike, id_columns: tuple[str, ...] = ("user_id", "item_id")
+               ) -> pd.DataFrame:
+    """A CSV (or Parquet) table with a header line, its ``id_columns`` read as written, as
+    :func:`read_interactions_csv` reads ids (int64 only when every id is a canonical
+    integer, else text); other columns as pandas reads them.
+
+    Raises
+    ------
+    DataNotFoundError
+        The file does not exist.
+    DataError
+        An empty or unparsable file (named).
+    """
+    return _read_csv(path, ",".join(id_columns), lambda columns: list(id_columns))[0]
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -56,27 +56,59 @@ def canonical_ints(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return ok, values
 
 
+def _widths(ints: np.ndarray) -> np.ndarray:
+    """Characters of ``str(v)`` for each int64 ``v``: its digits, plus one for a minus."""
+    negative = ints < 0
+    magnitude = np.where(negative, -(ints + 1), ints).astype(np.uint64) + negative  # no overflow
+    digits = np.searchsorted(_POWERS_OF_TEN, magnitude, side="right")
+    return np.maximum(digits, 1) + negative
+
+
+_POWERS_OF_TEN = np.array([10**i for i in range(20)], dtype=np.uint64)
+
+
+def _all_canonical(values: np.ndarray, ints: np.ndarray) -> bool:
+    """Whether strings that ``int()`` read as ``ints`` are each ``str(int)``.
+
+    Any other ASCII text ``int()`` reads as the same number is longer (a space, ``+``, a
+    leading zero, ``_``, ``-0``), so equal total lengths and ASCII text mean canonical;
+    this costs one join, not a comparison per id.
+    """
+    total = 0
+    for start in range(0, len(values), 1 << 20):  # bounded memory for the joined text
+        joined = "".join(values[start:start + (1 << 20)])
+        if not joined.isascii():  # other digits (٣) int() reads; rare: test each id
+            return bool(canonical_ints(pd.Series(values, dtype=object))[0].all())
+        total += len(joined)
+    return total == int(_widths(ints).sum())
+
+
 def parse_ids(text: pd.Series) -> pd.Series:
     """An id column read as text, typed: int64 when every value is a canonical integer,
-    else the text unchanged (a missing value keeps the column as it is, for the caller's
-    check to name).
+    else text (pandas' ``str``), as written (a missing value keeps the column text, for
+    the caller's check to name).
 
     Parameters
     ----------
     text : Series
-        One id column of a file, read as strings.
+        One id column of a file, read as Python strings (object dtype) or ``str``.
 
     Returns
     -------
     Series
-        int64, or ``text`` itself.
+        int64 or ``str``.
     """
     if len(text) == 0:
-        return text
-    ok, values = canonical_ints(text)
-    if not ok.all():
-        return text
-    return pd.Series(values, index=text.index, name=text.name)
+        return text.astype("str")
+    values = text.to_numpy(dtype=object)
+    try:
+        ints = values.astype(np.int64)  # int() of each: also reads 007, +7, " 7", 1_0
+        canonical = _all_canonical(values, ints)
+    except (ValueError, TypeError, OverflowError):  # not integers, a missing value
+        canonical = False
+    if canonical:
+        return pd.Series(ints, index=text.index, name=text.name)
+    return text.astype("str")
 
 
 def ids_like(values: Any, reference: pd.Index) -> pd.Index:
@@ -129,13 +161,11 @@ def frame_ids_like(frame: pd.DataFrame | None, column: str, reference: pd.Index
     return out
 
 
-def same_id_kind(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Two id columns read from files (a log's and an attribute file's), of one kind:
-    when one is integer and the other text, the integers as their text; else unchanged.
+def same_id_kind(*columns: pd.Series) -> tuple[pd.Series, ...]:
+    """Id columns read from files (a log's and an attribute file's, a run's train, test and
+    recommendations), of one kind: when some are integer and some (non-empty) text, the
+    integer ones as their text; else unchanged.
     """
-    a_int, b_int = pd.api.types.is_integer_dtype(a.dtype), pd.api.types.is_integer_dtype(b.dtype)
-    if a_int and _is_text(b) and len(b):
-        return a.astype(str), b
-    if b_int and _is_text(a) and len(a):
-        return a, b.astype(str)
-    return a, b
+    if not any(_is_text(c) and len(c) for c in columns):
+        return columns
+    return tuple(c.astype(str) if pd.api.types.is_integer_dtype(c.dtype) else c for c in columns)

@@ -31,6 +31,8 @@ import pandas as pd
 
 from recfm._files import staged_dir
 from recfm._utils import DataError, check_columns
+from recfm.datasets.files import read_table
+from recfm.datasets.ids import same_id_kind
 from recfm.evaluation.evaluate import EvaluationResult, _check_recommendations
 from recfm.evaluation.report import to_records
 
@@ -165,12 +167,17 @@ def load_run(directory: str | os.PathLike) -> SavedRun:
             f"load_run: {str(directory)!r} has run format version {version!r}; this recfm "
             f"reads versions up to {RUN_FORMAT_VERSION} (upgrade recfm)"
         )
-    train = pd.read_csv(directory / "train.csv")
-    test = pd.read_csv(directory / "test.csv")
+    train = read_table(directory / "train.csv")
+    test = read_table(directory / "test.csv")
     recs: dict[str, pd.DataFrame] = {}
     for name in meta.get("models", []):
         path = directory / "recommendations" / f"{name}.csv"
         if not path.is_file():
             raise FileNotFoundError(f"load_run: {str(path)!r} is missing")
-        recs[name] = pd.read_csv(path)
+        recs[name] = read_table(path)
+    # ids as written (007 is not 7), of one kind in every file so that they match
+    for col in ("user_id", "item_id"):
+        frames = [f for f in (train, test, *recs.values()) if col in f.columns]
+        for frame, ids in zip(frames, same_id_kind(*(f[col] for f in frames)), strict=True):
+            frame[col] = ids
     return SavedRun(directory=directory, train=train, test=test, recommendations=recs, metrics=meta)

@@ -35,6 +35,21 @@ def test_canonical_ints_follow_the_definition():
             assert parse_ids(column).tolist() == ["1", odd, "2"], odd
 
 
+def test_a_column_is_int64_exactly_when_each_of_its_ids_is_canonical():
+    for a in TEXTS:
+        for b in TEXTS:
+            column = parse_ids(pd.Series([a, b], dtype=object))
+            if _by_hand(a) and _by_hand(b):
+                assert column.dtype == np.int64 and column.tolist() == [int(a), int(b)]
+            else:
+                assert column.tolist() == [a, b], (a, b)
+    rng = np.random.default_rng(0)
+    ints = np.concatenate([rng.integers(-2**63, 2**63 - 1, 1000, dtype=np.int64),
+                           np.array([0, 9, 10, -10, 2**63 - 1, -2**63])])
+    assert parse_ids(pd.Series([str(v) for v in ints.tolist()], dtype=object)).tolist() == \
+        ints.tolist()
+
+
 def _log(tmp_path, text, name="log.csv"):
     path = tmp_path / name
     path.write_text(text)

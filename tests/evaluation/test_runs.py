@@ -120,3 +120,25 @@ def test_independent_recomputation_agrees(tmp_path, evaluated):
     assert max(payload["max_abs_diff"].values()) < 1e-9
     # independent code: the script never imports recfm
     assert not re.search(r"^\s*(import|from)\s+recfm", script.read_text(), re.M)
+
+
+def test_a_run_keeps_its_ids_as_written(tmp_path):
+    """007 and 7 stay two users; test and recommendations whose ids are all canonical
+    integers still match the text ids of train."""
+    train = pd.DataFrame({"user_id": ["007", "7", "7"], "item_id": ["A", "NA", "B"]})
+    test = pd.DataFrame({"user_id": ["7"], "item_id": ["1"]})
+    recs = pd.DataFrame({"user_id": ["7", "7"], "item_id": ["1", "2"], "rank": [1, 2],
+                         "score": [0.5, 0.25]})
+    out = save_run(tmp_path / "run", train, test, {"pop": recs})
+    run = load_run(out)
+    assert run.train["user_id"].tolist() == ["007", "7", "7"]
+    assert run.train["item_id"].tolist() == ["A", "NA", "B"]
+    assert run.test["user_id"].tolist() == ["7"] and run.test["item_id"].tolist() == ["1"]
+    assert run.recommendations["pop"]["item_id"].tolist() == ["1", "2"]
+    assert run.test["user_id"].isin(run.train["user_id"]).all()
+    # an integer-id run stays int64
+    ints = save_run(tmp_path / "ints", train.assign(user_id=[1, 2, 2], item_id=[3, 4, 5]),
+                    test.assign(item_id=[6]).assign(user_id=[2]),
+                    {"pop": recs.assign(user_id=[2, 2], item_id=[6, 7])})
+    assert (load_run(ints).train["user_id"].dtype, load_run(ints).test["item_id"].dtype) == (
+        "int64", "int64")
