@@ -14,7 +14,8 @@ Accepted forms
   the year 2500 (or before 1439) is refused, with the unit that would read it: the usual
   cause is a log in milliseconds read as seconds. The other way round, a column that the
   unit puts wholly in 1970 while a coarser unit puts it after 1990 is read as given, with a
-  warning naming that unit (times counted from a start fall in 1970 too). A unit other
+  warning naming that unit (times counted from a start fall in 1970 too); so is a column
+  of dates written as numbers YYYYMMDD (20240718), which fall in 1970 too. A unit other
   than seconds with a column of text or datetimes is refused too: those carry their own
   unit;
 * ISO 8601 text, decided per column (every value is parsed as a date/time once one value is
@@ -170,6 +171,25 @@ def _warn_if_too_fine(ints: np.ndarray, unit: str, column: str, what: str) -> No
             return
 
 
+def _warn_if_dates(ints: np.ndarray, unit: str, column: str, what: str) -> None:
+    """Warn when every time falls in 1970 and every value reads as a date written as the
+    number YYYYMMDD (20240718): such a column is read as Unix times, decades off."""
+    lo, hi = int(ints.min()), int(ints.max())
+    if lo < 10_000_101 or hi > 99_991_231 or hi // UNITS[unit] >= SECONDS_1971:
+        return
+    values = np.unique(ints)
+    dates = pd.to_datetime(pd.Series(values.astype(str)), format="%Y%m%d", errors="coerce")
+    if dates.isna().any():
+        return
+    example = int(values[-1])
+    warnings.warn(
+        f"{what}: every value of column '{column}' read as Unix {UNIT_NAMES[unit]} falls in "
+        f"1970 (e.g. {example} is {np.datetime64(example // UNITS[unit], 's')}), and every "
+        f"value looks like a date written as the number YYYYMMDD ({example} = "
+        f"{dates.iloc[-1].date().isoformat()}): write the dates in ISO 8601 "
+        f"({dates.iloc[-1].date().isoformat()}) or as Unix times", UserWarning, stacklevel=3)
+
+
 def parse_timestamps(values: pd.Series, column: str, what: str,
                      first_line: int | None = None, unit: str = "s") -> np.ndarray:
     """A NaN-free time column read from a file, as int64 Unix seconds.
@@ -228,6 +248,7 @@ def parse_timestamps(values: pd.Series, column: str, what: str,
         _check_plausible(ints, unit, values, column, what, first_line)
         if len(ints):
             _warn_if_too_fine(ints, unit, column, what)
+            _warn_if_dates(ints, unit, column, what)
         return ints // UNITS[unit]  # floor division: -1 ms is the second before the epoch
     assert text is not None, "a numeric dtype has no NaN here: the caller refused missing values"
     if unit != "s":

@@ -256,9 +256,13 @@ def _is_file_arg(spec: str) -> bool:
 def _cmd_recommend(args: argparse.Namespace) -> None:
     import inspect
 
-    import pandas as pd
-
-    from .datasets import is_parquet, read_attributes_csv, read_interactions_csv, write_table
+    from .datasets import (
+        is_parquet,
+        read_attributes_csv,
+        read_context_csv,
+        read_interactions_csv,
+        write_table,
+    )
     from .datasets.ids import frame_ids_like, ids_like
     from .recommenders import load
 
@@ -286,7 +290,7 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     users = (read_attributes_csv(args.user_attributes, "user_id", source_column=args.user_column)
              if args.user_attributes else None)
     users = frame_ids_like(users, "user_id", rec.user_ids_)
-    context = pd.read_csv(args.context) if args.context else None
+    context = read_context_csv(args.context) if args.context else None
     if args.all or args.users == "all":
         ids = rec.user_ids_
     elif _is_file_arg(args.users):
@@ -383,8 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"comma-separated model names, or 'all' (default {DEFAULT_MODELS}, "
                     "minus EASE when the catalogue is too big for its memory)")
     ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
-    ev.add_argument("--cold-start", action="store_true", help="hold out whole users (cold-start protocol)")
-    ev.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
+    ev.add_argument("--cold-start", action="store_true",
+                    help="hold out whole users at random (cold-start protocol; with the "
+                    "random split only)")
+    ev.add_argument("--test-size", type=float, default=None,
+                    help="test fraction of the random and temporal splits, of the users with "
+                    "--cold-start (default 0.2; not with leave-last-out)")
     ev.add_argument("--min-rating", type=float, default=None, help="ratings below this are not positives")
     ev.add_argument("--k", default="10", help="cut-offs, e.g. 10,20 (default 10)")
     ev.add_argument("--seed", type=int, default=0)
@@ -427,7 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue the study in --out up to --trials trials (same data set, "
                     "attribute files, model, metric, split and seed)")
     tn.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
-    tn.add_argument("--test-size", type=float, default=0.2)
+    tn.add_argument("--test-size", type=float, default=None,
+                    help="test fraction of the random and temporal splits (default 0.2; not "
+                    "with leave-last-out)")
     tn.add_argument("--validation-size", type=float, default=0.1,
                     help="fraction of each user's training interactions used for validation "
                     "(per fold)")

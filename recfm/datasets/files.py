@@ -101,7 +101,21 @@ def _read_csv(path: str | os.PathLike, header: str,
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
     for c in ids:
         df[c] = parse_ids(df[c])
-    return df, what
+    return _check_separator(df, what), what
+
+
+def _check_separator(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    """Refuse a CSV whose header is one cell holding tabs or semicolons: a file separated
+    by them, which would otherwise fail later as a file missing every column."""
+    if len(df.columns) == 1:
+        header = str(df.columns[0])
+        for sep, name in (("\t", "tab"), (";", "semicolon")):
+            if len([c for c in header.split(sep) if c.strip()]) > 1:
+                raise DataError(
+                    f"{what} looks {name}-separated (its header is the one column {header!r}); "
+                    "recfm reads comma-separated CSV (or Parquet): write the file with commas, "
+                    f"e.g. pandas.read_csv(path, sep={sep!r}).to_csv(new_path, index=False)")
+    return df
 
 
 def read_table(path: str | os.PathLike, id_columns: tuple[str, ...] = ("user_id", "item_id")
@@ -408,10 +422,27 @@ def load_sample(folder: str | os.PathLike | None = None) -> Dataset:
 
 
 def names_a_file(name_or_path: str | os.PathLike) -> bool:
-    """Whether :func:`load_dataset` reads ``name_or_path`` as a file (a path object, or a
-    name ending in ``.csv``/``.parquet``/``.pq``) rather than as a data set's name."""
-    return isinstance(name_or_path, os.PathLike) or str(name_or_path).lower().endswith(
-        (".csv", *PARQUET_SUFFIXES))
+    """Whether :func:`load_dataset` reads ``name_or_path`` as a file rather than as a data
+    set's name: a path object, a name ending in ``.csv``/``.parquet``/``.pq``, or any other
+    existing file or Parquet folder (``log.csv.gz``, ``log.txt``) that is not one of
+    :data:`DATASET_NAMES`; read as :func:`read_interactions_csv` reads it."""
+    if isinstance(name_or_path, os.PathLike):
+        return True
+    name = str(name_or_path)
+    if name.lower().endswith((".csv", *PARQUET_SUFFIXES)):
+        return True
+    if name in DATASET_NAMES:
+        return False
+    path = Path(name).expanduser()
+    return path.is_file() or is_parquet(path)
+
+
+def read_context_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV (or Parquet) file of context columns for ``recommend(context=...)``; a
+    missing, empty or unparsable file is a DataNotFoundError or DataError naming it."""
+    df, what = _read_csv(path, "the context columns")
+    df.attrs["source"] = what  # names the file in the builder's column checks
+    return df
 
 
 def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike | None = None,
@@ -424,8 +455,10 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     name_or_path : str or path-like
         ``"synthetic"`` (:func:`make_synthetic` with its defaults), ``"synthetic-ml-1m"`` /
         ``"synthetic-ml-20m"`` (:func:`make_synthetic_like`, MovieLens-sized), ``"sample"``
-        (:func:`load_sample`), a MovieLens name (:func:`load_movielens`), or a path ending
-        in ``.csv`` or ``.parquet`` (:func:`read_interactions_csv`).
+        (:func:`load_sample`), a MovieLens name (:func:`load_movielens`), or a CSV or
+        Parquet file (:func:`read_interactions_csv`): a path object, a name ending in
+        ``.csv``/``.parquet``/``.pq``, or any other existing file such as ``log.csv.gz``
+        (see :func:`names_a_file`).
     data_home : str or path-like, optional
         Data home for MovieLens (see :func:`get_data_home`).
     download : bool
@@ -468,8 +501,14 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         return dataclasses.replace(make_synthetic_like(name[len("synthetic-"):]), name=name)
     if name in SUPPORTED:
         return load_movielens(name, data_home=data_home, download=download)
-    raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}, "
-                    f"or give a path to a .csv file with columns user_id,item_id[,rating,timestamp]")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        raise DataError(f"{name!r} is a folder holding no .parquet/.pq file, not a data set; "
+                        f"give a CSV or Parquet file, or one of {', '.join(DATASET_NAMES)}")
+    looks_like_path = bool(path.suffix) or os.sep in name or "/" in name
+    why = f"no file {name!r} exists" if looks_like_path else f"unknown dataset {name!r}"
+    raise DataError(f"{why}; choose one of {', '.join(DATASET_NAMES)}, or give the path of an "
+                    "existing CSV or Parquet file with columns user_id,item_id[,rating,timestamp]")
 
 
 def read_attributes_csv(

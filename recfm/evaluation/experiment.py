@@ -57,23 +57,74 @@ def parse_ks(spec: str | int | Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(set(check_positive_int(v, "k") for v in values)))
 
 
+#: The test fraction of the random and temporal splits and of the cold-start split's users
+#: when none is given.
+DEFAULT_TEST_SIZE = 0.2
+
+
+def check_split(split: str = "random", test_size: float | None = None,
+                cold_start: bool = False) -> float | None:
+    """Check a split's options together, before any data is loaded.
+
+    Parameters
+    ----------
+    split : {"random", "temporal", "leave-last-out"}
+    test_size : float in (0, 1) or None
+        None: :data:`DEFAULT_TEST_SIZE` where a split takes a fraction.
+    cold_start : bool
+        A cold-start split (whole users held out at random): only with ``split="random"``.
+
+    Returns
+    -------
+    float or None
+        The test fraction the split uses; None for leave-last-out, which takes none.
+
+    Raises
+    ------
+    ValueError
+        An unknown split; a test size out of (0, 1); ``cold_start`` with a split other
+        than random (it would be ignored); ``test_size`` given with leave-last-out (which
+        holds out each user's last interaction, whatever the size).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
+    if cold_start and split != "random":
+        raise ValueError(
+            f"split={split!r} (--split {split}) and cold_start (--cold-start) contradict each "
+            "other: a cold-start split holds out whole users at random; give one of them")
+    if split == "leave-last-out":
+        if test_size is not None:
+            raise ValueError(
+                f"test_size={test_size} (--test-size) has no meaning with split="
+                "'leave-last-out' (--split leave-last-out), which holds out each user's last "
+                "interaction; leave it unset")
+        return None
+    test_size = DEFAULT_TEST_SIZE if test_size is None else test_size
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+    return float(test_size)
+
+
 def split_data(
     interactions: pd.DataFrame,
     split: str = "random",
-    test_size: float = 0.2,
+    test_size: float | None = None,
     seed: int = 0,
     cold_start: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply the named split protocol (or a cold-start split of whole users)."""
+    """Apply the named split protocol (or a cold-start split of whole users), its options
+    checked by :func:`check_split` (``test_size`` None: the split's default)."""
+    size = check_split(split, test_size, cold_start)
     if cold_start:
-        return cold_start_split(interactions, test_users=test_size, seed=seed)
+        assert size is not None, "check_split gives a cold-start split a size"
+        return cold_start_split(interactions, test_users=size, seed=seed)
     if split == "random":
-        return random_split(interactions, test_size=test_size, seed=seed)
+        assert size is not None, "check_split gives a random split a size"
+        return random_split(interactions, test_size=size, seed=seed)
     if split == "temporal":
-        return temporal_split(interactions, test_size=test_size)
-    if split == "leave-last-out":
-        return leave_last_out(interactions, n=1)
-    raise ValueError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
+        assert size is not None, "check_split gives a temporal split a size"
+        return temporal_split(interactions, test_size=size)
+    return leave_last_out(interactions, n=1)
 
 
 def run_experiment(
@@ -83,7 +134,7 @@ def run_experiment(
     k: str | Sequence[int] = (10,),
     min_rating: float | None = None,
     seed: int = 0,
-    test_size: float = 0.2,
+    test_size: float | None = None,
     cold_start: bool = False,
     data_home: str | Path | None = None,
     download: bool = True,
@@ -109,13 +160,17 @@ def run_experiment(
         memory its dense item x item matrices need), which are reported as skipped; a
         model named here that cannot fit raises ``MemoryError`` before any is fitted.
     split : {"random", "temporal", "leave-last-out"}
-        Split protocol (ignored when ``cold_start``).
+        Split protocol; ``cold_start`` goes with ``"random"`` only.
     k : str or sequence of int
         Cut-offs, e.g. ``"10,20"``.
     min_rating : float or None
         Only interactions rated at least this count as positives (train and test alike).
     seed : int
         Seed of the split and of every model.
+    test_size : float in (0, 1), optional
+        Test fraction of the random and temporal splits (of the users, with
+        ``cold_start``); default :data:`DEFAULT_TEST_SIZE`. Refused with leave-last-out
+        (see :func:`check_split`).
     cold_start : bool
         Hold out whole users; models that cannot serve new users are reported, not scored.
     recommend : callable, optional
@@ -140,10 +195,7 @@ def run_experiment(
     params = dict(params or {})
     names += [name for name in parse_model_names(list(params)) if name not in names] if params else []
     ks = parse_ks(k)
-    if not cold_start and split not in SPLITS:
-        raise ValueError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+    test_size = check_split(split, test_size, cold_start)
 
     recommenders = {
         name: make_recommender(name, seed=seed, n_threads=n_threads, cold_start=cold_start)
@@ -185,7 +237,7 @@ def run_experiment(
         k=list(ks),
         min_rating=min_rating,
         seed=seed,
-        test_size=test_size,
+        **({} if test_size is None else {"test_size": test_size}),
         n_train=len(train),
         n_test=len(test),
     )

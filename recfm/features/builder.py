@@ -92,8 +92,11 @@ def _spec_name(spec: Any) -> str:
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str, arg: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
+        # a frame read from a file by recfm.datasets names it
+        source = frame.attrs.get("source")
+        where = f" ({source})" if isinstance(source, str) else ""
         raise DataError(
-            f"{what} frame has no column {missing[0]!r} (declared in {arg}); "
+            f"{what} frame{where} has no column {missing[0]!r} (declared in {arg}); "
             f"available columns: {list(frame.columns)}"
         )
 
@@ -1008,7 +1011,8 @@ class FeatureBuilder(Params):
             if history is not None:
                 raise DataError(
                     "history given, but the builder has no History or RecentItems field "
-                    "to use it"
+                    "to use it (fit the model with one: recfm fit --user-history or "
+                    "--recent-items N)"
                 )
             return self._side_matrix("user", ids, frame, "user_ids")
         described = None

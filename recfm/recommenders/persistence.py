@@ -428,6 +428,9 @@ def load_recommender(path: str | os.PathLike, expected: type[Recommender] | None
         hint = ""
         if (path.parent / f".{path.name}.old").is_dir():
             hint = f"; an interrupted save of recfm 0.1 left the previous model at .{path.name}.old"
+        if path.exists():
+            raise FileNotFoundError(f"{path} is a file, not a saved recfm model folder (one "
+                                    "written by recfm fit --out or a recommender's save())")
         raise FileNotFoundError(f"{path} not found: it is not a saved recfm model folder{hint}")
     meta_path = path / META_FILE
     for _attempt in range(20):

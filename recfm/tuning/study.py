@@ -66,7 +66,7 @@ from .._utils import DataError, write_text_atomic
 from ..datasets import Dataset, load_with_attributes
 from ..datasets.attributes import AttributeSource, describe_source
 from ..evaluation import EvaluationResult, evaluate
-from ..evaluation.experiment import split_data
+from ..evaluation.experiment import check_split, split_data
 from ..metrics import metrics_from_frames
 from ..model import DivergenceError, FactorizationMachine
 from ..recommenders import FMRecommender, make_recommender, parse_model_names
@@ -572,7 +572,7 @@ def tune(
     seed: int = 0,
     resume: bool = False,
     split: str = "random",
-    test_size: float = 0.2,
+    test_size: float | None = None,
     validation_size: float = 0.1,
     validation_folds: int = VALIDATION_FOLDS,
     n_threads: int | None = None,
@@ -645,6 +645,7 @@ def tune(
     """
     default_space, n_trials = _check_args(model, n_trials, timeout, metric, validation_size,
                                           validation_folds)
+    test_size = check_split(split, test_size)
     space = default_space if space is None else space
     out = Path(out)
     _check_out(out, resume)
@@ -653,7 +654,8 @@ def tune(
 
     require_matplotlib()
     settings = dict(dataset=dataset if isinstance(dataset, str) else dataset.name, model=model,
-                    metric=metric, seed=int(seed), split=split, test_size=float(test_size),
+                    metric=metric, seed=int(seed), split=split,
+                    **({} if test_size is None else {"test_size": test_size}),
                     validation_size=float(validation_size), validation_folds=int(validation_folds))
     # the default unit given or not is one setting, so either resumes the other's study
     given_columns = {k: v for k, v in (columns or {}).items()
@@ -666,6 +668,8 @@ def tune(
     if resume:
         old = json.loads((out / FILES["settings"]).read_text(encoding="utf-8"))
         old.setdefault("validation_folds", 1)  # studies made before folds existed
+        if old.get("split") == "leave-last-out":  # which never used the size it recorded
+            old.pop("test_size", None)
         # both ways: an option given then (columns, attribute files) and dropped now differs
         differ = {k: (old.get(k), settings.get(k)) for k in {**old, **settings}
                   if old.get(k) != settings.get(k)}

@@ -177,3 +177,29 @@ def test_relative_or_right_milliseconds_do_not_warn(tmp_path, times):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_interactions_csv(path, time_unit="ms")
+
+
+def test_dates_written_as_yyyymmdd_numbers_warn_naming_the_file_column_and_a_value(tmp_path):
+    """20240718 read as Unix seconds is 1970-08-23: every time in 1970 and every value a
+    valid YYYYMMDD date is warned about, with the ISO form to write instead."""
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 1],
+                  "day": [20240718, 20240719, 19991231]}).to_csv(path, index=False)
+    with pytest.warns(UserWarning, match=(
+            r"log\.csv: every value of column 'day' read as Unix seconds falls in 1970 "
+            r"\(e\.g\. 20240719 is 1970-08-23.*YYYYMMDD \(20240719 = 2024-07-19\): write the "
+            r"dates in ISO 8601 \(2024-07-19\)")):
+        data = read_interactions_csv(path, time_column="day")
+    assert data.interactions["timestamp"].tolist() == [20240718, 20240719, 19991231]
+
+
+@pytest.mark.parametrize("times", [[20240718, 20241318], [20240718, 20240732],
+                                   [20240718, 9_999_999], [20240718, T]])
+def test_numbers_that_are_not_all_yyyymmdd_dates_do_not_warn(tmp_path, times):
+    """A month 13, a day 32, a 7-digit value or a recent Unix time among them: no warning."""
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"user_id": 1, "item_id": range(len(times)), "timestamp": times}).to_csv(
+        path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_interactions_csv(path)
