@@ -508,7 +508,8 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     looks_like_path = bool(path.suffix) or os.sep in name or "/" in name
     why = f"no file {name!r} exists" if looks_like_path else f"unknown dataset {name!r}"
     raise DataError(f"{why}; choose one of {', '.join(DATASET_NAMES)}, or give the path of an "
-                    "existing CSV or Parquet file with columns user_id,item_id[,rating,timestamp]")
+                    "existing CSV (.csv) or Parquet file with columns "
+                    "user_id,item_id[,rating,timestamp]")
 
 
 def read_attributes_csv(
