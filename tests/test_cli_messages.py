@@ -94,3 +94,62 @@ def test_a_context_file_missing_a_column_is_named(capsys, tmp_path):
     code, out, err = run(capsys, "recommend", "--model", out_dir, "--users", "1",
                          "--context", context)
     assert_one_line_error(code, out, err, f"context frame ({context}) has no column 'platform'")
+
+
+@pytest.fixture()
+def untimed_log(tmp_path):
+    """The sample's log without its time column, and the same log with every time 0."""
+    log = pd.read_csv(INTERACTIONS)[["user_id", "item_id", "rating"]]
+    log.to_csv(tmp_path / "log_nots.csv", index=False)
+    log.assign(timestamp=0).to_csv(tmp_path / "log_zeros.csv", index=False)
+    return tmp_path / "log_nots.csv", tmp_path / "log_zeros.csv"
+
+
+def test_a_temporal_split_of_a_log_without_times_names_the_missing_column(capsys, tmp_path,
+                                                                          untimed_log):
+    nots, zeros = untimed_log
+    code, out, err = run(capsys, "evaluate", "--dataset", nots, "--models", "pop",
+                         "--split", "temporal", "-q")
+    assert_one_line_error(code, out, err, "--split temporal (split='temporal') needs the time "
+                          f"of each interaction; {nots} has no time column (name it with "
+                          "--time-column")
+    code, out, err = run(capsys, "tune", "--dataset", nots, "--model", "fm", "--trials", "1",
+                         "--split", "temporal", "--out", tmp_path / "t", "-q")
+    assert_one_line_error(code, out, err, f"{nots} has no time column")
+    assert not (tmp_path / "t").exists()
+    # times that are all equal are times: the splitter's own message stays
+    code, out, err = run(capsys, "evaluate", "--dataset", zeros, "--models", "pop",
+                         "--split", "temporal", "-q")
+    assert_one_line_error(code, out, err, "column 'timestamp' has too few distinct values")
+
+
+def test_leave_last_out_of_a_log_without_times_says_it_uses_the_file_order(capsys,
+                                                                          untimed_log):
+    nots, zeros = untimed_log
+    code, out, err = run(capsys, "evaluate", "--dataset", nots, "--models", "pop",
+                         "--split", "leave-last-out", "-q")
+    assert code == 0, err
+    assert err.splitlines() == [f"recfm: warning: {nots} has no time column: --split "
+                                "leave-last-out holds out each user's last row in file order"]
+    code, out, err = run(capsys, "evaluate", "--dataset", zeros, "--models", "pop",
+                         "--split", "leave-last-out", "-q")
+    assert code == 0 and err == ""
+
+
+def test_a_time_ordered_field_on_a_log_without_times_names_the_file(capsys, tmp_path,
+                                                                    untimed_log):
+    nots, zeros = untimed_log
+    code, out, err = run(capsys, "evaluate", "--dataset", nots, "--models", "pop,fm-seq", "-q")
+    assert_one_line_error(code, out, err, "fm-seq order(s) each user's interactions by time",
+                          f"{nots} has no time column")
+    code, out, err = run(capsys, "fit", "--interactions", nots, "--recent-items", "2",
+                         "--min-rating", "2", "--validation", "0.2", "--epochs", "1",
+                         "--out", tmp_path / "m", "-q")
+    assert_one_line_error(code, out, err, "needs the time of each interaction",
+                          f"{nots} has no time column")
+    assert not (tmp_path / "m").exists()
+    code, out, err = run(capsys, "fit", "--interactions", zeros, "--recent-items", "2",
+                         "--epochs", "1", "--factors", "4", "--threads", "1",
+                         "--out", tmp_path / "m", "-q")
+    assert code == 0, err
+    assert "holds the same time (0) for every interaction" in err

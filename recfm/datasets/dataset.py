@@ -8,6 +8,10 @@ import pandas as pd
 from recfm._utils import DataError
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+#: Key of ``interactions.attrs`` a file reader sets, to the file's name, when the file had
+#: no time column (its ``timestamp`` is then a placeholder 0): lets a model that needs
+#: event times name the file (see :attr:`Dataset.timed`, which survives any frame edit).
+NO_TIMES = "recfm_no_times"
 
 
 def split_lists(col: pd.Series, sep: str = "|", empty: tuple[str, ...] = ("",)) -> pd.Series:
@@ -42,6 +46,10 @@ class Dataset:
         (a list of str per row). May list items that have no interaction.
     context_columns : tuple of str
         Names of the context columns of ``interactions`` (e.g. ``("hour", "platform")``).
+    timed : bool
+        Whether ``timestamp`` holds the events' times. False for a file without a time
+        column, read with ``timestamp`` 0 throughout (a placeholder): time-based splits and
+        fields refuse such a log, naming the file, rather than read the zeros as times.
 
     Notes
     -----
@@ -54,6 +62,7 @@ class Dataset:
     users: pd.DataFrame | None = None
     items: pd.DataFrame | None = None
     context_columns: tuple[str, ...] = ()
+    timed: bool = True
 
     def __post_init__(self) -> None:
         # Only column presence is checked here (O(1)); loaders validate the values,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recfm._utils import DataError, check_columns, check_finite_numbers
-from recfm.datasets.dataset import Dataset, split_lists
+from recfm.datasets.dataset import NO_TIMES, Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
 from recfm.datasets.ids import parse_ids
 from recfm.datasets.movielens import SUPPORTED, load_movielens, movielens_status
@@ -276,7 +276,9 @@ def read_interactions_csv(
     Returns
     -------
     Dataset
-        Named after the file stem; no users/items frames, no context columns.
+        Named after the file stem; no users/items frames, no context columns; ``timed``
+        False when the file has no time column (``timestamp`` is then 0 throughout and
+        ``interactions.attrs[NO_TIMES]`` names the file).
         ``timestamp`` is int64 Unix seconds, from any of these forms, decided per column:
 
         * integer Unix seconds (a column of numbers is always read so), or milliseconds,
@@ -344,7 +346,10 @@ def read_interactions_csv(
         df["timestamp"] = np.int64(0)
     order = ["user_id", "item_id", "rating", "timestamp"]
     df = df[order + [c for c in df.columns if c not in order]]
-    return Dataset(name=Path(what).stem, interactions=df)
+    timed = "timestamp" in present
+    if not timed:
+        df.attrs[NO_TIMES] = what  # names the file where a field needs the times
+    return Dataset(name=Path(what).stem, interactions=df, timed=timed)
 
 
 def _sample_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:

@@ -5,6 +5,7 @@ This is what ``recfm evaluate`` runs; scripts can call :func:`run_experiment` di
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from .._utils import DataError, check_positive_int
-from ..datasets import Dataset, load_with_attributes
+from ..datasets import NO_TIMES, Dataset, load_with_attributes
 from ..datasets.attributes import AttributeSource, describe_source
+from ..features import RecentItems
 from ..recommenders import make_recommender, parse_model_names
 from ..split import cold_start_split, leave_last_out, random_split, temporal_split
 from .evaluate import EvaluationResult, evaluate
@@ -103,6 +105,47 @@ def check_split(split: str = "random", test_size: float | None = None,
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1); got {test_size}")
     return float(test_size)
+
+
+def _orders_by_time(recommender: object) -> bool:
+    """Whether a recommender's features order each user's interactions by time (a
+    RecentItems field, as ``fm-seq`` has)."""
+    specs = getattr(getattr(recommender, "builder", None), "context_features", None) or ()
+    return any(isinstance(spec, RecentItems) for spec in specs)
+
+
+def check_times(data: Dataset, split: str = "random", cold_start: bool = False,
+                recommenders: Mapping[str, object] | None = None) -> None:
+    """Refuse a log without times (:attr:`Dataset.timed` False: a file without a time
+    column) for what needs them, before any work: a temporal split, a model with a
+    RecentItems field. A leave-last-out split of such a log holds out each user's last
+    row in file order, with a warning saying so.
+
+    Raises
+    ------
+    DataError
+        A temporal split or a time-ordered model (named) on a log without times; the
+        message names the file and the option that names its time column.
+
+    Warns
+    -----
+    UserWarning
+        A leave-last-out split of a log without times.
+    """
+    if data.timed:
+        return
+    what = data.interactions.attrs.get(NO_TIMES, f"data set {data.name!r}")
+    hint = "name it with --time-column (time_column=)"
+    if split == "temporal" and not cold_start:
+        raise DataError(f"--split temporal (split='temporal') needs the time of each "
+                        f"interaction; {what} has no time column ({hint})")
+    ordered = [name for name, rec in (recommenders or {}).items() if _orders_by_time(rec)]
+    if ordered:
+        raise DataError(f"{', '.join(ordered)} order(s) each user's interactions by time (a "
+                        f"RecentItems field); {what} has no time column ({hint})")
+    if split == "leave-last-out" and not cold_start:
+        warnings.warn(f"{what} has no time column: --split leave-last-out holds out each "
+                      "user's last row in file order", UserWarning, stacklevel=2)
 
 
 def split_data(
@@ -207,6 +250,7 @@ def run_experiment(
     data, data_notes = load_with_attributes(dataset, users=users, items=items,
                                             data_home=data_home, download=download,
                                             columns=columns)
+    check_times(data, split, cold_start, recommenders)
     interactions = data.interactions
     if min_rating is not None:
         if "rating" not in interactions.columns:

@@ -14,7 +14,18 @@ import scipy.sparse as sp
 
 from .._timestamps import MAX_YEAR, event_times, is_datetime, is_number, not_a_time, utc
 from .._utils import DataError, plain
+from ..datasets.dataset import NO_TIMES
 from .fields import History, RecentItems, TimeBin
+
+
+def require_times(frame: pd.DataFrame, column: str, field: str) -> None:
+    """Refuse a log read from a file without a time column (whose ``timestamp`` the reader
+    filled with 0, :data:`recfm.datasets.NO_TIMES`) for a field that orders it by time."""
+    source = frame.attrs.get(NO_TIMES)
+    if column == "timestamp" and isinstance(source, str):
+        raise DataError(
+            f"{field} needs the time of each interaction (the user's items before it); "
+            f"{source} has no time column (name it with --time-column (time_column=))")
 
 
 def timestamps(frame: pd.DataFrame, column: str, what: str, field: str) -> np.ndarray:

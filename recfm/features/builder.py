@@ -268,6 +268,7 @@ class FeatureBuilder(Params):
         need = [s for s in specs if isinstance(s, RecentItems)]
         opt = [s for s in specs if isinstance(s, History) and s.max_items is not None]
         if need:
+            _log.require_times(df, need[0].timestamp, repr(need[0]))
             return _log.timestamps(df, need[0].timestamp, what, repr(need[0]))
         if opt and opt[0].timestamp in df.columns:
             return _log.timestamps(df, opt[0].timestamp, what, repr(opt[0]))

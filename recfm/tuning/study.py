@@ -66,7 +66,7 @@ from .._utils import DataError, write_text_atomic
 from ..datasets import Dataset, load_with_attributes
 from ..datasets.attributes import AttributeSource, describe_source
 from ..evaluation import EvaluationResult, evaluate
-from ..evaluation.experiment import check_split, split_data
+from ..evaluation.experiment import check_split, check_times, split_data
 from ..metrics import metrics_from_frames
 from ..model import DivergenceError, FactorizationMachine
 from ..recommenders import FMRecommender, make_recommender, parse_model_names
@@ -684,6 +684,7 @@ def tune(
                                             columns=columns)
     for note in data_notes:
         log.info("%s", note)
+    check_times(data, split, recommenders={model: make_recommender(model, seed=seed)})
     train, test = split_data(data.interactions, split, test_size, seed)
 
     out.mkdir(parents=True, exist_ok=True)

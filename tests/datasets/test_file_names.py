@@ -42,3 +42,16 @@ def test_a_one_column_file_with_no_separator_in_its_header_is_not_misread(tmp_pa
     path.write_text("user_id\n1\n")
     with pytest.raises(DataError, match=r"is missing column\(s\) \['item_id'\]"):
         load_dataset(str(path))
+
+
+def test_a_file_without_times_is_marked_untimed_and_one_with_times_is_not(tmp_path):
+    from recfm.datasets import NO_TIMES, read_interactions_csv
+
+    path = _log(tmp_path / "log.csv")
+    data = read_interactions_csv(path)
+    assert not data.timed and data.interactions.attrs[NO_TIMES] == str(path)
+    assert data.interactions["timestamp"].tolist() == [0, 0]
+    pd.read_csv(path).assign(timestamp=0).to_csv(path, index=False)
+    data = read_interactions_csv(path)
+    assert data.timed and NO_TIMES not in data.interactions.attrs
+    assert load_dataset("sample").timed

@@ -52,3 +52,26 @@ def test_tune_refuses_a_size_with_leave_last_out_before_writing(tmp_path):
         tune("sample", "fm", n_trials=1, out=tmp_path / "t", split="leave-last-out",
              test_size=0.3)
     assert not (tmp_path / "t").exists()
+
+
+def test_check_times_refuses_a_log_without_times_only_where_times_are_needed():
+    import dataclasses
+
+    from recfm._utils import DataError
+    from recfm.evaluation.experiment import check_times
+    from recfm.recommenders import make_recommender
+
+    timed = load_sample()
+    untimed = dataclasses.replace(timed, timed=False)
+    seq = {"fm-seq": make_recommender("fm-seq"), "pop": make_recommender("pop")}
+    for split in ("random", "temporal", "leave-last-out"):
+        check_times(timed, split, recommenders=seq)  # a timed log passes silently
+    check_times(untimed, "random", recommenders={"pop": seq["pop"]})
+    check_times(untimed, "temporal", cold_start=True)
+    with pytest.raises(DataError, match=r"needs the time of each interaction; data set "
+                                        r"'sample' has no time column"):
+        check_times(untimed, "temporal")
+    with pytest.raises(DataError, match=r"^fm-seq order\(s\) each user's interactions by time"):
+        check_times(untimed, "random", recommenders=seq)
+    with pytest.warns(UserWarning, match="last row in file order"):
+        check_times(untimed, "leave-last-out")
