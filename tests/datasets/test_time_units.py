@@ -171,12 +171,16 @@ def test_a_coarse_log_read_in_a_finer_unit_warns_with_the_unit(tmp_path, seconds
 @pytest.mark.parametrize("times", [[0, 5_000, 86_400_000], [T * 1000, T * 1000 + 1]])
 def test_relative_or_right_milliseconds_do_not_warn(tmp_path, times):
     """Milliseconds from a start (no coarser unit makes them recent) and real milliseconds."""
+    _read_without_warning(tmp_path, times, time_unit="ms")
+
+
+def _read_without_warning(tmp_path, times, **options):
     path = tmp_path / "log.csv"
     pd.DataFrame({"user_id": 1, "item_id": range(len(times)), "timestamp": times}).to_csv(
         path, index=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        read_interactions_csv(path, time_unit="ms")
+        read_interactions_csv(path, **options)
 
 
 def test_dates_written_as_yyyymmdd_numbers_warn_naming_the_file_column_and_a_value(tmp_path):
@@ -197,9 +201,4 @@ def test_dates_written_as_yyyymmdd_numbers_warn_naming_the_file_column_and_a_val
                                    [20240718, 9_999_999], [20240718, T]])
 def test_numbers_that_are_not_all_yyyymmdd_dates_do_not_warn(tmp_path, times):
     """A month 13, a day 32, a 7-digit value or a recent Unix time among them: no warning."""
-    path = tmp_path / "log.csv"
-    pd.DataFrame({"user_id": 1, "item_id": range(len(times)), "timestamp": times}).to_csv(
-        path, index=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        read_interactions_csv(path)
+    _read_without_warning(tmp_path, times)
