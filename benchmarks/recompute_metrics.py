@@ -63,6 +63,11 @@ def user_metrics(ranked: list, relevant: set, k: int) -> dict:
     }
 
 
+def read(path: str) -> pd.DataFrame:
+    """A run's CSV with its ids compared as written (007 is not 7, NA is an id)."""
+    return pd.read_csv(path, dtype={"user_id": str, "item_id": str}, keep_default_na=False)
+
+
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("run_dir")
@@ -85,8 +90,8 @@ def main(argv: list | None = None) -> int:
     else:
         ks = [10]
 
-    train = pd.read_csv(os.path.join(run, "train.csv"))
-    test = pd.read_csv(os.path.join(run, "test.csv"))
+    train = read(os.path.join(run, "train.csv"))
+    test = read(os.path.join(run, "test.csv"))
     rec_dir = os.path.join(run, "recommendations")
     models = meta.get("models") or sorted(f[:-4] for f in os.listdir(rec_dir) if f.endswith(".csv"))
 
@@ -95,7 +100,7 @@ def main(argv: list | None = None) -> int:
     for u, i in zip(test["user_id"].tolist(), test["item_id"].tolist(), strict=True):
         relevant.setdefault(u, set()).add(i)
 
-    recs_by_model = {m: pd.read_csv(os.path.join(rec_dir, f"{m}.csv")) for m in models}
+    recs_by_model = {m: read(os.path.join(rec_dir, f"{m}.csv")) for m in models}
     if meta.get("n_items"):
         n_items = int(meta["n_items"])
     else:

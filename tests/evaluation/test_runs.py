@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -142,3 +143,23 @@ def test_a_run_keeps_its_ids_as_written(tmp_path):
                     {"pop": recs.assign(user_id=[2, 2], item_id=[6, 7])})
     assert (load_run(ints).train["user_id"].dtype, load_run(ints).test["item_id"].dtype) == (
         "int64", "int64")
+
+
+def test_independent_recomputation_keeps_ids_as_written(tmp_path, split):
+    """Users 7 and 07 are two users in recfm's metrics and in the independent script."""
+    low = split[0]["user_id"].min()
+
+    def written(df):
+        u = df["user_id"] - low
+        return df.assign(user_id=np.where(u % 2, "0", "") + (u // 2).astype(str))
+
+    train, test = (written(df) for df in split)
+    assert {"7", "07"} <= set(train["user_id"])
+    result = evaluate({"pop": FakeRecommender(seed=1)}, train, test, k=(5,))
+    out = save_run(tmp_path / "run", train, test, result.recommendations, result)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "recompute_metrics.py"), str(out), "--check"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert json.loads(proc.stdout)["agree"] is True
