@@ -18,7 +18,8 @@ def _is_csv(path: Path) -> bool:
 
 def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
                required: Sequence[str] = (), blocksize: str | int = "64MiB",
-               names: Mapping[str, str | None] | None = None) -> Any:
+               names: Mapping[str, str | None] | None = None,
+               text_columns: Sequence[str] = ()) -> Any:
     """A Dask DataFrame over a Parquet file/folder or a CSV file/folder/glob.
 
     Parameters
@@ -37,6 +38,11 @@ def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
         own), as :func:`recfm.datasets.read_interactions_csv`'s ``*_column`` options, with
         its rules and messages: checked on the schema, then renamed; ``columns`` and
         ``required`` name recfm's columns.
+    text_columns : sequence of str
+        CSV columns (the file's names) read as written, as Python strings with only an
+        empty cell missing (ids: :func:`recfm.datasets.ids.parse_ids` types them once
+        every partition is in, so all partitions agree); other columns then read no
+        missing-value words either, so use it for the id columns read alone.
 
     Raises
     ------
@@ -54,7 +60,10 @@ def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
     csv = _is_csv(p) if p.exists() else str(path).lower().endswith(".csv")
     if csv:
         source = str(p / "*.csv") if p.is_dir() else str(path)
-        ddf = dd.read_csv(source, blocksize=blocksize)
+        verbatim = {} if not text_columns else {
+            "dtype": dict.fromkeys(text_columns, object), "keep_default_na": False,
+            "na_values": {c: [""] for c in text_columns}}
+        ddf = dd.read_csv(source, blocksize=blocksize, **verbatim)
     else:
         ddf = dd.read_parquet(str(p), engine="pyarrow")
     return select_columns(ddf, str(path), columns, required, names)

@@ -82,10 +82,12 @@ def read_user_ids(users: Any) -> np.ndarray:
         The frame or file has no ``user_id`` column (the message names the file), or holds
         missing ids.
     """
+    from ..datasets.ids import parse_ids
     from .io import read_frame
 
-    if isinstance(users, (str, os.PathLike)):
-        users = read_frame(users, columns=["user_id"])
+    path = isinstance(users, (str, os.PathLike))
+    if path:
+        users = read_frame(users, columns=["user_id"], text_columns=["user_id"])
     what = "users"
     if hasattr(users, "columns"):
         if "user_id" not in users.columns:
@@ -93,6 +95,8 @@ def read_user_ids(users: Any) -> np.ndarray:
         users = users["user_id"]
     if hasattr(users, "compute"):
         users = users.compute()
+    if path and not pd.api.types.is_numeric_dtype(pd.Series(users).dtype):  # a CSV's, as written
+        users = parse_ids(pd.Series(users))
     ids = np.asarray(pd.Series(users).to_numpy())
     if len(ids) == 0:
         raise DataError("users is empty: no user to recommend for")
@@ -176,7 +180,14 @@ def recommend_all(model: Any, users: Any = None, n: int = 10, exclude_seen: bool
         fm = load_source(source_path)
     else:
         fm = ranking_source(model)
-    ids = fm.user_ids.to_numpy() if users is None else read_user_ids(users)
+    from ..datasets.ids import ids_like
+
+    if users is None:
+        ids = fm.user_ids.to_numpy()
+    elif isinstance(users, (str, os.PathLike)):  # a file's ids meet the model's by their text
+        ids = ids_like(read_user_ids(users), fm.user_ids).to_numpy()
+    else:
+        ids = read_user_ids(users)
     rows = fm.rows_of(ids)
     candidates = None if items is None else fm.candidate_indices(items)
 

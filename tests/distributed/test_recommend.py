@@ -185,3 +185,15 @@ def test_worker_killed_mid_run_gives_identical_output(client, tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(out), ref)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+
+
+def test_a_users_file_reads_its_ids_as_written_and_meets_the_model_by_text(tmp_path):
+    """007 is not 7, and a file of 1 finds the text id '1' (in-process: no cluster needed)."""
+    log = pd.DataFrame({"user_id": ["007", "007", "7", "7", "1", "1"],
+                        "item_id": ["A", "B", "C", "D", "A", "C"]})
+    model = Popularity().fit(log)
+    for written, users in (("007\n007", ["007", "007"]), ("1", ["1"]), ("7\n1", ["7", "1"])):
+        (tmp_path / "who.csv").write_text(f"user_id\n{written}\n")
+        got = recommend_all(model, users=tmp_path / "who.csv", n=1, client=False)
+        assert got["user_id"].tolist() == users
+        assert got["item_id"].tolist() == model.recommend(users, n=1)["item_id"].tolist()
