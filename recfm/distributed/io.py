@@ -16,6 +16,12 @@ def _is_csv(path: Path) -> bool:
     return path.suffix.lower() == ".csv" or path.name.lower().endswith(".csv.gz")
 
 
+def reads_as_csv(path: str | os.PathLike) -> bool:
+    """Whether :func:`read_frame` reads ``path`` as CSV (else as Parquet)."""
+    p = Path(path).expanduser()
+    return _is_csv(p) if p.exists() else str(path).lower().endswith(".csv")
+
+
 def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
                required: Sequence[str] = (), blocksize: str | int = "64MiB",
                names: Mapping[str, str | None] | None = None,
@@ -39,10 +45,9 @@ def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
         its rules and messages: checked on the schema, then renamed; ``columns`` and
         ``required`` name recfm's columns.
     text_columns : sequence of str
-        CSV columns (the file's names) read as written, as Python strings with only an
-        empty cell missing (ids: :func:`recfm.datasets.ids.parse_ids` types them once
-        every partition is in, so all partitions agree); other columns then read no
-        missing-value words either, so use it for the id columns read alone.
+        CSV columns (the file's names) read as written, as strings with only an empty
+        cell missing (ids: :func:`recfm.datasets.ids.parse_ids` types them once every
+        partition is in, so that all partitions agree).
 
     Raises
     ------
@@ -57,13 +62,17 @@ def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None,
     p = Path(path).expanduser()
     if not p.exists() and not any(ch in str(path) for ch in "*?["):
         raise FileNotFoundError(f"{path}: no such file or folder")
-    csv = _is_csv(p) if p.exists() else str(path).lower().endswith(".csv")
-    if csv:
+    if reads_as_csv(path):
         source = str(p / "*.csv") if p.is_dir() else str(path)
-        verbatim = {} if not text_columns else {
-            "dtype": dict.fromkeys(text_columns, object), "keep_default_na": False,
-            "na_values": {c: [""] for c in text_columns}}
-        ddf = dd.read_csv(source, blocksize=blocksize, **verbatim)
+        ddf = dd.read_csv(source, blocksize=blocksize)
+        text = [c for c in text_columns if c in ddf.columns]
+        if text:  # read again (lazily) now that the header is known
+            from ..datasets.files import _NA_WORDS
+
+            ddf = dd.read_csv(source, blocksize=blocksize, dtype=dict.fromkeys(text, object),
+                              keep_default_na=False,
+                              na_values={c: [""] if c in text else _NA_WORDS
+                                         for c in ddf.columns})
     else:
         ddf = dd.read_parquet(str(p), engine="pyarrow")
     return select_columns(ddf, str(path), columns, required, names)

@@ -64,6 +64,22 @@ def _codes(df: pd.DataFrame, users: pd.Index, items: pd.Index) -> pd.DataFrame:
                          "i": items.get_indexer(df["item_id"]).astype(np.int32)})
 
 
+def _typed_ids(distinct: Any, csv: bool) -> tuple[pd.Index, pd.Index]:
+    """The sorted distinct ids of a column, typed as a CSV's ids are
+    (:func:`recfm.datasets.ids.parse_ids`: int64 when every one is a canonical integer)
+    when they come from a CSV, and the same ids as the partitions hold them (text read
+    as written), in that order."""
+    from ..datasets.ids import parse_ids
+
+    keys = pd.Index(distinct)
+    if not csv or pd.api.types.is_numeric_dtype(keys.dtype):
+        keys = keys.sort_values()
+        return keys, keys
+    typed = pd.Index(parse_ids(pd.Series(keys.to_numpy(dtype=object))))
+    order = np.argsort(typed.to_numpy(), kind="stable")
+    return typed[order], keys[order]
+
+
 def prepare_interactions(path_or_ddf: Any, min_rating: float | None = None,
                          k_core: int | None = None, client: Any = None,
                          verbose: bool = True, max_rounds: int = 100, *,
@@ -106,12 +122,15 @@ def prepare_interactions(path_or_ddf: Any, min_rating: float | None = None,
     require_dask()
     import dask
 
-    from .io import read_frame, select_columns
+    from .io import read_frame, reads_as_csv, select_columns
 
     needed = ["user_id", "item_id"] + (["rating"] if min_rating is not None else [])
     names = {"user_id": user_column, "item_id": item_column, "rating": rating_column}
+    csv = isinstance(path_or_ddf, (str, os.PathLike)) and reads_as_csv(path_or_ddf)
     if isinstance(path_or_ddf, (str, os.PathLike)):
-        ddf = read_frame(path_or_ddf, columns=needed, names=names)
+        # a CSV's ids as written (007 is not 7); typed below, once all partitions are in
+        ddf = read_frame(path_or_ddf, columns=needed, names=names,
+                         text_columns=[names[c] or c for c in ("user_id", "item_id")])
     else:
         ddf = select_columns(path_or_ddf, "the interactions frame", needed, names=names)
     if min_rating is not None:
@@ -143,13 +162,12 @@ def prepare_interactions(path_or_ddf: Any, min_rating: float | None = None,
                         + ("k_core" if k else "the rating filter" if min_rating is not None else "reading")
                         + (f" (k_core={k})" if k else "")
                         + (f" (min_rating={min_rating})" if min_rating is not None else ""))
-    users = pd.Index(uc.index).sort_values()
-    items = pd.Index(ic.index).sort_values()
+    (users, user_keys), (items, item_keys) = _typed_ids(uc.index, csv), _typed_ids(ic.index, csv)
     if verbose:
         print(f"prepare_interactions: building a {len(users):,} x {len(items):,} CSR with "
               f"{nnz:,} interactions here, about {csr_bytes(len(users), nnz) / 2**20:,.0f} MiB "
               "at peak", file=sys.stderr)
-    codes_ddf = pairs.map_partitions(_codes, dask.delayed(users), dask.delayed(items),
+    codes_ddf = pairs.map_partitions(_codes, dask.delayed(user_keys), dask.delayed(item_keys),
                                      meta={"u": np.int32, "i": np.int32})
     (codes,) = compute(codes_ddf)
     u, i = codes["u"].to_numpy(), codes["i"].to_numpy()

@@ -83,10 +83,10 @@ def read_user_ids(users: Any) -> np.ndarray:
         missing ids.
     """
     from ..datasets.ids import parse_ids
-    from .io import read_frame
+    from .io import read_frame, reads_as_csv
 
-    path = isinstance(users, (str, os.PathLike))
-    if path:
+    path = isinstance(users, (str, os.PathLike)) and reads_as_csv(users)
+    if isinstance(users, (str, os.PathLike)):
         users = read_frame(users, columns=["user_id"], text_columns=["user_id"])
     what = "users"
     if hasattr(users, "columns"):

@@ -175,3 +175,20 @@ def test_a_renaming_onto_a_column_the_log_has_is_refused(tmp_path):
     with pytest.raises(DataError, match=r"log.parquet: column 'uid' \(given as user_column=\) "
                                         r"would become 'user_id', but the file already has"):
         prepare_interactions(str(path), user_column="uid")
+
+
+def test_a_csv_logs_ids_are_read_as_written_as_on_one_machine(tmp_path):
+    """007 and 7 are two users in every partition; a column of canonical integers is
+    int64, sorted as numbers, as read_interactions_csv reads it."""
+    from recfm.datasets import read_interactions_csv
+
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "a.csv").write_text("user_id,item_id\n007,10\n007,9\nNA,10\n")
+    (tmp_path / "log" / "b.csv").write_text("user_id,item_id\n7,10\n7,100\n8,9\n")
+    got = prepare_interactions(str(tmp_path / "log"), verbose=False)
+    (tmp_path / "one.csv").write_text("user_id,item_id\n007,10\n007,9\nNA,10\n7,10\n7,100\n8,9\n")
+    ref = Popularity().fit(read_interactions_csv(tmp_path / "one.csv").interactions)
+    assert got.user_ids.tolist() == ["007", "7", "8", "NA"] == ref.user_ids_.tolist()
+    assert got.item_ids.dtype == np.int64 and got.item_ids.tolist() == [9, 10, 100]
+    assert got.item_ids.equals(ref.item_ids_)
+    _same_csr(got.matrix, ref.seen_)
