@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pandas as pd
 from recfm._utils import DataError, check_columns, check_finite_numbers
 from recfm.datasets.dataset import NO_TIMES, Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
-from recfm.datasets.ids import parse_ids
+from recfm.datasets.ids import integers_written_canonically, parse_ids
 from recfm.datasets.movielens import SUPPORTED, load_movielens, movielens_status
 from recfm.datasets.synthetic import SAMPLE_PARAMS, SYNTHETIC_SIZES, make_synthetic, make_synthetic_like
 
@@ -93,15 +94,42 @@ def _read_csv(path: str | os.PathLike, header: str,
         columns = list(pd.read_csv(path, nrows=0).columns)
         ids = [c for c in id_columns(columns) if c in columns]
         # pandas' missing-value words stay missing elsewhere (a rating of NA)
-        df = pd.read_csv(path, dtype=dict.fromkeys(ids, object), keep_default_na=False,
-                         na_values={c: [""] if c in ids else _NA_WORDS for c in columns})
+        na_values = {c: [""] if c in ids else _NA_WORDS for c in columns}
+        df = _read_ids_natively(path, ids, na_values) if ids else None
+        if df is None:
+            df = pd.read_csv(path, dtype=dict.fromkeys(ids, object), keep_default_na=False,
+                             na_values=na_values)
+            for c in ids:
+                df[c] = parse_ids(df[c])
     except pd.errors.EmptyDataError:
         raise DataError(f"{what}: empty file (expected a header with {header})") from None
     except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
-    for c in ids:
-        df[c] = parse_ids(df[c])
     return _check_separator(df, what), what
+
+
+def _read_ids_natively(path: Path, ids: list[str], na_values: dict) -> pd.DataFrame | None:
+    """The CSV read with pandas' own parsing, when that keeps every id as written; else
+    None (the caller reads the ids as text).
+
+    That holds when the file has no integer written other than canonically
+    (:func:`~recfm.datasets.ids.integers_written_canonically`) and each id column came out
+    as integers or as strings only. The common large log (integer ids, MovieLens-like)
+    then costs pandas' integer parse, several times cheaper than a Python string per id.
+    """
+    if not integers_written_canonically(path):
+        return None
+    with warnings.catch_warnings():  # a column of mixed kinds is read again as text
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        df = pd.read_csv(path, keep_default_na=False, na_values=na_values)
+    for c in ids:
+        if pd.api.types.is_integer_dtype(df[c].dtype):
+            continue
+        if pd.api.types.infer_dtype(df[c], skipna=False) != "string":
+            return None  # floats, booleans, a missing id, a mix: not the text as written
+        # strings only: some are no int64 (or pandas would have read integers), so text
+        df[c] = df[c].astype("str")
+    return df
 
 
 def _check_separator(df: pd.DataFrame, what: str) -> pd.DataFrame:

@@ -11,6 +11,8 @@ canonical integer was written as.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,6 +83,59 @@ def _all_canonical(values: np.ndarray, ints: np.ndarray) -> bool:
             return bool(canonical_ints(pd.Series(values, dtype=object))[0].all())
         total += len(joined)
     return total == int(_widths(ints).sum())
+
+
+#: Compressed files: their bytes are not the text, so they are not scanned (read as text).
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+_SCAN_BYTES = 1 << 25
+
+
+def integers_written_canonically(path: str | os.PathLike) -> bool:
+    """Whether every field of a comma-separated file that pandas could read as an integer
+    is written canonically, from its bytes alone (``False`` for a compressed file).
+
+    pandas' parser reads ``007``, ``+7``, `` 7``, ``-0`` and ``"7"`` as integers; each of
+    them needs a field starting with a zero and a digit, a sign, a space, a quote or ``-0``,
+    or a space before a separator, and this looks for those anywhere in the file (in
+    slices, so memory stays bounded). When there are none, a column pandas reads as int64
+    holds exactly the ids as written, with no need to build a Python string per cell,
+    which costs several times the read itself; when there are some (anywhere, in any
+    column), the caller reads the ids as text.
+    """
+    path = Path(path)
+    if path.suffix.lower() in _COMPRESSED:
+        return False
+    # each slice is the last three bytes of the previous one, then the next bytes of the
+    # file; a separator is judged with the byte before it and the two after it, so the
+    # last two wait for the next slice (before the file: line breaks, as its first field
+    # starts a line; after it: line breaks, as its last field ends one)
+    buf = bytearray(_SCAN_BYTES + 5)
+    buf[:3] = b"\n\n\n"
+    with open(path, "rb") as fh:
+        while True:
+            n = fh.readinto(memoryview(buf)[3:_SCAN_BYTES + 3])
+            end = n + 3
+            if n < _SCAN_BYTES:
+                buf[end:end + 2] = b"\n\n"
+                end += 2
+            b = np.frombuffer(buf, np.uint8, count=end)
+            head = b[1:-2]
+            at = 1 + np.flatnonzero((head == 44) | (head == 10) | (head == 13))  # , \n \r
+            first = b[at + 1]
+            # a space, tab, quote or plus sign opening a field
+            if ((first == 32) | (first == 9) | (first == 34) | (first == 43)).any():
+                return False
+            z = at[(first == 48) | (first == 45)]  # 0 or -, then a digit / a 0 after them
+            second = b[z + 2]
+            if (((b[z + 1] == 48) & (second >= 48) & (second <= 57))
+                    | ((b[z + 1] == 45) & (second == 48))).any():
+                return False
+            before = b[at - 1]  # a space or tab closing a field
+            if ((before == 32) | (before == 9)).any():
+                return False
+            if n < _SCAN_BYTES:
+                return True
+            buf[:3] = buf[end - 3:end]
 
 
 def parse_ids(text: pd.Series) -> pd.Series:
