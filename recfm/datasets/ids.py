@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
+
+from .._jit import announce_compilation
 
 #: A canonical integer of at most 19 digits (int64's width); 19-digit ones are checked
 #: against int64's bounds as text.
@@ -90,6 +93,26 @@ _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
 _SCAN_BYTES = 1 << 25
 
 
+@njit(cache=True, nogil=True)
+def _written_otherwise(b: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether a separator at 1 <= i < len(b) - 2 (``,``, line feed, carriage return) has
+    a space or tab before it, or opens a field with a space, tab, quote, plus sign, a zero
+    and a digit, or minus and zero."""
+    for i in range(1, len(b) - 2):
+        c = b[i]
+        if c == 44 or c == 10 or c == 13:
+            before, first, second = b[i - 1], b[i + 1], b[i + 2]
+            if before == 32 or before == 9:
+                return True
+            if first == 32 or first == 9 or first == 34 or first == 43:
+                return True
+            if first == 48 and 48 <= second <= 57:
+                return True
+            if first == 45 and second == 48:
+                return True
+    return False
+
+
 def integers_written_canonically(path: str | os.PathLike) -> bool:
     """Whether every field of a comma-separated file that pandas could read as an integer
     is written canonically, from its bytes alone (``False`` for a compressed file).
@@ -109,31 +132,20 @@ def integers_written_canonically(path: str | os.PathLike) -> bool:
     # file; a separator is judged with the byte before it and the two after it, so the
     # last two wait for the next slice (before the file: line breaks, as its first field
     # starts a line; after it: line breaks, as its last field ends one)
-    buf = bytearray(_SCAN_BYTES + 5)
+    size = max(1, min(_SCAN_BYTES, path.stat().st_size))
+    buf = bytearray(size + 5)
     buf[:3] = b"\n\n\n"
     with open(path, "rb") as fh:
         while True:
-            n = fh.readinto(memoryview(buf)[3:_SCAN_BYTES + 3])
+            n = fh.readinto(memoryview(buf)[3:size + 3])
             end = n + 3
-            if n < _SCAN_BYTES:
+            if n < size:
                 buf[end:end + 2] = b"\n\n"
                 end += 2
-            b = np.frombuffer(buf, np.uint8, count=end)
-            head = b[1:-2]
-            at = 1 + np.flatnonzero((head == 44) | (head == 10) | (head == 13))  # , \n \r
-            first = b[at + 1]
-            # a space, tab, quote or plus sign opening a field
-            if ((first == 32) | (first == 9) | (first == 34) | (first == 43)).any():
+            announce_compilation(_written_otherwise)
+            if _written_otherwise(np.frombuffer(buf, np.uint8, count=end)):
                 return False
-            z = at[(first == 48) | (first == 45)]  # 0 or -, then a digit / a 0 after them
-            second = b[z + 2]
-            if (((b[z + 1] == 48) & (second >= 48) & (second <= 57))
-                    | ((b[z + 1] == 45) & (second == 48))).any():
-                return False
-            before = b[at - 1]  # a space or tab closing a field
-            if ((before == 32) | (before == 9)).any():
-                return False
-            if n < _SCAN_BYTES:
+            if n < size:
                 return True
             buf[:3] = buf[end - 3:end]
 
