@@ -250,7 +250,12 @@ def _ids(spec: str, index):
 
 
 def _is_file_arg(spec: str) -> bool:
-    return Path(spec).exists() or spec.lower().endswith((".csv", ".parquet", ".pq"))
+    """A file of ids rather than ids: a CSV/Parquet name, or an existing path that is no
+    list (a comma makes ``u0,u1`` ids even beside a file of that name)."""
+    if not spec.strip():
+        raise ValueError("--users is empty: give user ids (u1,u2), 'all' or a CSV/Parquet file")
+    return spec.lower().endswith((".csv", ".parquet", ".pq")) or (
+        "," not in spec and Path(spec).exists())
 
 
 def _cmd_recommend(args: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@ findings: misleading or missing messages)."""
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 
 import pandas as pd
@@ -153,3 +154,15 @@ def test_a_time_ordered_field_on_a_log_without_times_names_the_file(capsys, tmp_
                          "--out", tmp_path / "m", "-q")
     assert code == 0, err
     assert "holds the same time (0) for every interaction" in err
+
+
+def test_users_blank_or_a_list_beside_a_file_of_that_name(capsys, tmp_path, model_dir,  # noqa: F811
+                                                          monkeypatch):
+    code, out, err = run(capsys, "recommend", "--model", model_dir, "--users", " ")
+    assert_one_line_error(code, out, err, "--users is empty")
+    # a file named like the list does not turn the list into a file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "1,2").write_text("note\n")
+    code, out, err = run(capsys, "recommend", "--model", model_dir, "--users", "1,2", "--n", "3")
+    assert code == 0, err
+    assert sorted(set(pd.read_csv(io.StringIO(out)).user_id)) == [1, 2]

@@ -6,7 +6,7 @@ Main entry points: :func:`load_dataset` (by name or CSV path), :func:`load_movie
 :func:`load_with_attributes` adds a user's own attribute files.
 """
 from recfm.datasets.attributes import attach_attributes, load_with_attributes, read_attributes
-from recfm.datasets.dataset import NO_TIMES, Dataset
+from recfm.datasets.dataset import NO_RATINGS, NO_TIMES, Dataset
 from recfm.datasets.download import ARCHIVES, Archive, DataNotFoundError, fetch_archive, verify_file
 from recfm.datasets.files import (
     DATASET_NAMES,
@@ -47,6 +47,7 @@ __all__ = [
     "DATASET_NAMES",
     "DataNotFoundError",
     "Dataset",
+    "NO_RATINGS",
     "NO_TIMES",
     "MovieLensInfo",
     "SAMPLE_DIR",

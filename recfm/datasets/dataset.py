@@ -12,6 +12,9 @@ INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 #: no time column (its ``timestamp`` is then a placeholder 0): lets a model that needs
 #: event times name the file (see :attr:`Dataset.timed`, which survives any frame edit).
 NO_TIMES = "recfm_no_times"
+#: Likewise when the file had no rating column (every ``rating`` is then a placeholder 1):
+#: lets ``min_rating`` name the file instead of finding no interaction rated high enough.
+NO_RATINGS = "recfm_no_ratings"
 
 
 def split_lists(col: pd.Series, sep: str = "|", empty: tuple[str, ...] = ("",)) -> pd.Series:

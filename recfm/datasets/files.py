@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from recfm._utils import DataError, check_columns, check_finite_numbers
-from recfm.datasets.dataset import NO_TIMES, Dataset, split_lists
+from recfm.datasets.dataset import NO_RATINGS, NO_TIMES, Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
 from recfm.datasets.ids import integers_written_canonically, parse_ids
 from recfm.datasets.movielens import SUPPORTED, load_movielens, movielens_status
@@ -105,6 +105,7 @@ def _read_csv(path: str | os.PathLike, header: str,
         raise DataError(f"{what}: empty file (expected a header with {header})") from None
     except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
+    _warn_spaced_ids(df, ids, what)
     return _check_separator(df, what), what
 
 
@@ -130,6 +131,23 @@ def _read_ids_natively(path: Path, ids: list[str], na_values: dict) -> pd.DataFr
         # strings only: some are no int64 (or pandas would have read integers), so text
         df[c] = df[c].astype("str")
     return df
+
+
+def _warn_spaced_ids(df: pd.DataFrame, ids: list[str], what: str) -> None:
+    """Warn about text ids with spaces around them (``a, x``): kept as written, so `` x``
+    and ``x`` are two ids, which a user who wrote a space after each comma did not mean."""
+    for c in ids:
+        if pd.api.types.is_integer_dtype(df[c].dtype):
+            continue
+        text = df[c].dropna()
+        spaced = (text != text.str.strip()).to_numpy(bool)
+        if spaced.any():
+            example = text[spaced].iloc[0]
+            warnings.warn(
+                f"{what}: column {c!r} has {int(spaced.sum())} id(s) with spaces around them, "
+                f"e.g. {example!r}; ids are read as written, so {example!r} and "
+                f"{example.strip()!r} are different ids (write the file without spaces "
+                "after the commas if they are the same)", UserWarning, stacklevel=4)
 
 
 def _check_separator(df: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -377,6 +395,8 @@ def read_interactions_csv(
     timed = "timestamp" in present
     if not timed:
         df.attrs[NO_TIMES] = what  # names the file where a field needs the times
+    if "rating" not in present:
+        df.attrs[NO_RATINGS] = what  # names the file where min_rating needs the ratings
     return Dataset(name=Path(what).stem, interactions=df, timed=timed)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .._utils import DataError, check_positive_int
-from ..datasets import NO_TIMES, Dataset, load_with_attributes
+from ..datasets import NO_RATINGS, NO_TIMES, Dataset, load_with_attributes
 from ..datasets.attributes import AttributeSource, describe_source
 from ..features import RecentItems
 from ..recommenders import make_recommender, parse_model_names
@@ -253,6 +253,11 @@ def run_experiment(
     check_times(data, split, cold_start, recommenders)
     interactions = data.interactions
     if min_rating is not None:
+        no_ratings = interactions.attrs.get(NO_RATINGS)
+        if no_ratings is not None:
+            raise DataError(f"min_rating={min_rating} given but {no_ratings} has no rating "
+                            "column (every interaction counts as 1); name it with "
+                            "--rating-column (rating_column=)")
         if "rating" not in interactions.columns:
             raise DataError(f"min_rating={min_rating} given but {data.name} has no 'rating' column")
         interactions = interactions[interactions["rating"] >= min_rating]

@@ -106,6 +106,13 @@ class Recommender(Params):
             train = interactions_frame(train)
         check_columns(train, ["user_id", "item_id"], what)
         if self.min_rating is not None:
+            from ..datasets import NO_RATINGS
+
+            if train.attrs.get(NO_RATINGS) is not None:
+                raise DataError(
+                    f"min_rating={self.min_rating} given but {train.attrs[NO_RATINGS]} has no "
+                    "rating column (every interaction counts as 1); name it with "
+                    "--rating-column (rating_column=)")
             check_columns(train, ["rating"], what)
             train = train[train["rating"].to_numpy() >= self.min_rating]
             if len(train) == 0:

@@ -3,6 +3,8 @@ bytes show no integer written other than canonically, and it reads what the text
 reads, byte for byte."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,3 +82,15 @@ def test_the_fast_read_equals_the_text_read(tmp_path, seed):
     pd.testing.assert_series_equal(got.item_id, want.item_id, check_dtype=True)
     if kind == 0:
         assert got.user_id.dtype == np.int64 and integers_written_canonically(path)
+
+
+def test_ids_with_spaces_around_them_are_kept_and_warned_about(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("user_id,item_id\na, x\na,x\nb,y \n")
+    with pytest.warns(UserWarning, match=r"'item_id' has 2 id\(s\) with spaces.*' x'.*'x'"):
+        got = read_table(path)
+    assert got.item_id.tolist() == [" x", "x", "y "]
+    path.write_text("user_id,item_id\na,x y\nb,7\n")  # a space inside an id is an id
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_table(path).item_id.tolist() == ["x y", "7"]
