@@ -166,3 +166,21 @@ def test_users_blank_or_a_list_beside_a_file_of_that_name(capsys, tmp_path, mode
     code, out, err = run(capsys, "recommend", "--model", model_dir, "--users", "1,2", "--n", "3")
     assert code == 0, err
     assert sorted(set(pd.read_csv(io.StringIO(out)).user_id)) == [1, 2]
+
+
+def test_a_history_file_without_times_on_a_recent_items_model_says_row_order(capsys,
+                                                                             tmp_path):
+    model = tmp_path / "m"
+    code, _, err = run(capsys, "fit", "--interactions", INTERACTIONS, "--recent-items", "1",
+                       "--epochs", "1", "--factors", "8", "--threads", "1", "--out", model, "-q")
+    assert code == 0, err
+    untimed, timed = tmp_path / "h.csv", tmp_path / "ht.csv"
+    untimed.write_text("user_id,item_id\nnew,50\nnew,181\n")
+    timed.write_text("user_id,item_id,timestamp\nnew,50,2\nnew,181,1\n")
+    code, out, err = run(capsys, "recommend", "--model", model, "--users", "new", "--history",
+                         untimed, "--n", "3")
+    assert code == 0, err
+    assert err.count("has no time column") == 1 and "row order" in err and str(untimed) in err
+    code, out, err = run(capsys, "recommend", "--model", model, "--users", "new", "--history",
+                         timed, "--n", "3")
+    assert code == 0 and "time column" not in err

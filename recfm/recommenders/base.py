@@ -204,9 +204,9 @@ class Recommender(Params):
             )
         return rows.astype(np.int64)
 
-    def _candidate_indices(self, items: Iterable) -> np.ndarray:
+    def _candidate_indices(self, items: Iterable, what: str = "items=") -> np.ndarray:
         """Catalogue index of each item id in ``items=``; unknown ids raise a KeyError naming one."""
-        return candidate_positions(self.item_ids_, items)
+        return candidate_positions(self.item_ids_, items, what)
 
     def recommend(
         self, user_ids: Iterable, n: int = 10, exclude_seen: bool = True, **kwargs
@@ -321,13 +321,14 @@ def _rows_of(X: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
     return out
 
 
-def candidate_positions(item_ids: pd.Index, items: Iterable) -> np.ndarray:
-    """Catalogue position of each candidate item id (``items=``); a KeyError names unknown ids."""
+def candidate_positions(item_ids: pd.Index, items: Iterable, what: str = "items=") -> np.ndarray:
+    """Catalogue position of each candidate item id (``items=``, or the argument ``what``
+    names); a KeyError names unknown ids."""
     ids = pd.Index(np.atleast_1d(np.asarray(items)))
     idx = item_ids.get_indexer(ids)
     if (idx < 0).any():
         raise KeyError(
-            f"{int((idx < 0).sum())} item id(s) in items= are not in the catalogue, "
+            f"{int((idx < 0).sum())} item id(s) in {what} are not in the catalogue, "
             f"e.g. {plain(ids[idx < 0][0])!r}"
         )
     return idx.astype(np.int64)

@@ -8,6 +8,7 @@ sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q,
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, check_is_fitted, check_positive_int, check_random_state, plain
+from ..datasets import NO_TIMES
 from ..features import (
     Categorical,
     Design,
@@ -550,6 +552,7 @@ class FMRecommender(Recommender):
         """
         n = check_positive_int(n, "n")
         U, c, known = self._query_vectors(user_ids, users, context, history)
+        self._warn_if_untimed(history)
         candidates = None if items is None else self._candidate_indices(items)
         exclude = self.excluded_rows(known) if exclude_seen else None
         if exclude is not None and history is not None:
@@ -620,11 +623,23 @@ class FMRecommender(Recommender):
     ) -> np.ndarray:
         """Full FM score of each (user, item) pair, computed by the model's ``predict``."""
         Xq, _ = self.query_rows(user_ids, users=users, context=context, history=history)
-        idx = self._candidate_indices(item_ids)
+        idx = self._candidate_indices(item_ids, "item_ids")
         if len(idx) != Xq.shape[0]:
             raise ValueError(f"user_ids has {Xq.shape[0]} entries but item_ids has {len(idx)}")
         Xt = self._item_rows(idx)
         return self.model_.predict((Xq + Xt).tocsr())
+
+    def _warn_if_untimed(self, history: Any) -> None:
+        """Say that a request history read from a file without a time column (its times a
+        placeholder 0, ``recfm.datasets.NO_TIMES``) gives the recent items in row order."""
+        source = history.attrs.get(NO_TIMES) if isinstance(history, pd.DataFrame) else None
+        recent = [f for f in self.builder_._log_infos() if f.kind == "recent"] \
+            if isinstance(self.builder_, FeatureBuilder) else []
+        if isinstance(source, str) and recent:
+            warnings.warn(
+                f"{source} has no time column: the recent-items field {recent[0].spec!r} takes "
+                "each user's last items in the file's row order (name the time column, e.g. "
+                "--time-column, to order them by time)", UserWarning, stacklevel=3)
 
     def _item_rows(self, idx: np.ndarray) -> sp.csr_matrix:
         n_trained = len(self.builder_.item_index_)
@@ -646,7 +661,7 @@ class FMRecommender(Recommender):
         """
         check_is_fitted(self, "seen_")
         n = check_positive_int(n, "n")
-        idx = self._candidate_indices(item_ids)
+        idx = self._candidate_indices(item_ids, "item_ids")
         nb, scores = similar_items(self.item_vectors_, idx, n)
         return _neighbour_frame(self.item_ids_[idx], self.item_ids_, nb, scores, "item")
 
@@ -692,7 +707,7 @@ class FMRecommender(Recommender):
         if items is not None:
             Xt = self.builder_.item_rows([item_id], items=items)
         else:
-            Xt = self._item_rows(self._candidate_indices([item_id]))
+            Xt = self._item_rows(self._candidate_indices([item_id], "item_id"))
         x = (Xq + Xt).tocsr()
         cols, vals = x.indices.astype(np.int64), x.data.astype(np.float64)
         names = np.asarray(self.builder_.feature_names(), dtype=object)

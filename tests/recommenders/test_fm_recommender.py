@@ -202,8 +202,14 @@ def test_loaded_model_can_keep_training(fitted, tmp_path, sample):
 def test_bad_recommend_input(fitted):
     with pytest.raises(ValueError, match="n must be a positive integer; got 0"):
         fitted.recommend([fitted.user_ids_[0]], n=0)
-    with pytest.raises(KeyError, match="not in the catalogue.*999999"):
+    with pytest.raises(KeyError, match="in items= are not in the catalogue.*999999"):
         fitted.recommend([fitted.user_ids_[0]], items=[fitted.item_ids_[0], 999999])
+    # the argument at fault is named: explain and score take no items=
+    user = fitted.user_ids_[0]
+    with pytest.raises(KeyError, match="in item_id are not in the catalogue.*'nope'"):
+        fitted.explain(user, "nope", context=pd.DataFrame({"hour": [3], "platform": ["ios"]}))
+    with pytest.raises(KeyError, match="in item_ids are not in the catalogue.*999999"):
+        fitted.score([user], [999999], context=pd.DataFrame({"hour": [3], "platform": ["ios"]}))
     with pytest.raises(KeyError, match="not seen in training"):
         fitted.recommend([-5])
 
@@ -251,7 +257,7 @@ def test_similar_items_and_users_by_cosine(fitted):
     users = fitted.similar_users(fitted.user_ids_[:2], n=3)
     assert users.groupby("user_id").size().tolist() == [3, 3]
     assert not (users.user_id == users.similar_user_id).any()
-    with pytest.raises(KeyError, match="not in the catalogue"):
+    with pytest.raises(KeyError, match="in item_ids are not in the catalogue"):
         fitted.similar_items([123456789])
 
 
