@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from recfm._utils import DataError
+from recfm._utils import DataError, check_columns
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 #: Key of ``interactions.attrs`` a file reader sets, to the file's name, when the file had
@@ -15,6 +15,29 @@ NO_TIMES = "recfm_no_times"
 #: Likewise when the file had no rating column (every ``rating`` is then a placeholder 1):
 #: lets ``min_rating`` name the file instead of finding no interaction rated high enough.
 NO_RATINGS = "recfm_no_ratings"
+
+
+def rated_at_least(interactions: pd.DataFrame, min_rating: float, what: str) -> pd.DataFrame:
+    """The rows of ``interactions`` rated ``>= min_rating``: what ``min_rating`` keeps as
+    positives, in ``recfm evaluate`` (before the split) and in every recommender.
+
+    Raises
+    ------
+    DataError
+        The frame came from a file without a rating column (:data:`NO_RATINGS`: every
+        rating a placeholder 1; the file is named), has no ``rating`` column, or keeps no
+        row (``what`` names it).
+    """
+    source = interactions.attrs.get(NO_RATINGS)
+    if source is not None:
+        raise DataError(f"min_rating={min_rating} given but {source} has no rating column "
+                        "(every interaction counts as 1); name it with --rating-column "
+                        "(rating_column=)")
+    check_columns(interactions, ["rating"], what)
+    kept = interactions[interactions["rating"].to_numpy() >= min_rating]
+    if len(kept) == 0:
+        raise DataError(f"{what} has no interaction with rating >= min_rating={min_rating}")
+    return kept
 
 
 def split_lists(col: pd.Series, sep: str = "|", empty: tuple[str, ...] = ("",)) -> pd.Series:

@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from .._utils import DataError, check_positive_int
-from ..datasets import NO_RATINGS, NO_TIMES, Dataset, load_with_attributes
+from ..datasets import NO_TIMES, Dataset, load_with_attributes
 from ..datasets.attributes import AttributeSource, describe_source
+from ..datasets.dataset import rated_at_least
 from ..features import RecentItems
 from ..recommenders import make_recommender, parse_model_names
 from ..split import cold_start_split, leave_last_out, random_split, temporal_split
@@ -64,7 +65,7 @@ def parse_ks(spec: str | int | Sequence[int]) -> tuple[int, ...]:
 DEFAULT_TEST_SIZE = 0.2
 
 
-def check_split(split: str = "random", test_size: float | None = None,
+def check_split_options(split: str = "random", test_size: float | None = None,
                 cold_start: bool = False) -> float | None:
     """Check a split's options together, before any data is loaded.
 
@@ -156,18 +157,15 @@ def split_data(
     cold_start: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the named split protocol (or a cold-start split of whole users), its options
-    checked by :func:`check_split` (``test_size`` None: the split's default)."""
-    size = check_split(split, test_size, cold_start)
+    checked by :func:`check_split_options` (``test_size`` None: the split's default)."""
+    size = check_split_options(split, test_size, cold_start)
+    if size is None:  # leave-last-out, the one split that takes no fraction
+        return leave_last_out(interactions, n=1)
     if cold_start:
-        assert size is not None, "check_split gives a cold-start split a size"
         return cold_start_split(interactions, test_users=size, seed=seed)
     if split == "random":
-        assert size is not None, "check_split gives a random split a size"
         return random_split(interactions, test_size=size, seed=seed)
-    if split == "temporal":
-        assert size is not None, "check_split gives a temporal split a size"
-        return temporal_split(interactions, test_size=size)
-    return leave_last_out(interactions, n=1)
+    return temporal_split(interactions, test_size=size)
 
 
 def run_experiment(
@@ -213,7 +211,7 @@ def run_experiment(
     test_size : float in (0, 1), optional
         Test fraction of the random and temporal splits (of the users, with
         ``cold_start``); default :data:`DEFAULT_TEST_SIZE`. Refused with leave-last-out
-        (see :func:`check_split`).
+        (see :func:`check_split_options`).
     cold_start : bool
         Hold out whole users; models that cannot serve new users are reported, not scored.
     recommend : callable, optional
@@ -238,7 +236,7 @@ def run_experiment(
     params = dict(params or {})
     names += [name for name in parse_model_names(list(params)) if name not in names] if params else []
     ks = parse_ks(k)
-    test_size = check_split(split, test_size, cold_start)
+    test_size = check_split_options(split, test_size, cold_start)
 
     recommenders = {
         name: make_recommender(name, seed=seed, n_threads=n_threads, cold_start=cold_start)
@@ -253,16 +251,7 @@ def run_experiment(
     check_times(data, split, cold_start, recommenders)
     interactions = data.interactions
     if min_rating is not None:
-        no_ratings = interactions.attrs.get(NO_RATINGS)
-        if no_ratings is not None:
-            raise DataError(f"min_rating={min_rating} given but {no_ratings} has no rating "
-                            "column (every interaction counts as 1); name it with "
-                            "--rating-column (rating_column=)")
-        if "rating" not in interactions.columns:
-            raise DataError(f"min_rating={min_rating} given but {data.name} has no 'rating' column")
-        interactions = interactions[interactions["rating"] >= min_rating]
-        if len(interactions) == 0:
-            raise DataError(f"no interaction of {data.name} has rating >= {min_rating}")
+        interactions = rated_at_least(interactions, min_rating, f"data set {data.name!r}")
     train, test = split_data(interactions, split, test_size, seed, cold_start)
     log.info("%s: %d train / %d test interactions", data.name, len(train), len(test))
 

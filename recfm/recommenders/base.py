@@ -18,7 +18,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import (
-    DataError,
     Params,
     check_columns,
     check_is_fitted,
@@ -106,19 +105,9 @@ class Recommender(Params):
             train = interactions_frame(train)
         check_columns(train, ["user_id", "item_id"], what)
         if self.min_rating is not None:
-            from ..datasets import NO_RATINGS
+            from ..datasets.dataset import rated_at_least
 
-            if train.attrs.get(NO_RATINGS) is not None:
-                raise DataError(
-                    f"min_rating={self.min_rating} given but {train.attrs[NO_RATINGS]} has no "
-                    "rating column (every interaction counts as 1); name it with "
-                    "--rating-column (rating_column=)")
-            check_columns(train, ["rating"], what)
-            train = train[train["rating"].to_numpy() >= self.min_rating]
-            if len(train) == 0:
-                raise DataError(
-                    f"{what} has no interaction with rating >= min_rating={self.min_rating}"
-                )
+            train = rated_at_least(train, self.min_rating, what)
         return train
 
     def fit(

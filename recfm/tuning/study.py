@@ -66,7 +66,7 @@ from .._utils import DataError, write_text_atomic
 from ..datasets import Dataset, load_with_attributes
 from ..datasets.attributes import AttributeSource, describe_source
 from ..evaluation import EvaluationResult, evaluate
-from ..evaluation.experiment import check_split, check_times, split_data
+from ..evaluation.experiment import check_split_options, check_times, split_data
 from ..metrics import metrics_from_frames
 from ..model import DivergenceError, FactorizationMachine
 from ..recommenders import FMRecommender, make_recommender, parse_model_names
@@ -645,7 +645,7 @@ def tune(
     """
     default_space, n_trials = _check_args(model, n_trials, timeout, metric, validation_size,
                                           validation_folds)
-    test_size = check_split(split, test_size)
+    test_size = check_split_options(split, test_size)
     space = default_space if space is None else space
     out = Path(out)
     _check_out(out, resume)

@@ -4,25 +4,30 @@ from __future__ import annotations
 import pytest
 
 from recfm.datasets import load_sample
-from recfm.evaluation.experiment import DEFAULT_TEST_SIZE, check_split, run_experiment, split_data
+from recfm.evaluation.experiment import (
+    DEFAULT_TEST_SIZE,
+    check_split_options,
+    run_experiment,
+    split_data,
+)
 
 
 def test_check_split_resolves_the_size_and_refuses_what_would_be_ignored():
-    assert check_split("random") == DEFAULT_TEST_SIZE == 0.2
-    assert check_split("temporal", 0.3) == 0.3
-    assert check_split("random", 0.4, cold_start=True) == 0.4
-    assert check_split("leave-last-out") is None
+    assert check_split_options("random") == DEFAULT_TEST_SIZE == 0.2
+    assert check_split_options("temporal", 0.3) == 0.3
+    assert check_split_options("random", 0.4, cold_start=True) == 0.4
+    assert check_split_options("leave-last-out") is None
     with pytest.raises(ValueError, match=r"test_size=0\.5 \(--test-size\) has no meaning with "
                                          r"split='leave-last-out' \(--split leave-last-out\)"):
-        check_split("leave-last-out", 0.5)
+        check_split_options("leave-last-out", 0.5)
     for split in ("temporal", "leave-last-out"):
         with pytest.raises(ValueError, match=rf"split='{split}' \(--split {split}\) and "
                                              r"cold_start \(--cold-start\) contradict"):
-            check_split(split, cold_start=True)
+            check_split_options(split, cold_start=True)
     with pytest.raises(ValueError, match="unknown split 'x'"):
-        check_split("x")
+        check_split_options("x")
     with pytest.raises(ValueError, match=r"test_size must be in \(0, 1\); got 1\.5"):
-        check_split("random", 1.5)
+        check_split_options("random", 1.5)
 
 
 def test_split_data_and_run_experiment_refuse_before_any_work(monkeypatch):
