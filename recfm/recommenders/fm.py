@@ -633,11 +633,10 @@ class FMRecommender(Recommender):
         """Say that a request history read from a file without a time column (its times a
         placeholder 0, ``recfm.datasets.NO_TIMES``) gives the recent items in row order."""
         source = history.attrs.get(NO_TIMES) if isinstance(history, pd.DataFrame) else None
-        recent = [f for f in self.builder_._log_infos() if f.kind == "recent"] \
-            if isinstance(self.builder_, FeatureBuilder) else []
-        if isinstance(source, str) and recent:
+        recent = self.builder_._recent_info() if isinstance(source, str) else None
+        if recent is not None:
             warnings.warn(
-                f"{source} has no time column: the recent-items field {recent[0].spec!r} takes "
+                f"{source} has no time column: the recent-items field {recent.spec!r} takes "
                 "each user's last items in the file's row order (name the time column, e.g. "
                 "--time-column, to order them by time)", UserWarning, stacklevel=3)
 
