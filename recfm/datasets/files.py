@@ -101,11 +101,13 @@ def _read_csv(path: str | os.PathLike, header: str,
                              na_values=na_values)
             for c in ids:
                 df[c] = parse_ids(df[c])
+            # only here: the native read's byte scan found no field opening or closing
+            # with a space, so its ids have none around them
+            _warn_spaced_ids(df, ids, what)
     except pd.errors.EmptyDataError:
         raise DataError(f"{what}: empty file (expected a header with {header})") from None
     except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
         raise DataError(f"{what}: cannot be parsed as CSV ({exc})") from None
-    _warn_spaced_ids(df, ids, what)
     return _check_separator(df, what), what
 
 
