@@ -33,6 +33,7 @@ test item; averages over users (``np.nanmean``) therefore exclude them. Position
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -453,6 +454,7 @@ def metrics_from_frames(
     check_columns(test_df, ["user_id", "item_id"], "test")
     if len(recs_df):
         check_columns(recs_df, ["user_id", "item_id", "rank"], "recommendations")
+        _check_id_kinds(recs_df, test_df)
     users = _sorted_unique(test_df["user_id"])
     rec_items = recs_df["item_id"] if len(recs_df) else test_df["item_id"].iloc[:0]
     item_index = _sorted_unique(pd.concat([test_df["item_id"], rec_items], ignore_index=True))
@@ -470,7 +472,35 @@ def metrics_from_frames(
             summary[col] = _nanmean(per_user[col].to_numpy())
         summary[f"coverage@{k}"] = _coverage_any(recs, n_items, k)
     summary["n_users_evaluated"] = int(np.diff(test.indptr).astype(bool).sum())
+    if len(recs_df) and len(users) and not users.isin(recs_df["user_id"]).any():
+        warnings.warn(
+            f"none of the {len(users)} test users has recommendations (test user ids e.g. "
+            f"{_py(users[0])!r}, recommended e.g. {_py(recs_df['user_id'].iloc[0])!r}): every "
+            "metric is 0; are both frames from the same data set?", UserWarning, stacklevel=2)
     return summary, per_user
+
+
+def _is_integer_ids(values: pd.Series) -> bool:
+    return pd.api.types.is_integer_dtype(values.dtype)
+
+
+def _is_text_ids(values: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(values.dtype)
+
+
+def _check_id_kinds(recs_df: pd.DataFrame, test_df: pd.DataFrame) -> None:
+    """Refuse integer ids on one side and text ids on the other: ``1`` and ``'1'`` never
+    match, so every list would silently count as all misses."""
+    for column in ("user_id", "item_id"):
+        r, t = recs_df[column], test_df[column]
+        for a, a_name, b, b_name in ((r, "recommendations", t, "test"),
+                                     (t, "test", r, "recommendations")):
+            if _is_integer_ids(a) and _is_text_ids(b) and len(b):
+                raise DataError(
+                    f"{a_name} column {column!r} holds integers but {b_name} column "
+                    f"{column!r} holds text (e.g. {_py(b.iloc[0])!r}); 1 and '1' never match: "
+                    "read both with the same id types (recfm.evaluation.load_run reads a "
+                    f"saved run so), or convert one side, e.g. df[{column!r}].astype(str)")
 
 
 def _coverage_any(recs: np.ndarray, n_items: int, k: int) -> float:

@@ -290,3 +290,29 @@ def test_metrics_from_frames_bad_input():
         metrics_from_frames(pd.DataFrame({"user_id": [1], "item_id": [2]}), test_df, 5)
     with pytest.raises(DataError, match="item_id"):
         metrics_from_frames(dup, test_df.drop(columns="item_id"), 5)
+
+
+def test_metrics_from_frames_refuses_integer_against_text_ids():
+    recs_df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 6], "rank": [1, 2, 1]})
+    text_users = pd.DataFrame({"user_id": ["1", "2"], "item_id": [2, 6]})
+    with pytest.raises(DataError, match="'user_id' holds integers but test .* text .*'1'"):
+        metrics_from_frames(recs_df, text_users, ks=3)
+    text_items = pd.DataFrame({"user_id": [1, 2], "item_id": ["2", "6"]})
+    with pytest.raises(DataError, match="test column 'item_id' holds text"):
+        metrics_from_frames(recs_df, text_items, ks=3)
+    text_recs = recs_df.astype({"item_id": str})
+    with pytest.raises(DataError, match="test column 'item_id' holds integers but "
+                                        "recommendations"):
+        metrics_from_frames(text_recs, pd.DataFrame({"user_id": [1], "item_id": [2]}), ks=3)
+    # the same ids as text on both sides score as integers do
+    as_text = metrics_from_frames(recs_df.astype(str).astype({"rank": int}),
+                                  text_users.astype(str), ks=3)[0]
+    assert as_text["hit_rate@3"] == 1.0
+
+
+def test_metrics_from_frames_warns_when_no_test_user_is_recommended():
+    recs_df = pd.DataFrame({"user_id": [7, 8], "item_id": [1, 2], "rank": [1, 1]})
+    test_df = pd.DataFrame({"user_id": [1, 2], "item_id": [1, 2]})
+    with pytest.warns(UserWarning, match="none of the 2 test users has recommendations"):
+        summary, _ = metrics_from_frames(recs_df, test_df, ks=1)
+    assert summary["hit_rate@1"] == 0.0

@@ -34,12 +34,18 @@ _SIDES = {"users": ("user_id", "user_column"), "items": ("item_id", "item_column
 
 
 def describe_source(source: AttributeSource) -> str | None:
-    """How a run's settings record an attributes source: a file's resolved path (so that a
-    study resumed with another file is refused), a frame's shape, or None."""
+    """How a run's settings record an attributes source (or a log given as a frame): a
+    file's resolved path (so that a study resumed with another file is refused), a frame's
+    shape and a hash of its content (so is a study resumed with another frame), or None."""
     if source is None:
         return None
     if isinstance(source, pd.DataFrame):
-        return f"DataFrame ({len(source)} rows; columns {', '.join(map(str, source.columns))})"
+        try:
+            digest = f"; content hash {int(pd.util.hash_pandas_object(source).sum()) % 2**64:016x}"
+        except TypeError:  # unhashable cells (lists of genres): the shape alone
+            digest = ""
+        return (f"DataFrame ({len(source)} rows; columns "
+                f"{', '.join(map(str, source.columns))}{digest})")
     return str(Path(source).expanduser().resolve())
 
 
@@ -147,7 +153,7 @@ def attach_attributes(data: Dataset, users: pd.DataFrame | None = None,
 
 
 def load_with_attributes(
-    dataset: str | os.PathLike | Dataset,
+    dataset: str | os.PathLike | Dataset | pd.DataFrame,
     users: AttributeSource = None,
     items: AttributeSource = None,
     data_home: str | os.PathLike | None = None,
@@ -162,8 +168,9 @@ def load_with_attributes(
 
     Parameters
     ----------
-    dataset : str, path or Dataset
-        What :func:`~recfm.datasets.load_dataset` accepts, or a loaded :class:`Dataset`.
+    dataset : str, path, DataFrame or Dataset
+        What :func:`~recfm.datasets.load_dataset` accepts (an interactions frame
+        included), or a loaded :class:`Dataset`.
     users, items : path, DataFrame or None
         Attributes (see :func:`read_attributes`); a file or frame given replaces the data
         set's own frame (MovieLens 100K, the sample and the synthetic sets have one).
@@ -187,7 +194,7 @@ def load_with_attributes(
         data = dataset
     else:
         log_columns = columns
-        if not names_a_file(dataset):
+        if not isinstance(dataset, pd.DataFrame) and not names_a_file(dataset):
             # a named data set has recfm's own columns: an id option given with an
             # attributes source names that source's column only
             log_columns = {k: v for k, v in columns.items()

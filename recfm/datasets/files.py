@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recfm._utils import DataError, check_columns, check_finite_numbers
+from recfm._utils import DataError, check_columns, check_finite_numbers, plain
 from recfm.datasets.dataset import NO_RATINGS, NO_TIMES, Dataset, split_lists
 from recfm.datasets.download import DataNotFoundError
 from recfm.datasets.ids import integers_written_canonically, parse_ids
@@ -30,15 +30,17 @@ _NA_WORDS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan
 DATASET_NAMES = ("synthetic", "sample", *SUPPORTED, *(f"synthetic-{n}" for n in SYNTHETIC_SIZES))
 
 
-def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
-    """Column ``col`` as float64, or a DataError naming the first non-numeric value and its line."""
+def _numeric(df: pd.DataFrame, col: str, what: str, first_line: int | None = 2) -> np.ndarray:
+    """Column ``col`` as float64, or a DataError naming the first non-numeric value and its
+    line (``first_line`` as in :func:`recfm._utils.check_columns`)."""
     values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
     bad = np.isnan(values) & df[col].notna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{what}: column '{col}' has value {df[col].iloc[row]!r} at line {row + 2}, "
-                        "which is not a number")
-    check_finite_numbers(values, col, what, first_line=2, original=df[col])
+        where = f"row {row}" if first_line is None else f"line {row + first_line}"
+        raise DataError(f"{what}: column '{col}' has value {plain(df[col].iloc[row])!r} at "
+                        f"{where}, which is not a number")
+    check_finite_numbers(values, col, what, first_line=first_line, original=df[col])
     return values
 
 
@@ -59,7 +61,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 def is_parquet(path: str | os.PathLike) -> bool:
     """Whether ``path`` names Parquet data: a ``.parquet``/``.pq`` file, or a folder of them."""
-    p = Path(path)
+    p = Path(path).expanduser()
     return p.suffix.lower() in PARQUET_SUFFIXES or (
         p.is_dir() and any(c.suffix.lower() in PARQUET_SUFFIXES for c in p.iterdir()))
 
@@ -191,7 +193,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, overwrite: bool = 
     """
     from recfm._files import atomic_file
 
-    path = Path(path)
+    path = Path(path).expanduser()
     with atomic_file(path, overwrite=overwrite) as tmp:
         if path.suffix.lower() in PARQUET_SUFFIXES:
             frame.to_parquet(tmp, index=False)
@@ -356,7 +358,7 @@ def read_interactions_csv(
         Every time read in ``time_unit`` falls in 1970 while a coarser unit would put them
         all after 1990 (seconds read as milliseconds, say), naming that unit.
     """
-    from recfm._timestamps import check_unit, parse_timestamps
+    from recfm._timestamps import check_unit
 
     check_unit(time_unit)
     options = dict(zip(COLUMN_OPTIONS, (user_column, item_column, rating_column, time_column),
@@ -371,15 +373,26 @@ def read_interactions_csv(
         return [name for c in ("user_id", "item_id") if (name := source[c]) is not None]
 
     df, what = _read_csv(path, "user_id,item_id", id_columns)
+    return _as_interactions(df, what, options, time_unit, Path(what).stem, first_line=2)
+
+
+def _as_interactions(df: pd.DataFrame, what: str, options: Mapping[str, str | None],
+                     time_unit: str, name: str, first_line: int | None) -> Dataset:
+    """The :class:`Dataset` of a log read into ``df`` (a file's, named ``what``, whose first
+    row is line ``first_line``, or a frame's copy, ``first_line`` None): its columns
+    renamed, checked and typed as :func:`read_interactions_csv` documents."""
+    from recfm._timestamps import parse_timestamps
+
     # messages name the file's own columns; the renaming comes after the checks
     file_name = resolve_columns(list(df.columns), what, options)
     present = list(file_name)
-    check_columns(df, list(file_name.values()), what, first_line=2)
+    check_columns(df, list(file_name.values()), what, first_line=first_line)
     if "rating" in present:
-        df[file_name["rating"]] = _numeric(df, file_name["rating"], what).astype(np.float32)
+        df[file_name["rating"]] = _numeric(df, file_name["rating"], what,
+                                           first_line).astype(np.float32)
     if "timestamp" in present:
         df[file_name["timestamp"]] = parse_timestamps(
-            df[file_name["timestamp"]], file_name["timestamp"], what, first_line=2,
+            df[file_name["timestamp"]], file_name["timestamp"], what, first_line=first_line,
             unit=time_unit)
     elif time_unit != "s":
         raise DataError(f"{what} has no time column (it has {list(df.columns)}), but "
@@ -399,7 +412,34 @@ def read_interactions_csv(
         df.attrs[NO_TIMES] = what  # names the file where a field needs the times
     if "rating" not in present:
         df.attrs[NO_RATINGS] = what  # names the file where min_rating needs the ratings
-    return Dataset(name=Path(what).stem, interactions=df, timed=timed)
+    return Dataset(name=name, interactions=df, timed=timed)
+
+
+def frame_dataset(frame: pd.DataFrame, name: str = "frame", **columns: str | None) -> Dataset:
+    """A :class:`Dataset` of an interactions frame already in memory, read as
+    :func:`read_interactions_csv` reads a file: the same columns, column options
+    (``user_column=``, ..., ``time_unit=``), defaults, checks and messages (which name the
+    frame as ``name`` and its rows by position from 0).
+
+    The frame is not modified (its columns are copied as they are typed); float ids that
+    are whole numbers become int64, other ids keep their type.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame; got {type(frame).__name__}")
+    from recfm._timestamps import check_unit
+
+    time_unit = columns.pop("time_unit", None) or "s"
+    check_unit(time_unit)
+    unknown = sorted(set(columns) - set(COLUMN_OPTIONS.values()))
+    if unknown:
+        raise ValueError(f"unknown column option(s) {unknown}; choose from "
+                         f"{', '.join(READ_OPTIONS)}")
+    options = {c: columns.get(option) for c, option in COLUMN_OPTIONS.items()}
+    what = f"interactions frame {name!r}"
+    if frame.empty:
+        raise DataError(f"{what} is empty (no rows)")
+    return _as_interactions(frame.reset_index(drop=True).copy(), what, options, time_unit, name,
+                            first_line=None)
 
 
 def _sample_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
@@ -500,10 +540,11 @@ def read_context_csv(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike | None = None,
+def load_dataset(name_or_path: str | os.PathLike | pd.DataFrame,
+                 data_home: str | os.PathLike | None = None,
                  download: bool = True, columns: Mapping[str, str | None] | None = None
                  ) -> Dataset:
-    """Load a data set by name or from a CSV file.
+    """Load a data set by name, from a CSV or Parquet file, or from a frame in memory.
 
     Parameters
     ----------
@@ -513,7 +554,8 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
         (:func:`load_sample`), a MovieLens name (:func:`load_movielens`), or a CSV or
         Parquet file (:func:`read_interactions_csv`): a path object, a name ending in
         ``.csv``/``.parquet``/``.pq``, or any other existing file such as ``log.csv.gz``
-        (see :func:`names_a_file`).
+        (see :func:`names_a_file`); or an interactions DataFrame, read as such a file
+        (:func:`frame_dataset`, named ``"frame"``).
     data_home : str or path-like, optional
         Data home for MovieLens (see :func:`get_data_home`).
     download : bool
@@ -539,6 +581,8 @@ def load_dataset(name_or_path: str | os.PathLike, data_home: str | os.PathLike |
     if unknown:
         raise ValueError(f"unknown column option(s) {unknown}; choose from "
                          f"{', '.join(READ_OPTIONS)}")
+    if isinstance(name_or_path, pd.DataFrame):
+        return frame_dataset(name_or_path, **given)
     if names_a_file(name_or_path):
         return read_interactions_csv(name_or_path, **given)
     if given:

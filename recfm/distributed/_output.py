@@ -15,7 +15,7 @@ PART_GLOB = "part.*.parquet"
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse, before any work, an output path that exists (unless ``overwrite``) or that
     ``overwrite`` would wrongly destroy (a folder holding anything but Parquet files)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.exists():
         return path
     if not overwrite:

@@ -50,7 +50,7 @@ def load_source(path: str | os.PathLike) -> FactorModel | WholeRecommender:
     """
     from ..recommenders import load
 
-    path = Path(path).resolve()
+    path = Path(path).expanduser().resolve()
     stamp = max((p.stat().st_mtime_ns for p in path.iterdir()), default=0) if path.is_dir() else 0
     key = (str(path), stamp)
     with _CACHE_LOCK:
@@ -217,7 +217,7 @@ def recommend_all(model: Any, users: Any = None, n: int = 10, exclude_seen: bool
     with staged_folder(output, overwrite) as folder:
         counts = job(folder)
         _check_parts(folder, len(starts), counts)
-    return Path(output)
+    return Path(output).expanduser()
 
 
 def _run_on_cluster(client, fm, source_path, ids, rows, starts, size, n, exclude_seen,

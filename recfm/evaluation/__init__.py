@@ -5,6 +5,7 @@ Metric definitions are written once, in :mod:`recfm.metrics` (re-exported here).
 imported here.
 """
 from recfm.evaluation.evaluate import EvaluationResult, evaluate, metric_columns, paired_test
+from recfm.evaluation.experiment import Experiment, run_experiment
 from recfm.evaluation.metrics import (
     METRICS,
     coverage_at_k,
@@ -23,6 +24,7 @@ from recfm.evaluation.runs import SavedRun, load_run, save_run
 __all__ = [
     "METRICS",
     "EvaluationResult",
+    "Experiment",
     "SavedRun",
     "coverage_at_k",
     "evaluate",
@@ -40,6 +42,7 @@ __all__ = [
     "precision_at_k",
     "ranking_metrics",
     "recall_at_k",
+    "run_experiment",
     "save_run",
     "to_records",
 ]

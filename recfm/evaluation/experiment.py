@@ -5,6 +5,7 @@ This is what ``recfm evaluate`` runs; scripts can call :func:`run_experiment` di
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -169,7 +170,7 @@ def split_data(
 
 
 def run_experiment(
-    dataset: str | Dataset = "synthetic",
+    dataset: str | os.PathLike | pd.DataFrame | Dataset = "synthetic",
     models: str | Sequence[str] | None = None,
     split: str = "random",
     k: str | Sequence[int] = (10,),
@@ -193,8 +194,11 @@ def run_experiment(
 
     Parameters
     ----------
-    dataset : str or Dataset
-        ``"synthetic"`` (default), a MovieLens name (``"ml-100k"``, ...) or a CSV path.
+    dataset : str, path, DataFrame or Dataset
+        ``"synthetic"`` (default), a MovieLens name (``"ml-100k"``, ...), a CSV or Parquet
+        path, or an interactions frame (``user_id, item_id[, rating, timestamp]``, or the
+        names given in ``columns``), read as such a file
+        (:func:`recfm.datasets.frame_dataset`).
     models : str, sequence of str or None
         Model names from :func:`recfm.recommenders.model_names` (``"all"`` for every one).
         None: :data:`DEFAULT_MODELS`, minus any the data is too big for (EASE past the

@@ -131,7 +131,7 @@ def plot_curves(
     -------
     Path
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.exists() and not overwrite:
         raise FileExistsError(
             f"plot_curves: {str(path)!r} exists; pass overwrite=True to replace it"

@@ -96,7 +96,7 @@ def save_run(
     FileExistsError
         ``directory`` exists and is not an empty directory (nothing is written).
     """
-    directory = Path(directory)
+    directory = Path(directory).expanduser()
     _check_target(directory)
     check_columns(train, ["user_id", "item_id"], "train")
     check_columns(test, ["user_id", "item_id"], "test")
@@ -146,7 +146,7 @@ def load_run(directory: str | os.PathLike) -> SavedRun:
     DataError
         ``metrics.json`` is corrupt or declares a newer format version.
     """
-    directory = Path(directory)
+    directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise FileNotFoundError(f"load_run: no run directory at {str(directory)!r}")
     for required in ("train.csv", "test.csv", "metrics.json"):

@@ -238,7 +238,7 @@ def check_save_target(path: str | os.PathLike, overwrite: bool = False) -> Path:
     a file; a model folder without ``overwrite``; a folder holding files but no
     ``recfm.json`` (the message names one); a location that cannot be written.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if os.path.lexists(path) and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a folder; a model is saved as a folder")
     if path.is_dir():
@@ -423,7 +423,7 @@ def load_recommender(path: str | os.PathLike, expected: type[Recommender] | None
         The folder is not a recfm model, is damaged or tampered with (the message names
         the file and the array), or comes from a newer format.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_dir():
         hint = ""
         if (path.parent / f".{path.name}.old").is_dir():

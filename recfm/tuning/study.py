@@ -53,6 +53,7 @@ import json
 import logging
 import math
 import numbers
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -187,10 +188,12 @@ def _check_args(model: str, n_trials: object, timeout: object, metric: str,
 def _check_out(out: Path, resume: bool) -> None:
     if resume:
         if not (out / FILES["study"]).exists():
-            raise FileNotFoundError(f"--resume: no study to resume in {out} ({FILES['study']} not found)")
+            raise FileNotFoundError(f"--resume (resume=True): no study to resume in {out} "
+                                    f"({FILES['study']} not found)")
     elif out.exists():
         raise FileExistsError(
-            f"--out {out} exists; pass --resume to continue its study, or choose a new directory"
+            f"--out (out=) {out} exists; pass --resume (resume=True) to continue its study, or "
+            "choose a new directory"
         )
 
 
@@ -563,7 +566,7 @@ def search(
 
 
 def tune(
-    dataset: str | Dataset,
+    dataset: str | os.PathLike | pd.DataFrame | Dataset,
     model: str,
     n_trials: int = 50,
     out: str | Path = "recfm-tune",
@@ -589,8 +592,9 @@ def tune(
 
     Parameters
     ----------
-    dataset : str or Dataset
-        A name ``recfm evaluate`` accepts (``ml-100k``, ``synthetic``, ...) or a CSV path.
+    dataset : str, path, DataFrame or Dataset
+        A name ``recfm evaluate`` accepts (``ml-100k``, ``synthetic``, ...), a CSV or
+        Parquet path, or an interactions frame (see :func:`recfm.evaluation.run_experiment`).
     model : str
         A model with a search space (:data:`recfm.tuning.spaces.SPACES`).
     n_trials : int > 0
@@ -647,13 +651,13 @@ def tune(
                                           validation_folds)
     test_size = check_split_options(split, test_size)
     space = default_space if space is None else space
-    out = Path(out)
+    out = Path(out).expanduser()
     _check_out(out, resume)
     optuna = _require_optuna()
     from ..evaluation.plots import require_matplotlib
 
     require_matplotlib()
-    settings = dict(dataset=dataset if isinstance(dataset, str) else dataset.name, model=model,
+    settings = dict(dataset=_describe_dataset(dataset), model=model,
                     metric=metric, seed=int(seed), split=split,
                     **({} if test_size is None else {"test_size": test_size}),
                     validation_size=float(validation_size), validation_folds=int(validation_folds))
@@ -675,7 +679,7 @@ def tune(
                   if old.get(k) != settings.get(k)}
         if differ:
             raise ValueError(
-                f"--resume: the study in {out} was made with other settings "
+                f"--resume (resume=True): the study in {out} was made with other settings "
                 f"({', '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in differ.items())})"
             )
 
@@ -736,9 +740,19 @@ def tune(
                         confirmation=study.user_attrs.get("confirmation"))
 
 
+def _describe_dataset(dataset: str | os.PathLike | pd.DataFrame | Dataset) -> str:
+    """The data set as ``settings.json`` records it: a name or path as given, a frame's
+    shape and content hash, a loaded Dataset's name (a path object: its file name)."""
+    if isinstance(dataset, pd.DataFrame):
+        return str(describe_source(dataset))
+    if isinstance(dataset, str):
+        return dataset
+    return dataset.name if isinstance(dataset, Dataset) else Path(dataset).name
+
+
 def read_best_params(path: str | Path) -> tuple[str, dict[str, Any]]:
     """(model name, setting) from a ``best_params.json`` written by :func:`tune`."""
-    path = Path(path)
+    path = Path(path).expanduser()
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -471,3 +471,16 @@ def test_folders_of_format_1_still_load_and_are_replaced_cleanly(fitted, tmp_pat
     np.savez(tmp_path / "bad" / "arrays.npz", **arrays)
     with pytest.raises(ValueError, match="'seen_shape' disagrees"):
         load(tmp_path / "bad")
+
+
+def test_a_path_under_home_is_saved_and_loaded_there(tmp_path, monkeypatch):
+    from recfm.datasets import load_sample
+    from recfm.recommenders import Popularity, load
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    rec = Popularity().fit(load_sample().interactions)
+    saved = rec.save("~/models/pop")
+    assert saved == tmp_path / "home" / "models" / "pop" and (saved / "recfm.json").is_file()
+    assert not (tmp_path / "~").exists()  # no folder named "~" in the working directory
+    assert load("~/models/pop").recommend([1], n=3).equals(rec.recommend([1], n=3))

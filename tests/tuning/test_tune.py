@@ -140,7 +140,7 @@ def test_bad_input_is_one_line_and_exit_status_2(capsys, tmp_path, argv, message
 def test_existing_out_without_resume_is_refused(capsys, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     code, _, err = run(capsys, "tune", "--dataset", "sample", "--model", "ease", "--out", tmp_path)
-    assert code == 2 and f"--out {tmp_path} exists; pass --resume" in err
+    assert code == 2 and f"--out (out=) {tmp_path} exists; pass --resume (resume=True)" in err
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
@@ -366,3 +366,19 @@ def test_test_comparison_fits_kept_defaults_once(tmp_path, monkeypatch, threshol
                   n_threads=1)
     assert list(result.comparison.table.index) == rows
     assert rows[0] in (tmp_path / "s" / FILES["comparison"]).read_text()
+
+
+def test_a_frame_is_tuned_as_its_file_and_resumed_only_with_the_same_frame(tmp_path):
+    log = load_sample().interactions[["user_id", "item_id", "rating", "timestamp"]]
+    out = tmp_path / "study"
+    result = tune(log, "ease", validation_folds=1, n_trials=1, out=out, evaluate_test=False)
+    recorded = json.loads((out / FILES["settings"]).read_text())["dataset"]
+    assert recorded.startswith(f"DataFrame ({len(log)} rows; columns user_id, item_id, rating, "
+                               "timestamp; content hash ")
+    assert result.settings["dataset"] == recorded
+    other = log.assign(rating=log["rating"] + 1)
+    with pytest.raises(ValueError, match=r"--resume \(resume=True\): the study .* other settings "
+                                         r"\(dataset: "):
+        tune(other, "ease", validation_folds=1, n_trials=2, out=out, resume=True, evaluate_test=False)
+    tune(log.copy(), "ease", validation_folds=1, n_trials=2, out=out, resume=True, evaluate_test=False)
+    assert len(pd.read_csv(out / FILES["trials"])) == 2
