@@ -229,9 +229,14 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     rec.fit(interactions, users=users, items=items, validation=args.validation,
             early_stopping=args.early_stopping)
     rec.save(out, overwrite=args.overwrite)
-    rows = (f"{len(rec.positives(interactions))} interactions rated >= "
+    positives = rec.positives(interactions)
+    rows = (f"{len(positives)} interactions rated >= "
             f"{args.min_rating:g} (of {len(interactions)} rows)"
             if args.min_rating is not None else f"{len(interactions)} interactions")
+    pairs = len(positives[["user_id", "item_id"]].drop_duplicates())
+    if pairs < len(positives):  # evaluate's splits count a pair once: say where fit differs
+        rows += (f", {pairs} distinct (user, item) pairs: a repeated row is trained once "
+                 "per row")
     print(
         f"fitted {rec.model_.loss} FM on {rows} "
         f"({len(rec.user_ids_)} users, {len(rec.item_ids_)} items, "
@@ -390,8 +395,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="never download; fail if the data is not local")
     ev.add_argument("--models", default=None,
                     help=f"comma-separated model names, or 'all' (default {DEFAULT_MODELS}, "
-                    "minus EASE when the catalogue is too big for its memory)")
-    ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"])
+                    "minus EASE when the catalogue is too big for its memory or has more "
+                    "than 8,000 items, where its ~n³ fit takes minutes)")
+    ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"],
+                    help="random: 20%% of each user's distinct items held out, users with "
+                    "fewer than 5 kept in train and not scored; temporal: the latest 20%% of "
+                    "the log; leave-last-out: each user's latest item (users with 2+). "
+                    "Repeated (user, item) rows count once; the report's notes say how many "
+                    "rows were merged and users not scored")
     ev.add_argument("--cold-start", action="store_true",
                     help="hold out whole users at random (cold-start protocol; with the "
                     "random split only)")

@@ -475,7 +475,8 @@ def cold_start_split(
 # --------------------------------------------------------------------------------------------
 # checks
 # --------------------------------------------------------------------------------------------
-def check_split(train: pd.DataFrame, test: pd.DataFrame, cold_start: bool = False) -> None:
+def check_split(train: pd.DataFrame, test: pd.DataFrame, cold_start: bool = False,
+                test_name: str = "test") -> None:
     """Check that ``test`` can be evaluated against a model trained on ``train``.
 
     Raises :class:`~recfm._utils.DataError` when
@@ -485,16 +486,17 @@ def check_split(train: pd.DataFrame, test: pd.DataFrame, cold_start: bool = Fals
       number and one example).
 
     With ``cold_start=True`` test users need not be in train (they may or may not be).
+    ``test_name`` is what the messages call ``test`` (e.g. ``"validation"``).
     """
     check_columns(train, ["user_id", "item_id"], "train")
-    check_columns(test, ["user_id", "item_id"], "test")
+    check_columns(test, ["user_id", "item_id"], test_name)
     tr_u, te_u = train["user_id"], test["user_id"]
     if not cold_start:
         absent = ~te_u.isin(pd.unique(tr_u.to_numpy())).to_numpy()
         if absent.any():
             missing = pd.unique(te_u.to_numpy()[absent])
             raise DataError(
-                f"test has {len(missing)} user(s) absent from train (e.g. user_id "
+                f"{test_name} has {len(missing)} user(s) absent from train (e.g. user_id "
                 f"{_py(missing[0])!r}); use cold_start=True for a cold-start protocol, or drop them"
             )
     users, _ = pd.factorize(pd.concat([tr_u, te_u], ignore_index=True))
@@ -508,8 +510,7 @@ def check_split(train: pd.DataFrame, test: pd.DataFrame, cold_start: bool = Fals
         j = int(np.flatnonzero(both)[0])
         row = test.iloc[j]
         raise DataError(
-            f"{int(both.sum())} (user_id, item_id) pair(s) appear in both train and test, "
-            f"e.g. ({_py(row['user_id'])!r}, {_py(row['item_id'])!r}); "
-            "this leaks the test set into "
-            "training, check your data split"
+            f"{int(both.sum())} (user_id, item_id) pair(s) appear in both train and "
+            f"{test_name}, e.g. ({_py(row['user_id'])!r}, {_py(row['item_id'])!r}); "
+            f"this leaks the {test_name} set into training, check your data split"
         )

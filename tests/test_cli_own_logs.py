@@ -225,3 +225,17 @@ def test_a_new_text_user_of_an_integer_model_is_served_from_its_history(tmp_path
     # an integer id written otherwise is another user, not one of the model's
     code, out, err = run(capsys, "recommend", "--model", model, "--users", "01", "--n", "2")
     assert_one_line_error(code, out, err, "not seen in training, e.g. '01'")
+
+
+def test_fit_says_how_many_distinct_pairs_a_log_with_repeats_holds(tmp_path, capsys):
+    log = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 3], "item_id": [10, 10, 11, 10, 12, 11]})
+    log.to_csv(tmp_path / "log.csv", index=False)
+    code, _, err = run(capsys, "fit", "--interactions", tmp_path / "log.csv", "--epochs", "1",
+                       "--factors", "4", "--threads", "1", "--out", tmp_path / "m", "-q")
+    assert code == 0, err
+    assert ("fitted warp FM on 6 interactions, 5 distinct (user, item) pairs: a repeated row "
+            "is trained once per row") in err
+    log.drop_duplicates().to_csv(tmp_path / "once.csv", index=False)
+    code, _, err = run(capsys, "fit", "--interactions", tmp_path / "once.csv", "--epochs", "1",
+                       "--factors", "4", "--threads", "1", "--out", tmp_path / "m2", "-q")
+    assert code == 0 and "fitted warp FM on 5 interactions (" in err

@@ -26,6 +26,7 @@ import inspect
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,6 +152,14 @@ def _resource_check(models: Mapping[str, Any], train: pd.DataFrame, too_big: str
             if too_big == "raise":
                 raise MemoryError(f"model {name!r}: {exc}") from None
             reasons[name] = str(exc)
+            continue
+        slow = getattr(model, "slow_fit_reason", lambda train: None)(train)
+        if slow is None:
+            continue
+        if too_big == "raise":
+            warnings.warn(f"model {name!r} will take minutes: {slow}", UserWarning, stacklevel=3)
+        else:
+            reasons[name] = f"{slow}; name it in --models (models=) to fit it anyway"
     return reasons
 
 
@@ -197,7 +206,10 @@ def evaluate(
         (EASE on a catalogue whose dense matrices do not fit): every model is asked before
         the first one is fitted, and ``"raise"`` re-raises, naming the model; ``"skip"``
         reports it like a cold-start skip (NaN metrics, a ``skipped`` reason and a note,
-        never scored as zero) and scores the others.
+        never scored as zero) and scores the others. A model whose
+        ``slow_fit_reason(train)`` gives a reason (EASE's ~n³ fit past
+        ``recfm.recommenders.ease.DEFAULT_LIST_MAX_ITEMS`` items) is skipped the same way
+        with ``"skip"``, and fitted after a warning with ``"raise"``.
 
     Returns
     -------

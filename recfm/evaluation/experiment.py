@@ -169,6 +169,36 @@ def split_data(
     return temporal_split(interactions, test_size=size)
 
 
+#: Why a user of the log has no test interaction, per split protocol.
+_UNSCORED_BECAUSE = {
+    "random": "fewer than 5 distinct items: all kept in train",
+    "temporal": "no interaction after the cut",
+    "leave-last-out": "a single distinct item, kept in train",
+}
+
+
+def split_notes(interactions: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame,
+                split: str, cold_start: bool = False) -> list[str]:
+    """What a report must say about a split of ``interactions`` beside its metrics: the
+    repeated (user, item) rows it merged, and the users it scores none of (on a skewed log,
+    most of them)."""
+    notes = []
+    merged = int(train.attrs.get("n_duplicates_merged", 0))
+    if merged:
+        notes.append(f"{merged:,} repeated (user_id, item_id) rows merged before the split "
+                     f"({len(train) + len(test):,} distinct pairs): a repeat counts once, in "
+                     "training as in test")
+    n_users = int(interactions["user_id"].nunique())
+    n_scored = int(test["user_id"].nunique())
+    if n_scored < n_users and not cold_start:
+        why = _UNSCORED_BECAUSE.get(split, "no test interaction")
+        notes.append(f"{n_users - n_scored:,} of {n_users:,} users "
+                     f"({(n_users - n_scored) / n_users:.0%}) have no test interactions "
+                     f"({why}) and are not scored; the metrics are means over the other "
+                     f"{n_scored:,}")
+    return notes
+
+
 def run_experiment(
     dataset: str | os.PathLike | pd.DataFrame | Dataset = "synthetic",
     models: str | Sequence[str] | None = None,
@@ -271,7 +301,7 @@ def run_experiment(
         recommend=recommend,
         too_big="skip" if models is None else "raise",
     )
-    result.notes[:0] = data_notes
+    result.notes[:0] = data_notes + split_notes(interactions, train, test, split, cold_start)
     settings = dict(
         dataset=data.name,
         models=names,

@@ -93,6 +93,13 @@ class Recommender(Params):
         matrices, such as :class:`~recfm.recommenders.EASE`, override it).
         :func:`recfm.evaluation.evaluate` asks every model before it fits the first one."""
 
+    def slow_fit_reason(self, train: pd.DataFrame) -> str | None:
+        """Why fitting on ``train`` would take minutes where the other models take seconds
+        (None: it would not; models whose cost grows with the cube of the catalogue, such
+        as :class:`~recfm.recommenders.EASE`, override it). A default comparison leaves
+        such a model out, saying why; named explicitly, it is fitted after a warning."""
+        return None
+
     def positives(self, train: pd.DataFrame, what: str = "train") -> pd.DataFrame:
         """Validate ``train`` and keep the rows that count as positive feedback.
 

@@ -83,3 +83,31 @@ def test_cli_default_run_reports_the_skip(little_memory, capsys):
     assert "note: model 'ease' was not fitted: EASE needs about" in out
     assert main(["evaluate", "--dataset", "sample", "-q", "--models", "pop,ease"]) != 0
     assert "model 'ease': EASE needs about" in capsys.readouterr().err
+
+
+def test_ease_names_a_catalogue_past_the_default_list_size_as_slow(monkeypatch):
+    train, _ = make_split()  # 40 items
+    assert EASE().slow_fit_reason(train) is None
+    monkeypatch.setattr(ease_module, "DEFAULT_LIST_MAX_ITEMS", 39)
+    reason = EASE().slow_fit_reason(train)
+    assert reason is not None and "on 40 items cost ~n³" in reason
+    assert EASE(l2=500.0).slow_fit_reason(train) is None  # a given l2: one inverse, no search
+
+
+def test_default_comparison_leaves_a_slow_ease_out_and_a_named_one_is_fitted_after_a_warning(
+        monkeypatch, capsys):
+    monkeypatch.setattr(ease_module, "DEFAULT_LIST_MAX_ITEMS", 100)  # the sample has 400
+    monkeypatch.setattr(experiment, "DEFAULT_MODELS", "pop,ease")
+    fitted = []
+    monkeypatch.setattr(EASE, "_fit", lambda self, X: fitted.append(X.shape) or
+                        setattr(self, "B_", np.zeros((X.shape[1],) * 2, np.float32)))
+    t = run_experiment(load_sample(), seed=0).result.table
+    assert not fitted and np.isnan(t.loc["ease", "ndcg@10"])
+    assert "on 400 items cost ~n³" in t.loc["ease", "skipped"]
+    assert t.loc["ease", "skipped"].endswith("name it in --models (models=) to fit it anyway")
+    with pytest.warns(UserWarning, match="model 'ease' will take minutes: EASE's l2 search"):
+        named = run_experiment(load_sample(), models="pop,ease", seed=0).result.table
+    assert fitted and named.loc["ease", "skipped"] is None
+    assert main(["evaluate", "--dataset", "sample", "-q"]) == 0
+    assert "note: model 'ease' was not fitted: EASE's l2 search and fit on 400 items" in \
+        capsys.readouterr().out
