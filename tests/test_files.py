@@ -178,6 +178,23 @@ def test_cli_recommends_from_any_saved_recommender(tmp_path, capsys):
     assert "--context is not supported by a saved Popularity" in err
 
 
+def test_cli_ranks_only_the_items_given_with_every_saved_recommender(tmp_path, capsys):
+    from recfm.recommenders import ImplicitALS
+
+    train = pd.read_csv(INTERACTIONS)
+    items = sorted(train["item_id"].unique())[:5]
+    for name, rec in (("pop", Popularity()), ("als", ImplicitALS(factors=4, iterations=2, n_threads=1))):
+        rec.fit(train).save(tmp_path / name)
+        user = rec.user_ids_[0]
+        capsys.readouterr()
+        assert main(["recommend", "--model", str(tmp_path / name), "--users", str(user), "--n", "3",
+                     "--items", ",".join(map(str, items))]) == 0
+        got = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+        assert set(got["item_id"]) <= set(items) and len(got) > 0
+        want = rec.recommend([user], n=3, items=items)
+        assert got["item_id"].tolist() == want["item_id"].tolist()
+
+
 def test_cli_fit_overwrite_keeps_files_recfm_did_not_write(tmp_path, capsys):
     from recfm.recommenders import load
 

@@ -8,6 +8,7 @@ matrix again.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +28,14 @@ from .._utils import (
 )
 
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
+
+#: Keyword arguments of ``recommend`` that every recommender accepts, whether or not it uses
+#: them: the ones a generic caller hands any model. :func:`recfm.evaluation.evaluate`'s
+#: cold-start protocol passes ``users=`` (the users' attribute frame) to every model whose
+#: ``recommend`` takes it or takes ``**kwargs``; a model that ranks without user attributes
+#: ignores it. Every other keyword (``context=``, ``history=``, a misspelt ``itemz=``) is a
+#: TypeError for a model that does not take it: it would change what the lists mean.
+IGNORED_OPTIONS = frozenset({"users"})
 
 
 _R = TypeVar("_R", bound="Recommender")
@@ -179,9 +188,10 @@ class Recommender(Params):
         raise NotImplementedError(f"{type(self).__name__} must implement _fit or override fit")
 
     def _top_n(
-        self, rows: np.ndarray, n: int, exclude_seen: bool
+        self, rows: np.ndarray, n: int, exclude_seen: bool, candidates: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``n`` item indices and scores for user rows ``rows``; pad with -1."""
+        """Top-``n`` item indices and scores for user rows ``rows`` among the catalogue
+        indices ``candidates`` (None: every item); pad with -1."""
         raise NotImplementedError(f"{type(self).__name__} must implement _top_n or override recommend")
 
     # -- recommending ------------------------------------------------------------------
@@ -204,25 +214,70 @@ class Recommender(Params):
         """Catalogue index of each item id in ``items=``; unknown ids raise a KeyError naming one."""
         return candidate_positions(self.item_ids_, items, what)
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Refuse the keyword arguments of a ``recommend`` call that this model does not take
+        (beyond its own parameters, only :data:`IGNORED_OPTIONS` are accepted, and ignored):
+        a TypeError names the first, as Python does for a function without ``**kwargs``."""
+        unknown = sorted(set(options) - IGNORED_OPTIONS)
+        if unknown:
+            takes = [p for p in inspect.signature(type(self).recommend).parameters
+                     if p not in ("self", "user_ids", "options", "kwargs")]
+            raise TypeError(
+                f"{type(self).__name__}.recommend() got an unexpected keyword argument "
+                f"{unknown[0]!r}; it takes {', '.join(takes)} (and ignores "
+                f"{', '.join(sorted(IGNORED_OPTIONS))})"
+            )
+
+    def _request(self, user_ids: Iterable, n: int, items: Iterable | None,
+                 options: dict[str, Any]) -> tuple[pd.Index, int, np.ndarray | None]:
+        """The checked parts of a ``recommend`` call, before any work: the users as an Index
+        (what the frame's ``user_id`` echoes), ``n`` (at most the catalogue: no buffers
+        sized by a huge ``n``) and the candidates' catalogue indices (None: every item)."""
+        n = check_positive_int(n, "n")
+        self.check_options(options)
+        check_is_fitted(self, "seen_")
+        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+        candidates = None if items is None else self._candidate_indices(items)
+        return ids, min(n, self.seen_.shape[1]), candidates
+
     def recommend(
-        self, user_ids: Iterable, n: int = 10, exclude_seen: bool = True, **kwargs
+        self,
+        user_ids: Iterable,
+        n: int = 10,
+        exclude_seen: bool = True,
+        items: Iterable | None = None,
+        **options: Any,
     ) -> pd.DataFrame:
         """Top-``n`` items for each user in ``user_ids`` (external ids).
+
+        Parameters
+        ----------
+        user_ids : array-like
+            External user ids.
+        n : int
+            Items per user.
+        exclude_seen : bool
+            Leave out each user's training items (and those rated below ``min_rating``).
+        items : array-like, optional
+            Rank only these catalogue items (candidates); an id outside the catalogue raises
+            a KeyError naming it.
+        **options
+            Only ``users=`` (:data:`IGNORED_OPTIONS`: an attribute frame, which
+            :func:`recfm.evaluation.evaluate` passes to every cold-start model) is accepted,
+            and ignored by models that rank without user attributes. Any other keyword
+            (``context=``, ``history=`` of a model that does not take them, a misspelling)
+            raises a TypeError naming it.
 
         Returns
         -------
         DataFrame with columns ``user_id, item_id, rank, score``; ``rank`` starts at 1.
         A user with fewer than ``n`` eligible items gets fewer rows (``n`` above the
         catalogue size is the whole catalogue).
-
-        Other keyword arguments (``users=``, ``context=``, ...) belong to models that use
-        them and are ignored here.
         """
-        n = check_positive_int(n, "n")
-        rows = self.user_rows(user_ids)
-        n = min(n, self.seen_.shape[1])  # lists never exceed the catalogue: no n-sized buffers
-        items, scores = self._top_n(rows, n, exclude_seen)
-        return self.to_frame(np.atleast_1d(np.asarray(user_ids)), items, scores)
+        ids, n, candidates = self._request(user_ids, n, items, options)
+        rows = self.user_rows(ids)
+        idx, scores = self._top_n(rows, n, exclude_seen, candidates)
+        return self.to_frame(ids.to_numpy(), idx, scores)
 
     def seen_rows(self, rows: np.ndarray) -> sp.csr_matrix:
         """Seen-items CSR of user rows ``rows`` (training positives); a row of -1 (a new

@@ -35,12 +35,12 @@ class Popularity(Recommender):
         counts = np.asarray(user_items.sum(axis=0)).ravel().astype(np.float32)
         self.item_popularity_ = counts
 
-    def _top_n(self, rows, n, exclude_seen):
+    def _top_n(self, rows, n, exclude_seen, candidates=None):
         # Popularity is a rank-1 "factor model": score(u, i) = 1 · count_i.
         users = np.ones((len(rows), 1), dtype=np.float32)
         items = self.item_popularity_[:, None]
         exclude = self.excluded_rows(rows) if exclude_seen else None
-        return top_n(users, items, n, exclude=exclude)
+        return top_n(users, items, n, exclude=exclude, candidates=candidates)
 
 
 class _ImplicitMF(Recommender):
@@ -90,12 +90,18 @@ class _ImplicitMF(Recommender):
                 "try a lower learning_rate or a higher regularization"
             )
 
-    def _top_n(self, rows, n, exclude_seen):
+    def _top_n(self, rows, n, exclude_seen, candidates=None):
+        if candidates is not None:
+            # implicit ranks the listed items only (sorted; a repeated one would be ranked twice)
+            candidates = np.unique(candidates)
+            if len(candidates) == 0:
+                return np.full((len(rows), 0), -1, np.int32), np.zeros((len(rows), 0), np.float32)
         ids, scores = self.model_.recommend(
             rows,
             self.excluded_rows(rows),  # only filters: recalculate_user is off
             N=n,
             filter_already_liked_items=exclude_seen,
+            items=candidates,
         )
         ids = np.atleast_2d(ids).astype(np.int32)
         scores = np.atleast_2d(scores).astype(np.float32)

@@ -9,14 +9,14 @@ with the same exclusions, candidates and tie rule.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import DataError, check_columns, check_is_fitted, check_positive_int, plain
+from .._utils import DataError, check_columns, plain
 from ..ranking import top_n_scores
 from .base import Recommender
 
@@ -135,9 +135,9 @@ class ItemItemRecommender(Recommender):
         user_ids: Iterable,
         n: int = 10,
         exclude_seen: bool = True,
-        items: Sequence | None = None,
+        items: Iterable | None = None,
         history: Any = None,
-        **kwargs: Any,
+        **options: Any,
     ) -> pd.DataFrame:
         """Top-``n`` items for each user in ``user_ids`` (external ids).
 
@@ -155,21 +155,21 @@ class ItemItemRecommender(Recommender):
             Items standing for the users it names (see :meth:`history_rows`): a new user is
             scored from them alone, without refitting, exactly as a training user with
             those items is; a known user's history replaces its training items.
+        **options
+            ``users=`` only, ignored (see :meth:`Recommender.recommend`); any other keyword
+            raises a TypeError naming it.
 
         Returns
         -------
         DataFrame with columns ``user_id, item_id, rank, score``.
         """
-        n = check_positive_int(n, "n")
-        check_is_fitted(self, "seen_")
-        ids = np.atleast_1d(np.asarray(user_ids))
-        candidates = None if items is None else self._candidate_indices(items)
         if history is None:
-            idx, scores = self._top_n(self.user_rows(ids), n, exclude_seen, candidates=candidates)
-            return self.to_frame(ids, idx, scores)
+            return super().recommend(user_ids, n=n, exclude_seen=exclude_seen, items=items,
+                                     **options)
+        ids, n, candidates = self._request(user_ids, n, items, options)
         keys, H = self.history_rows(history)
-        at = keys.get_indexer(pd.Index(ids)) if len(keys) else np.full(len(ids), -1)
-        known = self.user_ids_.get_indexer(pd.Index(ids))
+        at = keys.get_indexer(ids) if len(keys) else np.full(len(ids), -1)
+        known = self.user_ids_.get_indexer(ids)
         if ((at < 0) & (known < 0)).any():
             self.user_rows(ids[at < 0])  # raises, naming an unknown user without history
         given = sp.diags((at >= 0).astype(np.float32)) @ H[np.maximum(at, 0)]
@@ -181,4 +181,4 @@ class ItemItemRecommender(Recommender):
         idx, scores = blocked_top_n(X, self._scores, n, exclude_seen=exclude_seen,
                                     candidates=candidates, n_threads=self.n_threads,
                                     exclude=exclude)
-        return self.to_frame(ids, idx, scores)
+        return self.to_frame(ids.to_numpy(), idx, scores)

@@ -6,6 +6,9 @@ import pandas as pd
 
 # Models that personalise (popularity cannot learn a checkerboard).
 PERSONALISED = ["als", "bpr", "fm", "fm-features", "fm-warp"]
+# Models that rank without user attributes, context or a request's log: the ones whose
+# recommend is recfm.recommenders.base's (the item-item models add history=).
+PLAIN = ["pop", "als", "bpr", "ease", "itemknn"]
 
 
 def checkerboard(n_users: int = 100, n_items: int = 30, seed: int = 0):

@@ -15,7 +15,7 @@ from recfm.recommenders import (
     parse_model_names,
 )
 
-from ._factories import PERSONALISED, checkerboard
+from ._factories import PERSONALISED, PLAIN, checkerboard
 
 
 def all_factories():
@@ -25,6 +25,17 @@ def all_factories():
 @pytest.fixture(scope="module")
 def board():
     return checkerboard()
+
+
+@pytest.fixture(scope="module")
+def fitted(board):
+    """Every named model, fitted once on the checkerboard, for the tests that only query."""
+    train, _ = board
+    return {name: make_recommender(name, seed=0, n_threads=1).fit(train) for name in model_names()}
+
+
+def _pairs(frame: pd.DataFrame) -> set[tuple]:
+    return set(zip(frame["user_id"], frame["item_id"], strict=True))
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -174,3 +185,67 @@ def test_implicit_params_pass_through():
     assert als.model_.factors == 8 and als.model_.regularization == 0.3
     bpr = ImplicitBPR(factors=8, iterations=2, learning_rate=0.02, n_threads=1).fit(train)
     assert bpr.model_.learning_rate == 0.02
+
+
+# --------------------------------------------------------------------------------------------
+# items= (candidates) and the keywords recommend takes
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", model_names())
+def test_items_ranks_only_the_candidates_as_the_full_ranking_does(name, fitted, board):
+    train, _ = board
+    model = fitted[name]
+    users, cands, n = [0, 1, 2], [3, 4, 10, 11, 12, 29], 3
+    got = model.recommend(users, n=n, items=cands)
+    full = model.recommend(users, n=len(model.item_ids_))
+    seen = _pairs(train)
+    for u in users:
+        mine = got[got.user_id == u]
+        assert set(mine.item_id) <= set(cands)
+        assert not any((u, i) in seen for i in mine.item_id)  # exclusions still apply
+        ref = full[(full.user_id == u) & full.item_id.isin(cands)].head(n)
+        assert len(mine) == len(ref) and mine["rank"].tolist() == list(range(1, len(ref) + 1))
+        # the full ranking's best candidates, ties aside (equal scores may swap)
+        np.testing.assert_allclose(mine.score, ref.score, rtol=1e-4, atol=1e-6)
+    everything = model.recommend([0], n=30, exclude_seen=False, items=cands + [3])
+    assert sorted(everything.item_id) == cands  # a repeated candidate is ranked once
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_an_unknown_candidate_is_a_key_error_naming_it(name, fitted):
+    with pytest.raises(KeyError, match=r"1 item id\(s\) in items= are not in the catalogue, "
+                                       r"e.g. 12345"):
+        fitted[name].recommend([0], items=[3, 12345])
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_a_misspelt_keyword_is_a_type_error_naming_it(name, fitted):
+    with pytest.raises(TypeError, match=r"recommend\(\) got an unexpected keyword argument 'itemz'"):
+        fitted[name].recommend([0], itemz=[3])
+
+
+@pytest.mark.parametrize("name", PLAIN)
+def test_users_is_accepted_and_ignored_other_options_are_refused(name, fitted):
+    """``users=`` is what evaluate's cold-start protocol passes to every model taking it;
+    options that change what a list means (context, a request's history) are refused by a
+    model that does not use them."""
+    model = fitted[name]
+    attrs = pd.DataFrame({"user_id": [0, 1], "age": [30, 40]})
+    pd.testing.assert_frame_equal(model.recommend([0, 1], n=4, users=attrs),
+                                  model.recommend([0, 1], n=4))
+    refused = ["context"] + (["history"] if name in ("pop", "als", "bpr") else [])
+    for option in refused:
+        with pytest.raises(TypeError, match=rf"{type(model).__name__}.recommend\(\) got an "
+                                            rf"unexpected keyword argument '{option}'"):
+            model.recommend([0], **{option: pd.DataFrame({"user_id": [0], "item_id": [1]})})
+
+
+def test_popularity_is_scored_in_the_cold_start_protocol_with_user_attributes(board):
+    from recfm.evaluation import evaluate
+    from recfm.split import cold_start_split
+
+    train, _ = board
+    fit_part, test = cold_start_split(train, test_users=0.2, seed=0)
+    users = pd.DataFrame({"user_id": np.arange(100), "parity": np.arange(100) % 2})
+    result = evaluate({"pop": Popularity()}, fit_part, test, k=5, users=users, cold_start=True)
+    assert result.table.loc["pop", "n_users_evaluated"] == 20
+
