@@ -11,7 +11,9 @@ canonical integer was written as.
 """
 from __future__ import annotations
 
+import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +185,10 @@ def ids_like(values: Any, reference: pd.Index) -> pd.Index:
     that an id matches when it was written alike.
 
     Against text ids (a model or log with ``u3`` or ``007``), integer ids become their text
-    (``1`` -> ``'1'``). Against integer ids, text values that are canonical integers become
-    those integers (``'5'`` -> ``5``) while any other (``'007'``, ``'new'``) stays text: an
-    id the reference cannot hold, so a new one. Other pairs are returned unchanged.
+    (``1`` -> ``'1'``), also among text ids (a Python list ``[1, 'u3']``). Against integer
+    ids, text values that are canonical integers become those integers (``'5'`` -> ``5``)
+    while any other (``'007'``, ``'new'``) stays text: an id the reference cannot hold, so a
+    new one. Other pairs are returned unchanged.
 
     Parameters
     ----------
@@ -203,6 +206,11 @@ def ids_like(values: Any, reference: pd.Index) -> pd.Index:
         return ids
     if _is_text(reference) and pd.api.types.is_integer_dtype(ids.dtype):
         return ids.astype(str)
+    if _is_text(reference) and pd.api.types.infer_dtype(ids, skipna=False) == "mixed-integer":
+        mixed = ids.to_numpy(dtype=object, copy=True)  # integers among text (a Python list)
+        ints = np.fromiter((_is_integer(v) for v in mixed), bool, len(mixed))
+        mixed[ints] = [str(v) for v in mixed[ints]]
+        return pd.Index(mixed, dtype=object)
     if pd.api.types.is_integer_dtype(reference.dtype) and _is_text(ids):
         ok, ints = canonical_ints(pd.Series(ids, copy=False))
         if ok.all():
@@ -212,6 +220,84 @@ def ids_like(values: Any, reference: pd.Index) -> pd.Index:
             mixed[ok] = ints[ok].tolist()  # Python ints: np.int64 and int hash alike anyway
             return pd.Index(mixed, dtype=object)
     return ids
+
+
+def as_ids(values: Any, what: str) -> pd.Index:
+    """The ids of a request as an Index: one id (a scalar, a string), or any 1-D collection
+    of them (list, tuple, set, generator, numpy array, pandas Series or Index), in its
+    iteration order.
+
+    Parameters
+    ----------
+    values : scalar or iterable
+        The ids.
+    what : str
+        The argument they came from, named in the errors.
+
+    Returns
+    -------
+    Index
+
+    Raises
+    ------
+    TypeError
+        ``values`` is a DataFrame (pass its id column).
+    ValueError
+        ``values`` is an array of more than one dimension.
+    """
+    if isinstance(values, pd.Index):
+        return values
+    if isinstance(values, pd.Series):
+        return pd.Index(values)
+    if isinstance(values, pd.DataFrame):
+        raise TypeError(f"{what} must be ids, not a DataFrame: pass its id column, e.g. "
+                        "frame['user_id']")
+    if isinstance(values, np.ndarray):
+        if values.ndim > 1:
+            raise ValueError(f"{what} must be one id or a 1-D collection of ids; got an array "
+                             f"of shape {values.shape}")
+        return pd.Index(np.atleast_1d(values))
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        return pd.Index([values], tupleize_cols=False)
+    return pd.Index(list(values), tupleize_cols=False)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def kind_note(unknown: pd.Index, reference: pd.Index, what: str) -> str:
+    """What an unknown-id error adds when some of the ids ``unknown`` (already
+    :func:`ids_like` ``reference``) are of another kind than ``reference``'s ids:
+    ``"; the model's user ids are integers ('007' is text ...)"``; else ``""``.
+
+    ``what`` names the side (``"user"``, ``"item"``). Only an error path reads the values
+    one by one, and only up to the first id of the other kind.
+    """
+    if len(unknown) == 0 or len(reference) == 0:
+        return ""
+    if pd.api.types.is_integer_dtype(reference.dtype):
+        if pd.api.types.is_integer_dtype(unknown.dtype):
+            return ""
+        kind, other = "integers", next((v for v in unknown if not _is_integer(v)), None)
+    elif pd.api.types.infer_dtype(reference, skipna=False) == "string":
+        if pd.api.types.infer_dtype(unknown, skipna=False) == "string":
+            return ""
+        kind, other = "text", next((v for v in unknown if not isinstance(v, str)), None)
+    else:
+        return ""
+    if other is None:
+        return ""
+    value = other.item() if isinstance(other, np.generic) else other
+    if isinstance(value, str):
+        why = "is text not written as an integer is: '7' matches 7, '007' and '7.0' do not"
+    else:
+        why = f"is {_a(type(value).__name__)}"
+    return f"; the model's {what} ids are {kind} ({value!r} {why})"
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def frame_ids_like(frame: pd.DataFrame | None, column: str, reference: pd.Index

@@ -26,6 +26,7 @@ from .._utils import (
     check_positive_int,
     plain,
 )
+from ..datasets.ids import as_ids, ids_like, kind_note
 
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
 
@@ -196,16 +197,22 @@ class Recommender(Params):
 
     # -- recommending ------------------------------------------------------------------
     def user_rows(self, user_ids: Iterable) -> np.ndarray:
-        """Row index of each external user id; unknown ids raise a KeyError naming them."""
+        """Row index of each external user id; unknown ids raise a KeyError naming them.
+
+        Ids are matched as the CLI matches them (:func:`recfm.datasets.ids.ids_like`):
+        against integer ids, the text ``'5'`` is 5 (``'007'`` is not); against text ids,
+        5 is ``'5'``. ``user_ids`` is one id or any collection of them (see
+        :func:`recfm.datasets.ids.as_ids`).
+        """
         check_is_fitted(self, "seen_")
-        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
-        rows = self.user_ids_.get_indexer(ids)
+        ids, rows = id_positions(self.user_ids_, user_ids, "user_ids")
         if (rows < 0).any():
             unknown = ids[rows < 0]
             raise KeyError(
                 f"{len(unknown)} user id(s) not seen in training, e.g. {plain(unknown[0])!r}; "
                 f"{type(self).__name__} cannot recommend for unknown users"
                 + ("" if not self.supports_cold_start else " without their attributes (pass users=)")
+                + kind_note(unknown, self.user_ids_, "user")
                 + min_rating_hint(self.min_rating)
             )
         return rows.astype(np.int64)
@@ -230,13 +237,14 @@ class Recommender(Params):
 
     def _request(self, user_ids: Iterable, n: int, items: Iterable | None,
                  options: dict[str, Any]) -> tuple[pd.Index, int, np.ndarray | None]:
-        """The checked parts of a ``recommend`` call, before any work: the users as an Index
-        (what the frame's ``user_id`` echoes), ``n`` (at most the catalogue: no buffers
-        sized by a huge ``n``) and the candidates' catalogue indices (None: every item)."""
+        """The checked parts of a ``recommend`` call, before any work: the users as ids of
+        the model's kind (what the frame's ``user_id`` echoes), ``n`` (at most the catalogue:
+        no buffers sized by a huge ``n``) and the candidates' catalogue indices (None: every
+        item)."""
         n = check_positive_int(n, "n")
         self.check_options(options)
         check_is_fitted(self, "seen_")
-        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+        ids = ids_like(as_ids(user_ids, "user_ids"), self.user_ids_)
         candidates = None if items is None else self._candidate_indices(items)
         return ids, min(n, self.seen_.shape[1]), candidates
 
@@ -252,15 +260,17 @@ class Recommender(Params):
 
         Parameters
         ----------
-        user_ids : array-like
-            External user ids.
+        user_ids : id or collection of ids
+            One user id, or a list, tuple, set, generator, array, Series or Index of them,
+            matched with the model's ids by their text as the CLI does (``'5'`` is user 5
+            of a model with integer ids; see :meth:`user_rows`).
         n : int
             Items per user.
         exclude_seen : bool
             Leave out each user's training items (and those rated below ``min_rating``).
-        items : array-like, optional
-            Rank only these catalogue items (candidates); an id outside the catalogue raises
-            a KeyError naming it.
+        items : collection of item ids, optional
+            Rank only these catalogue items (candidates), ids matched as ``user_ids``; an id
+            outside the catalogue raises a KeyError naming it.
         **options
             Only ``users=`` (:data:`IGNORED_OPTIONS`: an attribute frame, which
             :func:`recfm.evaluation.evaluate` passes to every cold-start model) is accepted,
@@ -270,9 +280,10 @@ class Recommender(Params):
 
         Returns
         -------
-        DataFrame with columns ``user_id, item_id, rank, score``; ``rank`` starts at 1.
-        A user with fewer than ``n`` eligible items gets fewer rows (``n`` above the
-        catalogue size is the whole catalogue).
+        DataFrame with columns ``user_id, item_id, rank, score``; ``rank`` starts at 1 and
+        ``user_id`` holds the users as the model's ids. A user with fewer than ``n``
+        eligible items gets fewer rows (``n`` above the catalogue size is the whole
+        catalogue).
         """
         ids, n, candidates = self._request(user_ids, n, items, options)
         rows = self.user_rows(ids)
@@ -372,15 +383,23 @@ def _rows_of(X: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
     return out
 
 
+def id_positions(index: pd.Index, values: Any, what: str) -> tuple[pd.Index, np.ndarray]:
+    """``values`` (one id or a collection, see :func:`recfm.datasets.ids.as_ids`) as ids of
+    ``index``'s kind (:func:`recfm.datasets.ids.ids_like`: matched by their text), and the
+    position of each in ``index`` (-1: absent). ``what`` names the argument in errors."""
+    ids = ids_like(as_ids(values, what), index)
+    return ids, index.get_indexer(ids)
+
+
 def candidate_positions(item_ids: pd.Index, items: Iterable, what: str = "items=") -> np.ndarray:
     """Catalogue position of each candidate item id (``items=``, or the argument ``what``
-    names); a KeyError names unknown ids."""
-    ids = pd.Index(np.atleast_1d(np.asarray(items)))
-    idx = item_ids.get_indexer(ids)
+    names), matched by their text (:func:`id_positions`); a KeyError names unknown ids."""
+    ids, idx = id_positions(item_ids, items, what)
     if (idx < 0).any():
+        unknown = ids[idx < 0]
         raise KeyError(
-            f"{int((idx < 0).sum())} item id(s) in {what} are not in the catalogue, "
-            f"e.g. {plain(ids[idx < 0][0])!r}"
+            f"{len(unknown)} item id(s) in {what} are not in the catalogue, "
+            f"e.g. {plain(unknown[0])!r}" + kind_note(unknown, item_ids, "item")
         )
     return idx.astype(np.int64)
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import check_is_fitted, check_n_threads, check_positive_int
 from ..ranking import top_n
-from .base import Recommender
+from .base import Recommender, id_positions
 from .persistence import Dense
 
 
@@ -27,9 +26,10 @@ class Popularity(Recommender):
     _state_arrays = {"item_popularity_": Dense("float32", ("n_items",), low=0.0)}
 
     def user_rows(self, user_ids) -> np.ndarray:
-        """Row of each user; -1 for users unknown to training (they get the global list)."""
+        """Row of each user (matched as in :meth:`Recommender.user_rows`); -1 for users
+        unknown to training (they get the global list)."""
         check_is_fitted(self, "seen_")
-        return self.user_ids_.get_indexer(pd.Index(np.atleast_1d(np.asarray(user_ids)))).astype(np.int64)
+        return id_positions(self.user_ids_, user_ids, "user_ids")[1].astype(np.int64)
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         counts = np.asarray(user_items.sum(axis=0)).ravel().astype(np.float32)

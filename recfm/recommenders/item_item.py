@@ -17,8 +17,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, check_columns, plain
+from ..datasets.ids import as_ids, ids_like, kind_note
 from ..ranking import top_n_scores
-from .base import Recommender
+from .base import Recommender, id_positions
 
 #: Bytes of float32 scores per user block: a few blocks fit in any cache-friendly budget and
 #: the sparse-times-dense product per block stays large enough to be efficient.
@@ -102,28 +103,34 @@ class ItemItemRecommender(Recommender):
         """The users a request ``history`` names, and their items as a binary CSR.
 
         ``history`` is a DataFrame ``user_id, item_id`` or a dict ``{user_id: [item ids]}``
-        (an empty list: no items). Item ids outside the catalogue raise a DataError naming
-        them.
+        (an empty list: no items). Its user and item ids are matched with the model's by
+        their text, as ``user_ids`` (:func:`recfm.datasets.ids.ids_like`), and the users
+        are returned as the model's ids. Item ids outside the catalogue raise a DataError
+        naming them.
         """
         if isinstance(history, dict):
-            keys = pd.Index(list(history))
+            keys = ids_like(as_ids(list(history), "history"), self.user_ids_)
+            if not keys.is_unique:  # {5: ..., "5": ...} on a model with integer ids
+                raise DataError(f"history names user {plain(keys[keys.duplicated()][0])!r} "
+                                "twice (its ids are matched with the model's by their text)")
             lists = [[] if v is None else list(np.atleast_1d(np.asarray(v, dtype=object)))
                      for v in history.values()]
             rows = np.repeat(np.arange(len(keys)), [len(v) for v in lists])
             values = pd.Index([x for v in lists for x in v])
         elif isinstance(history, pd.DataFrame):
             check_columns(history, ["user_id", "item_id"], "history")
-            keys = pd.Index(pd.unique(history["user_id"]))
-            rows = keys.get_indexer(history["user_id"])
+            users = ids_like(pd.Index(history["user_id"]), self.user_ids_)
+            keys = users.unique()
+            rows = keys.get_indexer(users)
             values = pd.Index(history["item_id"])
         else:
             raise DataError("history must be a DataFrame with columns user_id, item_id or a "
                             f"dict user id -> item ids; got {type(history).__name__}")
-        cols = self.item_ids_.get_indexer(values) if len(values) else np.zeros(0, np.int64)
+        values, cols = id_positions(self.item_ids_, values, "history")
         if (cols < 0).any():
-            unknown = pd.unique(values[cols < 0])
+            unknown = pd.Index(pd.unique(values[cols < 0]))
             raise DataError(f"history has {len(unknown)} item id(s) not in the catalogue, e.g. "
-                            f"{plain(unknown[0])!r}")
+                            f"{plain(unknown[0])!r}" + kind_note(unknown, self.item_ids_, "item"))
         H = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
                           shape=(len(keys), self.seen_.shape[1]))
         H.sum_duplicates()
@@ -143,13 +150,14 @@ class ItemItemRecommender(Recommender):
 
         Parameters
         ----------
-        user_ids : array-like
-            Users seen in training, or named in ``history``.
+        user_ids : id or collection of ids
+            Users seen in training, or named in ``history``; matched with the model's ids
+            by their text (see :meth:`Recommender.recommend`).
         n : int
             Items per user.
         exclude_seen : bool
             Leave out each user's training items (and the items of its ``history``).
-        items : array-like, optional
+        items : collection of item ids, optional
             Rank only these catalogue item ids (candidates).
         history : DataFrame or dict, optional
             Items standing for the users it names (see :meth:`history_rows`): a new user is
@@ -161,7 +169,8 @@ class ItemItemRecommender(Recommender):
 
         Returns
         -------
-        DataFrame with columns ``user_id, item_id, rank, score``.
+        DataFrame with columns ``user_id, item_id, rank, score`` (``user_id``: the model's
+        ids).
         """
         if history is None:
             return super().recommend(user_ids, n=n, exclude_seen=exclude_seen, items=items,

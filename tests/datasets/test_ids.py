@@ -8,7 +8,7 @@ import pytest
 
 from recfm._utils import DataError
 from recfm.datasets import load_with_attributes, read_attributes_csv, read_interactions_csv
-from recfm.datasets.ids import canonical_ints, ids_like, parse_ids
+from recfm.datasets.ids import as_ids, canonical_ints, ids_like, kind_note, parse_ids
 
 TEXTS = ["0", "7", "-7", "007", "+7", " 7", "7 ", "-0", "00", "1_000", "1.0", "1e3", "0x1f",
          "9223372036854775807", "9223372036854775808", "-9223372036854775808",
@@ -103,6 +103,34 @@ def test_ids_like_compares_by_the_written_text():
     assert ids_like(["5", "007", "new"], ints).tolist() == [5, "007", "new"]
     assert ids_like(["5", "007"], ints).get_indexer(ints).tolist() == [-1, 0]
     assert ids_like(["x"], text).tolist() == ["x"]
+    assert ids_like([1, "u3", 2.5], text).tolist() == ["1", "u3", 2.5]  # a Python list of kinds
+
+
+def test_as_ids_takes_one_id_or_any_collection_in_its_order():
+    for values in ([3, 1], (3, 1), (v for v in (3, 1)), np.array([3, 1]), pd.Series([3, 1]),
+                   pd.Index([3, 1]), {3: "a", 1: "b"}):
+        assert as_ids(values, "ids").tolist() == [3, 1]
+    assert as_ids({5}, "ids").tolist() == [5]
+    assert as_ids("u1", "ids").tolist() == ["u1"] and as_ids(7, "ids").tolist() == [7]
+    assert as_ids(np.int64(7), "ids").tolist() == [7] and as_ids(np.array(7), "ids").tolist() == [7]
+    assert as_ids([("a", 1)], "ids").tolist() == [("a", 1)]  # a tuple id, not a MultiIndex
+    with pytest.raises(TypeError, match="ids must be ids, not a DataFrame"):
+        as_ids(pd.DataFrame({"user_id": [1]}), "ids")
+    with pytest.raises(ValueError, match=r"ids must be one id or a 1-D collection .* \(1, 2\)"):
+        as_ids(np.zeros((1, 2)), "ids")
+
+
+def test_kind_note_names_the_kind_an_unknown_id_is_not():
+    ints, text = pd.Index([1, 5]), pd.Index(["1", "u3"])
+    assert kind_note(pd.Index([9]), ints, "user") == ""
+    assert kind_note(pd.Index(["u9"]), text, "user") == ""
+    assert kind_note(pd.Index([9, "007"], dtype=object), ints, "user") == (
+        "; the model's user ids are integers ('007' is text not written as an integer is: "
+        "'7' matches 7, '007' and '7.0' do not)")
+    assert kind_note(pd.Index([1.5]), ints, "item") == (
+        "; the model's item ids are integers (1.5 is a float)")
+    assert kind_note(pd.Index([2.5]), text, "user") == "; the model's user ids are text (2.5 is a float)"
+    assert kind_note(pd.Index([1.5]), pd.Index([1.0, 2.0]), "user") == ""  # only these two kinds
 
 
 def test_a_log_and_attribute_files_of_either_kind_meet_by_text(tmp_path):

@@ -215,6 +215,8 @@ def test_an_unknown_candidate_is_a_key_error_naming_it(name, fitted):
     with pytest.raises(KeyError, match=r"1 item id\(s\) in items= are not in the catalogue, "
                                        r"e.g. 12345"):
         fitted[name].recommend([0], items=[3, 12345])
+    with pytest.raises(KeyError, match=r"e.g. '007'; the model's item ids are integers"):
+        fitted[name].recommend([0], items=["3", "007"])  # '3' is item 3, '007' is not 7
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -249,3 +251,61 @@ def test_popularity_is_scored_in_the_cold_start_protocol_with_user_attributes(bo
     result = evaluate({"pop": Popularity()}, fit_part, test, k=5, users=users, cold_start=True)
     assert result.table.loc["pop", "n_users_evaluated"] == 20
 
+
+# --------------------------------------------------------------------------------------------
+# ids: matched by their text, as the CLI matches them; any collection of them
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", PLAIN)
+def test_integer_ids_written_as_text_are_those_integers(name, fitted):
+    model = fitted[name]
+    want = model.recommend([1, 2], n=3, items=[3, 5, 7, 9, 11])
+    got = model.recommend(["1", "2"], n=3, items=["3", "5", "7", "9", "11"])
+    pd.testing.assert_frame_equal(got, want)  # user_id echoes the model's ids: integers
+    assert got["user_id"].dtype == np.int64
+    for other, why in (("007", "is text not written as an integer is"), (1.5, "is a float")):
+        if model.supports_cold_start:  # a new user, as '007' is not user 7
+            assert model.recommend([other], n=2)["user_id"].tolist() == [other] * 2
+            continue
+        with pytest.raises(KeyError, match=rf"e.g. {other!r}.*the model's user ids are "
+                                           rf"integers \({other!r} {why}"):
+            model.recommend([1, other])
+
+
+@pytest.mark.parametrize("name", PLAIN)
+def test_integers_asked_of_a_model_with_text_ids_are_their_text(name, board):
+    train, _ = board
+    text = train.assign(user_id=train.user_id.astype(str).replace({"7": "007"}),
+                        item_id=train.item_id.astype(str))
+    model = make_recommender(name, seed=0, n_threads=1).fit(text)
+    want = model.recommend(["5", "007"], n=2, items=["3", "4", "10"])
+    got = model.recommend([5, "007"], n=2, items=[3, 4, 10])
+    pd.testing.assert_frame_equal(got, want)
+    assert got["user_id"].tolist() == ["5"] * 2 + ["007"] * 2
+    if not model.supports_cold_start:
+        with pytest.raises(KeyError, match=r"e.g. '7'; .* cannot recommend") as info:
+            model.recommend([7])  # '7' is not '007', and both are text: no kind to blame
+        assert "ids are" not in str(info.value)
+        with pytest.raises(KeyError, match=r"the model's user ids are text \(2.5 is a float\)"):
+            model.recommend([2.5])
+    with pytest.raises(KeyError, match=r"the model's item ids are text \(3.5 is a float\)"):
+        model.recommend(["5"], items=[3.5])
+
+
+@pytest.mark.parametrize("name", PLAIN)
+def test_any_collection_of_ids_is_accepted(name, fitted):
+    model = fitted[name]
+    want = model.recommend([4, 9], n=2, items=[3, 5, 8])
+    kinds = [set, tuple, lambda v: (x for x in v), np.array, pd.Series, pd.Index,
+             lambda v: [str(x) for x in v], lambda v: [str(v[0]), *v[1:]]]
+    for ids in kinds:
+        for items in kinds:
+            # a set is in its own order
+            got = model.recommend(ids([4, 9]), n=2, items=items([3, 5, 8]))
+            pd.testing.assert_frame_equal(got.sort_values(["user_id", "rank"], ignore_index=True),
+                                          want)
+    single = model.recommend(4, n=2)
+    pd.testing.assert_frame_equal(single, model.recommend([4], n=2))
+    with pytest.raises(TypeError, match="user_ids must be ids, not a DataFrame"):
+        model.recommend(pd.DataFrame({"user_id": [4]}))
+    with pytest.raises(ValueError, match=r"user_ids must be one id .* shape \(2, 1\)"):
+        model.recommend(np.array([[4], [9]]))

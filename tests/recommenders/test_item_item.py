@@ -309,3 +309,25 @@ def test_history_bad_input():
         model.recommend(["new"], history=pd.DataFrame({"user_id": ["new"]}))
     with pytest.raises(KeyError, match="not seen in training, e.g. 'other'"):
         model.recommend(["new", "other"], history={"new": [model.item_ids_[0]]})
+
+
+@pytest.mark.parametrize("make", [lambda: EASE(l2=20.0, n_threads=1),
+                                  lambda: ItemKNN(n_neighbors=5, n_threads=1)])
+def test_history_ids_are_matched_by_their_text(make):
+    """A request's history names users and items as the CLI reads them: '3' is user 3 of a
+    model with integer ids, and the frame echoes the model's ids."""
+    frame = _frame(11)
+    model = make().fit(frame)
+    user, items = model.user_ids_[2], model.item_ids_[:4]
+    want = model.recommend([user, "new"], n=5, history={"new": list(items)})
+    for history in ({"new": [str(i) for i in items]},
+                    pd.DataFrame({"user_id": "new", "item_id": [str(i) for i in items]})):
+        got = model.recommend([str(user), "new"], n=5, history=history)
+        pd.testing.assert_frame_equal(got, want)
+    # a known user's history given under its id as text replaces its training items
+    replaced = model.recommend([user], n=5, history={str(user): list(items)})
+    pd.testing.assert_frame_equal(replaced, model.recommend([user], n=5, history={user: list(items)}))
+    with pytest.raises(DataError, match=r"e.g. '0999'; the model's item ids are integers"):
+        model.recommend(["new"], history={"new": ["0999"]})
+    with pytest.raises(DataError, match=f"history names user {user} twice"):
+        model.recommend([user], history={user: [], str(user): list(items)})
