@@ -216,6 +216,17 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def check_finite_number(value: object, name: str, positive: bool = False) -> float:
+    """Return ``value`` as a float, or raise naming ``name`` when it is not a finite real
+    number ``>= 0`` (``> 0`` with ``positive``); a bool, a string or NaN is refused."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        number = float(value)
+        if np.isfinite(number) and (number > 0 if positive else number >= 0):
+            return number
+    what = "a positive" if positive else "a non-negative"
+    raise ValueError(f"{name} must be {what} finite number; got {value!r}")
+
+
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS tells it, else the count)."""
     try:

@@ -19,6 +19,7 @@ from recfm._utils import (
     NotFittedError,
     Params,
     RecfmError,
+    check_finite_number,
     check_is_fitted,
     check_n_threads,
     check_positive_int,
@@ -275,18 +276,10 @@ class FactorizationMachine(Params):
 
     def _validated_params(self) -> dict[str, Any]:
         def pos_int(name: str) -> int:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
-            return int(v)
+            return check_positive_int(getattr(self, name), name)
 
         def nonneg_float(name: str, positive: bool = False) -> float:
-            v = getattr(self, name)
-            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-            if ok and (v > 0 if positive else v >= 0):
-                return float(v)
-            what = "a positive" if positive else "a non-negative"
-            raise ValueError(f"{name} must be {what} finite number; got {v!r}")
+            return check_finite_number(getattr(self, name), name, positive=positive)
 
         def choice(name: str, choices: tuple[str, ...]) -> str:
             v = getattr(self, name)

@@ -101,7 +101,9 @@ class Recommender(Params):
         """Raise ``MemoryError`` when fitting on ``train`` cannot fit in memory, before any
         work (the default: no model-specific limit; models with dense catalogue-sized
         matrices, such as :class:`~recfm.recommenders.EASE`, override it).
-        :func:`recfm.evaluation.evaluate` asks every model before it fits the first one."""
+        :func:`recfm.evaluation.evaluate` asks every model before it fits the first one, so
+        the hyper-parameters are checked here too (:meth:`check_params`)."""
+        self.check_params()
 
     def slow_fit_reason(self, train: pd.DataFrame) -> str | None:
         """Why fitting on ``train`` would take minutes where the other models take seconds

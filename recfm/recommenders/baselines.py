@@ -1,10 +1,18 @@
 """Baselines every FM is judged against: popularity and ``implicit``'s CPU MF models."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 
-from .._utils import check_is_fitted, check_n_threads, check_positive_int
+from .._utils import (
+    check_finite_number,
+    check_is_fitted,
+    check_n_threads,
+    check_positive_int,
+    check_random_state,
+)
 from ..ranking import top_n
 from .base import Recommender, id_positions
 from .persistence import Dense
@@ -48,12 +56,30 @@ class _ImplicitMF(Recommender):
 
     verbose: bool  # hyper-parameters of every subclass
     factors: int
+    iterations: int
+    random_state: int | np.random.Generator | None
     _state_arrays = {
         "user_factors": Dense("float32", ("n_users", "n_columns")),
         "item_factors": Dense("float32", ("n_items", "n_columns")),
     }
     #: Factor columns implicit stores beyond ``factors`` (BPR keeps an item-bias column).
     _extra_columns = 0
+    #: The real-valued hyper-parameters: name -> whether it must be > 0 (else >= 0).
+    _numbers: ClassVar[dict[str, bool]] = {}
+
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming the first invalid hyper-parameter, before any work
+        (``implicit`` itself takes ``factors=0`` with thousands of BLAS errors and a model of
+        zeros, and fails deep inside numpy on ``factors=8.5``): ``factors`` and
+        ``iterations`` positive integers, the rates and penalties finite numbers (``> 0``
+        or ``>= 0``, see each class), ``random_state`` and ``n_threads`` as every recfm
+        model takes them."""
+        super().check_params()
+        check_positive_int(self.factors, "factors")
+        check_positive_int(self.iterations, "iterations")
+        for name, positive in self._numbers.items():
+            check_finite_number(getattr(self, name), name, positive=positive)
+        check_random_state(self.random_state)
 
     def _make_model(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -117,18 +143,27 @@ class ImplicitALS(_ImplicitMF):
 
     Parameters
     ----------
-    factors, regularization, alpha, iterations
+    factors, iterations : int > 0
         Passed to :class:`implicit.cpu.als.AlternatingLeastSquares`.
+    regularization : float >= 0
+        Its L2 penalty.
+    alpha : float > 0
+        Its confidence weight of a positive.
     n_threads : int or None
         Threads for ``implicit`` (None: all cores; more than the cores available are
         capped, with a warning).
-    random_state : int or None
-        Seed passed to ``implicit``.
+    random_state : int, numpy Generator or None
+        Seed passed to ``implicit`` (a RandomState seeds a Generator, as
+        :func:`recfm._utils.check_random_state` does).
     min_rating : float or None
         Ratings below it are not positives.
     verbose : bool
         Show implicit's progress bar.
+
+    Every hyper-parameter is checked before any work (a ValueError names it).
     """
+
+    _numbers = {"regularization": False, "alpha": True}
 
     def __init__(
         self,
@@ -159,7 +194,7 @@ class ImplicitALS(_ImplicitMF):
             alpha=self.alpha,
             iterations=self.iterations,
             num_threads=check_n_threads(self.n_threads),
-            random_state=self.random_state,
+            random_state=check_random_state(self.random_state),
         )
 
 
@@ -168,20 +203,35 @@ class ImplicitBPR(_ImplicitMF):
 
     Parameters
     ----------
-    factors, learning_rate, regularization, iterations
+    factors, iterations : int > 0
         Passed to :class:`implicit.cpu.bpr.BayesianPersonalizedRanking`.
+    learning_rate : float > 0
+        Its SGD step.
+    regularization : float >= 0
+        Its L2 penalty.
     n_threads : int or None
         Threads for ``implicit`` (None: all cores; more than the cores available are
-        capped, with a warning).
-    random_state : int or None
-        Seed passed to ``implicit``.
+        capped, with a warning). With more than one, runs are not reproducible (below).
+    random_state : int, numpy Generator or None
+        Seed passed to ``implicit`` (a RandomState seeds a Generator, as
+        :func:`recfm._utils.check_random_state` does).
     min_rating : float or None
         Ratings below it are not positives.
     verbose : bool
         Show implicit's progress bar.
+
+    Every hyper-parameter is checked before any work (a ValueError names it).
+
+    Notes
+    -----
+    implicit's multi-threaded BPR is Hogwild SGD: its threads update shared factors in an
+    order the scheduler decides, so two fits with the same ``random_state`` and more than one
+    thread give different factors and lists (seen on ML-100K with 2 threads: every run
+    differs). With ``n_threads=1`` the same seed gives the same model, bit for bit.
     """
 
     _extra_columns = 1
+    _numbers = {"learning_rate": True, "regularization": False}
 
     def __init__(
         self,
@@ -212,5 +262,5 @@ class ImplicitBPR(_ImplicitMF):
             regularization=self.regularization,
             iterations=self.iterations,
             num_threads=check_n_threads(self.n_threads),
-            random_state=self.random_state,
+            random_state=check_random_state(self.random_state),
         )
