@@ -1,8 +1,11 @@
 """The :class:`Dataset` container every loader and generator returns."""
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recfm._utils import DataError, check_columns
@@ -17,23 +20,76 @@ NO_TIMES = "recfm_no_times"
 NO_RATINGS = "recfm_no_ratings"
 
 
+def check_interactions(interactions: Any, what: str, value_column: str | None = None) -> None:
+    """Check an interactions frame a model fits on, before any work: a non-empty DataFrame
+    with ``user_id`` and ``item_id``, without a missing value in them nor in its values
+    (``value_column``, else its ``rating`` column where it has one).
+
+    Every recommender checks its training frame here (``Recommender.positives``), so a NaN
+    rating is refused alike by all of them, with :func:`recfm._utils.check_columns`'s
+    message naming the frame (``what``), the column and the first row.
+    """
+    columns = ["user_id", "item_id"]
+    if value_column is not None:
+        columns.append(value_column)
+    elif isinstance(interactions, pd.DataFrame) and "rating" in interactions.columns:
+        columns.append("rating")
+    check_columns(interactions, columns, what)
+
+
+#: What :func:`pandas.api.types.infer_dtype` says of an object column of real numbers.
+_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal", "boolean")
+
+
+def check_min_rating(min_rating: object) -> None:
+    """Raise ``ValueError`` unless ``min_rating`` is None or a real number (not NaN, not a
+    bool, not text)."""
+    if min_rating is not None and (isinstance(min_rating, (bool, np.bool_))
+                                   or not isinstance(min_rating, numbers.Real)
+                                   or np.isnan(float(min_rating))):
+        raise ValueError(f"min_rating must be None or a number; got {min_rating!r}")
+
+
+def _check_numeric_ratings(ratings: pd.Series, min_rating: float, what: str) -> None:
+    """Refuse ratings that are not numbers (text), naming an example value and its row."""
+    if pd.api.types.is_numeric_dtype(ratings.dtype):
+        return
+    kind = pd.api.types.infer_dtype(ratings, skipna=False)
+    if kind in _NUMBER_KINDS:
+        return
+    if kind in ("string", "mixed", "mixed-integer"):
+        text = ratings.astype(object).str.len().notna().to_numpy()  # the strings among them
+        row = int(np.flatnonzero(text)[0]) if text.any() else 0
+    else:
+        row = 0
+    value = ratings.iloc[row]
+    value = value.item() if isinstance(value, np.generic) else value
+    raise DataError(f"{what} column 'rating' must hold numbers to compare with "
+                    f"min_rating={min_rating}; it holds {value!r} at row {row}")
+
+
 def rated_at_least(interactions: pd.DataFrame, min_rating: float, what: str) -> pd.DataFrame:
     """The rows of ``interactions`` rated ``>= min_rating``: what ``min_rating`` keeps as
     positives, in ``recfm evaluate`` (before the split) and in every recommender.
 
     Raises
     ------
+    ValueError
+        ``min_rating`` is not a number.
     DataError
         The frame came from a file without a rating column (:data:`NO_RATINGS`: every
-        rating a placeholder 1; the file is named), has no ``rating`` column, or keeps no
-        row (``what`` names it).
+        rating a placeholder 1; the file is named), has no ``rating`` column, one with a
+        missing value or a value that is not a number (text: the value and its row are
+        named), or keeps no row (``what`` names it).
     """
+    check_min_rating(min_rating)
     source = interactions.attrs.get(NO_RATINGS)
     if source is not None:
         raise DataError(f"min_rating={min_rating} given but {source} has no rating column "
                         "(every interaction counts as 1); name it with --rating-column "
                         "(rating_column=)")
     check_columns(interactions, ["rating"], what)
+    _check_numeric_ratings(interactions["rating"], min_rating, what)
     kept = interactions[interactions["rating"].to_numpy() >= min_rating]
     if len(kept) == 0:
         raise DataError(f"{what} has no interaction with rating >= min_rating={min_rating}")

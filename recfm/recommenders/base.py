@@ -20,12 +20,12 @@ import scipy.sparse as sp
 
 from .._utils import (
     Params,
-    check_columns,
     check_is_fitted,
     check_n_threads,
     check_positive_int,
     plain,
 )
+from ..datasets.dataset import check_interactions, check_min_rating, rated_at_least
 from ..datasets.ids import as_ids, ids_like, kind_note
 
 RECOMMENDATION_COLUMNS = ["user_id", "item_id", "rank", "score"]
@@ -92,8 +92,10 @@ class Recommender(Params):
     def check_params(self) -> None:
         """Check the hyper-parameters every recommender shares before any work.
 
-        ``n_threads`` (where a model has it) goes through :func:`recfm._utils.check_n_threads`.
+        ``min_rating`` is None or a number; ``n_threads`` (where a model has it) goes through
+        :func:`recfm._utils.check_n_threads`.
         """
+        check_min_rating(self.min_rating)
         if "n_threads" in self._param_names():
             check_n_threads(self.n_threads, note=False)  # type: ignore[attr-defined]
 
@@ -113,7 +115,9 @@ class Recommender(Params):
         return None
 
     def positives(self, train: pd.DataFrame, what: str = "train") -> pd.DataFrame:
-        """Validate ``train`` and keep the rows that count as positive feedback.
+        """Validate ``train`` (:func:`recfm.datasets.dataset.check_interactions`: a missing
+        id or rating is refused, naming its row) and keep the rows that count as positive
+        feedback.
 
         ``train`` may also be a users x items scipy.sparse matrix (as implicit and LightFM
         take it): each stored entry is an interaction, ids are the row and column numbers
@@ -122,10 +126,8 @@ class Recommender(Params):
             from ..datasets import interactions_frame
 
             train = interactions_frame(train)
-        check_columns(train, ["user_id", "item_id"], what)
+        check_interactions(train, what)  # ids and ratings without NaN, as for every model
         if self.min_rating is not None:
-            from ..datasets.dataset import rated_at_least
-
             train = rated_at_least(train, self.min_rating, what)
         return train
 

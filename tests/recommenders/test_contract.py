@@ -309,3 +309,33 @@ def test_any_collection_of_ids_is_accepted(name, fitted):
         model.recommend(pd.DataFrame({"user_id": [4]}))
     with pytest.raises(ValueError, match=r"user_ids must be one id .* shape \(2, 1\)"):
         model.recommend(np.array([[4], [9]]))
+
+
+# --------------------------------------------------------------------------------------------
+# ratings: checked alike by every model
+# --------------------------------------------------------------------------------------------
+def _rated(ratings) -> pd.DataFrame:
+    return pd.DataFrame({"user_id": [1, 2, 3, 1], "item_id": [1, 2, 3, 2],
+                         "rating": ratings, "timestamp": [1, 2, 3, 4]})
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_a_missing_rating_is_refused_alike_by_every_model(name):
+    model = make_recommender(name, seed=0, n_threads=1)
+    with pytest.raises(DataError, match=r"^train column 'rating' has 1 missing \(NaN\) value\(s\), "
+                                        r"first at row 1$"):
+        model.fit(_rated([5.0, np.nan, 4.0, 3.0]))
+    assert not hasattr(model, "seen_")
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_min_rating_on_text_ratings_names_the_column_and_a_value(name):
+    model = make_recommender(name, seed=0, n_threads=1).set_params(min_rating=4)
+    with pytest.raises(DataError, match=r"^train column 'rating' must hold numbers to compare "
+                                        r"with min_rating=4; it holds 'good' at row 2$"):
+        model.fit(_rated(pd.Series([5.0, 4.0, "good", "4"], dtype=object)))
+    with pytest.raises(DataError, match=r"it holds '5' at row 0$"):
+        model.fit(_rated(["5", "4", "1", "4"]))
+    with pytest.raises(ValueError, match="min_rating must be None or a number; got '4'"):
+        model.set_params(min_rating="4").fit(_rated([5.0, 4.0, 1.0, 4.0]))
+    assert not hasattr(model, "seen_")
