@@ -30,7 +30,8 @@ DEFAULT_L2_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
                    5000.0, 10000.0, 20000.0)
 
 #: Catalogue size above which a default comparison leaves EASE out (its λ search and fit
-#: cost ~n³: 20 s at ML-1M's 3,706 items on a 2-core machine, so ~10x that at 8,000 items).
+#: cost ~n³: 20 s at ML-1M's 3,706 items on a 2-core machine, 7.5x that at 8,000 items in
+#: benchmarks/ease_scaling.py).
 DEFAULT_LIST_MAX_ITEMS = 8_000
 
 #: Validation users per block of the λ search (their scores are dense float32 rows).
