@@ -449,18 +449,29 @@ class FeatureBuilder(Params):
         if resolved["log"]:
             self._log_times(interactions, "interactions", resolved["log"])
         # All or nothing: a bad value met half-way must not leave ids grown but not the space.
-        saved = (self.user_index_, self.item_index_, dict(self._attrs), dict(self._context_counts),
-                 self._log)
+        saved = self.saved_state()
         try:
             self._grow(grown, interactions, frames, resolved, first=False)
         except BaseException:
-            (self.user_index_, self.item_index_, self._attrs, self._context_counts,
-             self._log) = saved
+            self.restore_state(saved)
             raise
         self._log_cache = {}
         self.space_ = grown
         self.n_features_ = grown.n_features
         return self
+
+    def saved_state(self) -> tuple:
+        """What :meth:`partial_fit` changes, kept for :meth:`restore_state` (references, no
+        copies: growth builds new objects and never changes these in place)."""
+        check_is_fitted(self, "space_")
+        return (self.space_, self.n_features_, self.user_index_, self.item_index_,
+                dict(self._attrs), dict(self._context_counts), self._log, self._log_cache)
+
+    def restore_state(self, saved: tuple) -> None:
+        """Undo the growth since :meth:`saved_state` (a caller whose own work failed after
+        ``partial_fit`` succeeded rolls the builder back with it)."""
+        (self.space_, self.n_features_, self.user_index_, self.item_index_, self._attrs,
+         self._context_counts, self._log, self._log_cache) = saved
 
     def _grow(
         self,
@@ -488,7 +499,8 @@ class FeatureBuilder(Params):
                 )
             cand = pd.Index(pd.unique(candidates))
             new = enc.ordered(cand[index.get_indexer(cand) < 0] if len(index) else cand)
-            full = index.append(new) if len(index) else new
+            full = index.append(ids_of_kind(index, new, "interactions", side)) if len(index) \
+                else new
             # Store attributes for every row: frame rows win over what was stored before.
             names = [f.name for f in resolved[side]]
             if names:
@@ -1078,10 +1090,7 @@ class FeatureBuilder(Params):
         def spec_json(v: Any) -> Any:
             return [s if isinstance(s, str) else s.to_dict() for s in _spec_list(v, "features")]
 
-        attrs = {}
-        for side in ("user", "item"):
-            df = self._attrs.get(side)
-            attrs[side] = None if df is None else {c: _json_column(df[c]) for c in df.columns}
+        attrs = {side: frame_to_json(self._attrs.get(side)) for side in ("user", "item")}
         log = getattr(self, "_log", None)
         return {
             "format": "recfm.FeatureBuilder",
@@ -1133,12 +1142,7 @@ class FeatureBuilder(Params):
         b.n_features_ = b.space_.n_features
         b.user_index_ = pd.Index(state["user_index"])
         b.item_index_ = pd.Index(state["item_index"])
-        b._attrs = {
-            side: None
-            if d is None
-            else pd.DataFrame({c: pd.Series(v, dtype=_json_dtype(v)) for c, v in d.items()})
-            for side, d in state["attrs"].items()
-        }
+        b._attrs = {side: frame_from_json(d) for side, d in state["attrs"].items()}
         # Id fields share their vocabulary with the id index.
         for side in ("user", "item"):
             if _ID_COL[side] in b.space_:
@@ -1172,6 +1176,60 @@ def _json_cell(v: Any) -> Any:
 def _json_column(s: pd.Series) -> list:
     # Persistence is not a hot path: a per-cell conversion keeps lists and NaN JSON-clean.
     return [_json_cell(v) for v in s.astype(object).tolist()]
+
+
+def frame_to_json(frame: pd.DataFrame | None) -> dict[str, list] | None:
+    """A frame of attributes as ``{column: [JSON values]}`` (None stays None), for
+    :func:`frame_from_json`."""
+    return None if frame is None else {c: _json_column(frame[c]) for c in frame.columns}
+
+
+def frame_from_json(columns: dict[str, list] | None) -> pd.DataFrame | None:
+    """The frame :func:`frame_to_json` gave (integer columns with gaps as ``Int64``)."""
+    if columns is None:
+        return None
+    return pd.DataFrame({c: pd.Series(v, dtype=_json_dtype(v)) for c, v in columns.items()})
+
+
+def ids_of_kind(reference: pd.Index, ids: pd.Series | pd.Index, what: str, side: str) -> pd.Index:
+    """``ids`` to be added beside ``reference``: refused unless of its kind (integer, float
+    or text), as ``fit`` refuses an attribute frame whose ids differ in kind from the
+    interactions', and cast to its dtype when both are integers (int32 ids beside int64 ones
+    stay int64; a uint64 id beside them would turn the index into floats).
+
+    Parameters
+    ----------
+    reference : Index
+        The ids in place (a fitted index, a catalogue).
+    ids : Series or Index
+        The new ids.
+    what : str
+        The frame they come from, named in the message (``"items"``).
+    side : {"user", "item"}
+        Which id column.
+
+    Returns
+    -------
+    Index
+
+    Raises
+    ------
+    DataError
+        The kinds differ (``items column 'item_id' has text ids (dtype str) but the fitted
+        ids are integer``), or an integer id does not fit ``reference``'s dtype.
+    """
+    FeatureBuilder._check_id_types(reference, ids, what, side)
+    out = pd.Index(ids)
+    if (len(out) and pd.api.types.is_integer_dtype(reference.dtype)
+            and pd.api.types.is_integer_dtype(out.dtype) and out.dtype != reference.dtype):
+        bounds = np.iinfo(reference.dtype)
+        low, high = int(out.min()), int(out.max())
+        if low < bounds.min or high > bounds.max:
+            bad = low if low < bounds.min else high
+            raise DataError(f"{what} column {_ID_COL[side]!r} has id {bad}, which the "
+                            f"{reference.dtype} ids in place cannot hold")
+        out = out.astype(reference.dtype)
+    return out
 
 
 def _json_dtype(values: list) -> Any:

@@ -201,6 +201,12 @@ class FactorizationMachine(Params):
         Number of feature columns (rows of ``V_``).
     n_epochs_ : int
         Epochs trained so far (fit and partial_fit).
+    n_updates_ : int
+        Calls to ``fit`` and ``partial_fit`` that have changed the parameters (counted when
+        training starts, so a call that fails half-way counts too). Whoever keeps vectors
+        folded from the parameters compares it to know when they are stale
+        (:class:`~recfm.recommenders.FMRecommender` refolds its item vectors then). Parameters
+        changed by hand (``model.V_[...] = ...``) are not counted.
     reg_factors_ : float
         The L2 penalty on V in use (``reg_factors`` resolved).
     best_epoch_ : int or None
@@ -512,6 +518,7 @@ class FactorizationMachine(Params):
 
         rng = check_random_state(self.random_state)
         self._rng = rng
+        self._count_update()
         nf, k = data["n_features"], params["n_factors"]
         self.V_ = self._init_factors(rng, nf, k, params["init_std"])
         self.w_ = _aligned((nf,), 0.0)
@@ -529,8 +536,13 @@ class FactorizationMachine(Params):
                     smoothing)
         return self
 
-    def partial_fit(self, design: Any, sample_weight: Any = None,
-                    n_epochs: int | None = None) -> FactorizationMachine:
+    def partial_fit(
+        self,
+        design: Any,
+        sample_weight: Any = None,
+        n_epochs: int | None = None,
+        callback: Callable[[int, FactorizationMachine, dict[str, float]], Any] | None = None,
+    ) -> FactorizationMachine:
         """Continue training on ``design`` for ``n_epochs`` (default ``self.n_epochs``).
 
         The model **grows** when ``design.n_features`` exceeds ``n_features_`` (the feature
@@ -546,6 +558,10 @@ class FactorizationMachine(Params):
         sample_weight : array-like of shape (n_samples,), optional
         n_epochs : int, optional
             Epochs to run (default ``self.n_epochs``).
+        callback : callable, optional
+            ``callback(epoch, model, {'loss': ...})`` after every epoch, as in :meth:`fit`
+            (``epoch`` counts from 0 in this call; return ``False`` or raise
+            :class:`StopIteration` to stop).
 
         Returns
         -------
@@ -555,9 +571,11 @@ class FactorizationMachine(Params):
                                      or not isinstance(n_epochs, numbers.Integral)
                                      or n_epochs <= 0):
             raise ValueError(f"n_epochs must be a positive integer; got {n_epochs!r}")
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be callable (epoch, model, metrics); got {callback!r}")
         if getattr(self, "V_", None) is None:
             return self._fit(design, sample_weight, None, None,
-                             None if n_epochs is None else int(n_epochs))
+                             None if n_epochs is None else int(n_epochs), callback)
         # a model whose learned arrays were set from outside (e.g. loaded from disk) lacks
         # the training bookkeeping: rebuild it
         if getattr(self, "_rng", None) is None:
@@ -582,12 +600,17 @@ class FactorizationMachine(Params):
         sw = self._user_balanced(self._check_sample_weight(sample_weight, data["n_samples"]),
                                  data, params["user_balance"])
         nf = data["n_features"]
+        self._count_update()
         if nf > self.V_.shape[0]:
             self._grow(nf, params)
         if params["learning_schedule"] == "adagrad" and self.grad_sq_V_ is None:
             self._reset_accumulators(params)
-        self._train(params, data, sw, params["n_epochs"], None, None, None)
+        self._train(params, data, sw, params["n_epochs"], None, None, callback)
         return self
+
+    def _count_update(self) -> None:
+        """Count a call that changes the parameters (``n_updates_``)."""
+        self.n_updates_ = int(getattr(self, "n_updates_", 0)) + 1
 
     @staticmethod
     def _init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.ndarray:

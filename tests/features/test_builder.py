@@ -495,6 +495,34 @@ def test_partial_fit_reaches_min_count_later(interactions):
     assert row_dict(b.user_rows([3]), 0, names) == {"user_id=3": 1.0, "occ=b": 1.0}
 
 
+def test_partial_fit_keeps_the_id_dtype_and_can_be_undone(interactions, users, items):
+    b = full_builder().fit(interactions, users, items)
+    names, saved = b.feature_names(), b.saved_state()
+    more = interactions.head(2).assign(user_id=np.array([7, 8], np.uint64), item_id=[10, 20])
+    more_users = users.head(2).assign(user_id=np.array([7, 8], np.uint64))
+    b.partial_fit(more, more_users)
+    assert b.user_index_.tolist() == [1, 2, 3, 4, 7, 8] and b.user_index_.dtype == np.int64
+    b.restore_state(saved)
+    assert b.feature_names() == names and b.user_index_.tolist() == [1, 2, 3, 4]
+    assert (b.transform(interactions).user_features != full_builder().fit_transform(
+        interactions, users, items).user_features).nnz == 0
+
+
+def test_ids_of_kind_refuses_another_kind_and_casts_integers():
+    from recfm.features.builder import ids_of_kind
+
+    ref = pd.Index([1, 2, 3])
+    assert ids_of_kind(ref, pd.Series(np.array([9], np.int32)), "items", "item").dtype == np.int64
+    with pytest.raises(DataError, match=r"items column 'item_id' has text ids \(dtype .*\) but "
+                                        r"the fitted ids are integer \(dtype int64\)"):
+        ids_of_kind(ref, pd.Series(["9"]), "items", "item")
+    with pytest.raises(DataError, match="users column 'user_id' has float ids"):
+        ids_of_kind(ref, pd.Series([9.0]), "users", "user")
+    with pytest.raises(DataError, match="has id 18446744073709551615, which the int64 ids"):
+        ids_of_kind(ref, pd.Series(np.array([2**64 - 1], np.uint64)), "items", "item")
+    assert ids_of_kind(pd.Index(["a"]), pd.Series(["b"]), "items", "item").tolist() == ["b"]
+
+
 def test_partial_fit_before_fit_fits(interactions):
     b = FeatureBuilder().partial_fit(interactions)
     assert b.n_features_ == 6

@@ -161,6 +161,27 @@ def test_partial_fit_on_unfitted_model_fits_and_checks_factors():
         m.partial_fit(d)
 
 
+def test_n_updates_counts_the_calls_that_train_and_partial_fit_takes_a_callback():
+    d = small_design("bpr", n_pairs=300)
+    m = FactorizationMachine(n_factors=4, n_epochs=2, n_threads=1, random_state=0)
+    m.fit(d)
+    assert m.n_updates_ == 1
+    seen = []
+
+    def stop_after_one(epoch, model, metrics):
+        seen.append((epoch, model is m, sorted(metrics)))
+        return False
+
+    m.partial_fit(d, n_epochs=3, callback=stop_after_one)
+    assert seen == [(0, True, ["loss"])] and len(m.history_["loss"]) == 3
+    assert m.n_updates_ == 2
+    with pytest.raises(ValueError, match="callback must be callable"):
+        m.partial_fit(d, callback="nope")
+    assert m.n_updates_ == 2  # refused before any change
+    m.fit(d)
+    assert m.n_updates_ == 3
+
+
 def test_monitor_history_and_early_stopping_keeps_best_epoch():
     d = small_design("warp")
     scores = [0.1, 0.3, 0.2, 0.25, 0.5, 0.6]
