@@ -1,6 +1,7 @@
 """FMRecommender: feature builder + factorization machine + folded top-N.
 
-The trained FM is folded into item vectors ``I = [Vᵀt, b(t)]`` once, after ``fit``; a
+The trained FM is folded into item vectors ``I = [Vᵀt, b(t)]`` once after ``fit`` (and
+again before ranking when ``model_`` was trained since); a
 query (a known user, a new user described by attributes, either one in a context) becomes
 ``U = [Vᵀq, 1]`` at call time, and top-N is the blocked product ``U @ I.T`` with a partial
 sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q, t)``.
@@ -27,6 +28,7 @@ from ..features import (
     Numeric,
     RecentItems,
 )
+from ..features.builder import frame_from_json, frame_to_json, ids_of_kind
 from ..metrics import METRICS, ranking_metrics
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
@@ -119,7 +121,12 @@ class FMRecommender(Recommender):
     model_ : FactorizationMachine
         The fitted FM.
     item_vectors_ : ndarray of shape (n_items, n_factors + 1), float32
-        Folded item vectors ``[Vᵀt, b(t)]`` of the catalogue ``item_ids_``.
+        Folded item vectors ``[Vᵀt, b(t)]`` of the catalogue ``item_ids_``. They are
+        refolded, before they are used or read, whenever ``model_`` has changed since they
+        were folded (``model_.n_updates_`` counts its fit and partial_fit calls), so a
+        ``rec.model_.partial_fit(...)`` called directly never leaves ``recommend`` ranking
+        with stale vectors while ``score`` uses the new ones. Growing ``builder_``
+        directly is refused instead (it would leave users and items without seen items).
     user_ids_, item_ids_ : pandas.Index
         External ids of the training users and of the catalogue (in row order).
     seen_ : csr_matrix of shape (n_users, n_items)
@@ -128,6 +135,11 @@ class FMRecommender(Recommender):
         Training interactions rated below ``min_rating`` (of the model's users and
         items), excluded as well; None when there are none.
     """
+
+    # fitted attributes whose type the first assignment does not tell
+    _training_fold: tuple[Any, np.ndarray, np.ndarray] | None  # kept training users' fold
+    _added_items: pd.DataFrame | None
+    _item_vectors: np.ndarray
 
     def __init__(
         self,
@@ -410,36 +422,132 @@ class FMRecommender(Recommender):
         self.item_ids_ = pd.Index(builder.item_index_)
         self.seen_ = seen
         self.rated_below_: sp.csr_matrix | None = None
-        _, self.item_vectors_, _ = fold(model, builder.user_rows(self.user_ids_[:0]),
-                                        builder.item_rows(self.item_ids_))
-        # the training users' query vectors, folded on first use (_query_vectors)
-        self._training_fold: tuple[Any, np.ndarray, np.ndarray] | None = None
+        # the attributes of the items add_items brought in (catalogue rows past the builder's)
+        self._added_items = None
+        self._fold_catalogue()
+
+    # -- folded item vectors -----------------------------------------------------------
+    @property
+    def item_vectors_(self) -> np.ndarray:
+        """Folded item vectors of the catalogue, refolded first when ``model_`` changed."""
+        self._refold_if_stale()
+        return self._item_vectors
+
+    @item_vectors_.setter
+    def item_vectors_(self, vectors: np.ndarray) -> None:
+        # vectors folded from the current model_ and builder_ (a loaded model's)
+        self._item_vectors = vectors
+        self._fold_stamp = self._stamp()
+        self._training_fold = None
+
+    def _stamp(self) -> tuple:
+        """What folded vectors depend on: the model object and its update count, and the
+        builder's numbers of users and items."""
+        b = self.builder_
+        return (self.model_, int(getattr(self.model_, "n_updates_", 0)), len(b.user_index_),
+                len(b.item_index_))
+
+    def _refold_if_stale(self) -> None:
+        """Refold the item vectors (and drop the kept training users' vectors) when
+        ``model_`` is another object or has been trained since they were folded; refuse a
+        ``builder_`` grown since, naming the way to grow."""
+        stamp = self.__dict__.get("_fold_stamp")
+        if getattr(self, "model_", None) is None or getattr(self, "builder_", None) is None:
+            return
+        now = self._stamp()
+        if stamp is not None and stamp[2:] != now[2:]:
+            raise DataError(
+                f"builder_ has {now[2]} users and {now[3]} items but the recommender was built "
+                f"with {stamp[2]} and {stamp[3]}: it grew after the fit (builder_.partial_fit "
+                "called directly), so its new users and items have no seen items or catalogue "
+                "rows here; refit with FMRecommender.fit instead"
+            )
+        if stamp is None or stamp[0] is not now[0] or stamp[1] != now[1]:
+            self._fold_catalogue()
+
+    def _fold_catalogue(self) -> None:
+        """Fold the item vectors of the whole catalogue from the current model."""
+        rows = self._catalogue_rows()
+        _, self.item_vectors_, _ = fold(self.model_, rows[:0], rows)
+
+    def _catalogue_rows(self) -> sp.csr_matrix:
+        """Item rows of the catalogue: the builder's items, then those add_items added (from
+        the attributes kept for them)."""
+        b = self.builder_
+        rows = b.item_rows(b.item_index_)
+        n_added = len(self.item_ids_) - len(b.item_index_)
+        if n_added == 0:
+            return rows
+        return sp.vstack([rows, self._added_rows(self.item_ids_[len(b.item_index_):])],
+                         format="csr")
+
+    def _added_rows(self, ids: pd.Index) -> sp.csr_matrix:
+        """Item rows of items added by add_items, from their kept attributes."""
+        self._check_added_attributes()
+        return self.builder_.item_rows(ids, items=self._added_items)
+
+    def _check_added_attributes(self) -> None:
+        """Refuse to fold again items added by add_items whose attributes were not kept (a
+        model saved by a recfm that did not save them)."""
+        if len(self.item_ids_) > len(self.builder_.item_index_) and getattr(
+                self, "_added_items", None) is None:
+            raise DataError(
+                f"{len(self.item_ids_) - len(self.builder_.item_index_)} item(s) of this model "
+                "were added by add_items in a recfm that did not save their attributes, so "
+                "their vectors cannot be folded again; refit the model (or fit it without "
+                "them and add them again with add_items)"
+            )
 
     # -- catalogue ---------------------------------------------------------------------
     def add_items(self, items: pd.DataFrame) -> FMRecommender:
         """Add new items, described by their attributes, to the catalogue without retraining.
+
+        Their vectors are folded from their attributes alone (no id column: the model has
+        none for them), and the attributes are kept (and saved), so that ``score``,
+        ``explain`` and a later refold (after ``model_`` changed) use them too.
 
         Parameters
         ----------
         items : DataFrame
             ``item_id`` plus the item attribute columns the builder was fitted with. Ids
             already in the catalogue are refused (their vectors come from training).
+
+            The ids must be of the catalogue's kind, as ``fit`` requires of every frame's
+            ids: on a model with integer item ids, text ids (``'5003'``) and float ids
+            (``5004.0``) are refused with a :class:`~recfm._utils.DataError` naming the
+            column and both kinds, not converted. An id added becomes part of the model,
+            and the conversion the queries apply (``'5003'`` matches ``5003``, as on the
+            command line: :func:`recfm.datasets.ids.ids_like`) would accept ``'5003'`` yet
+            keep ``'05003'`` text, an id an integer catalogue cannot hold: convert the
+            column first (``items.astype({"item_id": "int64"})``). Integer ids of another
+            width (int32) are stored as the catalogue's dtype.
+
+        Returns
+        -------
+        self
         """
         check_is_fitted(self, "seen_")
         if not isinstance(items, pd.DataFrame) or "item_id" not in items.columns:
             raise DataError("items must be a DataFrame with an 'item_id' column")
-        ids = pd.Index(items["item_id"])
+        ids = ids_of_kind(self.item_ids_, items["item_id"], "items", "item")
         known = ids[self.item_ids_.get_indexer(ids) >= 0]
         if len(known):
             raise DataError(f"item id {plain(known[0])!r} is already in the catalogue; add only new items")
+        if ids.dtype != items["item_id"].dtype:
+            items = items.assign(item_id=ids.to_numpy())
         rows = self.builder_.item_rows(ids, items=items)
         if rows.nnz == 0:
             raise DataError(
                 "the new items have no usable attributes: an ids-only model cannot score "
                 "items it was not trained on"
             )
+        vectors = self.item_vectors_  # refolded first if the model changed
         _, new_vectors, _ = fold(self.model_, rows[:0], rows)
-        self.item_vectors_ = np.ascontiguousarray(np.vstack([self.item_vectors_, new_vectors]))
+        kept = items[["item_id", *self.builder_._attr_names("item")]].reset_index(drop=True)
+        if self._added_items is not None:
+            kept = pd.concat([self._added_items, kept], ignore_index=True)
+        self._added_items = kept
+        self._item_vectors = np.ascontiguousarray(np.vstack([vectors, new_vectors]))
         self.item_ids_ = self.item_ids_.append(ids)
         self.seen_ = sp.hstack(
             [self.seen_, sp.csr_matrix((self.seen_.shape[0], len(ids)), dtype=np.float32)],
@@ -574,8 +682,11 @@ class FMRecommender(Recommender):
         query rows, so theirs are folded once for every training user (as the item vectors
         are at fit), by the first such request for at least a quarter of them (a request
         for a few users folds just theirs): a model whose user rows are long (a History
-        field holds each user's items) then ranks them as fast as an ids-only model."""
+        field holds each user's items) then ranks them as fast as an ids-only model. The
+        kept vectors are dropped whenever the item vectors are refolded (``model_``
+        changed)."""
         check_is_fitted(self, "seen_")
+        self._refold_if_stale()
         if users is None and context is None and history is None:
             ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
             known = self.user_ids_.get_indexer(ids)
@@ -641,12 +752,15 @@ class FMRecommender(Recommender):
                 "--time-column, to order them by time)", UserWarning, stacklevel=3)
 
     def _item_rows(self, idx: np.ndarray) -> sp.csr_matrix:
-        n_trained = len(self.builder_.item_index_)
-        if (idx >= n_trained).any():
-            raise KeyError(
-                "explain/score for items added with add_items need their attributes: "
-                "pass them through items= of explain"
-            )
+        """Item rows of catalogue positions ``idx`` (added items from their kept attributes)."""
+        if (idx >= len(self.builder_.item_index_)).any():
+            if getattr(self, "_added_items", None) is None:  # saved before recfm kept them
+                raise KeyError(
+                    "explain/score for items added with add_items need their attributes, "
+                    "which this model (saved by an older recfm) did not keep: pass them "
+                    "through items= of explain"
+                )
+            return self.builder_.item_rows(self.item_ids_[idx], items=self._added_items)
         return self.builder_.item_rows(self.item_ids_[idx])
 
     # -- neighbours ----------------------------------------------------------------------
@@ -783,6 +897,8 @@ class FMRecommender(Recommender):
             "history": {k: [float(x) for x in v] for k, v in getattr(model, "history_", {}).items()},
             "n_epochs_trained": int(getattr(model, "n_epochs_", 0)),
             "best_epoch": getattr(model, "best_epoch_", None),
+            # the attributes of the items add_items added, to fold them again after training
+            "added_items": frame_to_json(getattr(self, "_added_items", None)),
         }
         arrays = {"w": model.w_, "V": model.V_, "item_vectors": self.item_vectors_,
                   "grad_sq_w": getattr(model, "grad_sq_w_", None),
@@ -838,7 +954,26 @@ class FMRecommender(Recommender):
         self.builder = (FeatureBuilder(**builder.get_params(deep=False))
                         if isinstance(builder, FeatureBuilder) else None)
         self.builder_ = builder  # type: ignore[assignment]
+        self._added_items = _saved_added_items(state.get("added_items"), self.item_ids_,
+                                               len(builder.item_index_))
         self.item_vectors_ = arrays["item_vectors"]
+
+
+def _saved_added_items(saved: Any, item_ids: pd.Index, n_trained: int) -> pd.DataFrame | None:
+    """The kept attributes of the items add_items added, from a saved state (None: none
+    kept, as in folders saved before recfm kept them); a ValueError when they disagree
+    with the catalogue's ids past the builder's."""
+    if saved is None:
+        return None
+    try:
+        frame = frame_from_json(saved)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f"the saved attributes of the added items are damaged: {exc!r}") from None
+    added = item_ids[n_trained:]
+    if frame is None or "item_id" not in frame.columns or frame["item_id"].tolist() != added.tolist():
+        raise ValueError("the saved attributes of the added items disagree with the model's item_ids")
+    frame["item_id"] = added.to_numpy()  # the catalogue's dtype (JSON ints may read as Int64)
+    return frame
 
 
 def _check_builder(builder: FeatureBuilder, n_features: int, user_ids: pd.Index,

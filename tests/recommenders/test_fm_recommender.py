@@ -114,6 +114,27 @@ def test_new_items_enter_the_ranking_without_retraining(fitted, sample):
         rec.add_items(new_items)
 
 
+def test_add_items_refuses_ids_of_another_kind_and_keeps_the_catalogue_dtype(sample):
+    rec = FMRecommender(builder=_builder(), model=_fm(epochs=1)).fit(
+        sample.interactions, users=sample.users, items=sample.items)
+    n = len(rec.item_ids_)
+    for bad, kind in (("5003", "text"), (5004.0, "float")):
+        frame = pd.DataFrame({"item_id": [bad], "genres": [["Comedy"]]})
+        with pytest.raises(DataError, match=rf"items column 'item_id' has {kind} ids \(dtype "
+                                            r".*\) but the fitted ids are integer"):
+            rec.add_items(frame)
+    assert len(rec.item_ids_) == n and rec.item_ids_.dtype == np.int64
+    assert rec.item_vectors_.shape[0] == rec.seen_.shape[1] == n
+    rec.add_items(pd.DataFrame({"item_id": np.array([5003], np.int32), "genres": [["Comedy"]]}))
+    assert rec.item_ids_.dtype == np.int64
+    recs = rec.recommend(rec.user_ids_[:3], n=n + 1, items=list(rec.item_ids_), exclude_seen=False)
+    assert recs.item_id.dtype == np.int64 and 5003 in set(recs.item_id)
+    # an added item is scored and explained from the attributes add_items kept
+    row = recs[recs.item_id == 5003].iloc[0]
+    assert rec.score([row.user_id], [5003])[0] == pytest.approx(row.score, rel=1e-5, abs=1e-5)
+    assert rec.explain(row.user_id, 5003).attrs["score"] == pytest.approx(row.score, abs=1e-4)
+
+
 def test_context_changes_the_ranking(fitted):
     user = fitted.user_ids_[2]
     night = fitted.recommend([user], n=10, context=pd.DataFrame({"hour": [23], "platform": ["ios"]}))
