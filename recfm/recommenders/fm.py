@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from .._utils import DataError, check_is_fitted, check_positive_int, check_random_state, plain
 from ..datasets import NO_TIMES
+from ..datasets.ids import frame_ids_like, ids_like
 from ..features import (
     Categorical,
     Design,
@@ -573,10 +574,49 @@ class FMRecommender(Recommender):
 
         ``context`` has one row (applied to every user) or one row per user, holding the
         context columns the builder was fitted with. ``history`` (see :meth:`recommend`)
-        stands for the log of the users it names.
+        stands for the log of the users it names. Ids are matched with the model's as the
+        command line matches them (see :meth:`recommend`).
         """
         check_is_fitted(self, "seen_")
-        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+        return self._query_rows(*self._ids_like(user_ids, users, history), context)
+
+    def _ids_like(self, user_ids: Iterable, users: Any = None, history: Any = None
+                  ) -> tuple[pd.Index, Any, Any]:
+        """A request's user ids, ``users`` frame and ``history`` with their ids as the
+        model's kind (:func:`recfm.datasets.ids.ids_like`): against integer ids the text
+        ``'5'`` is 5 (``'007'`` stays text, a new id), against text ids 5 is ``'5'``."""
+        ids = ids_like(pd.Index(np.atleast_1d(np.asarray(user_ids))), self.user_ids_)
+        if isinstance(users, pd.DataFrame):
+            users = frame_ids_like(users, "user_id", self.user_ids_)
+        if isinstance(history, pd.DataFrame):
+            history = frame_ids_like(frame_ids_like(history, "user_id", self.user_ids_),
+                                     "item_id", self.item_ids_)
+        elif isinstance(history, dict):
+            history = self._dict_history_like(history)
+        return ids, users, history
+
+    def _dict_history_like(self, history: dict) -> dict:
+        """A ``{user id: [item ids]}`` history with its ids as the model's kind (one
+        conversion of all the item ids; the dict is rebuilt only when some change)."""
+        keys = ids_like(pd.Index(list(history)), self.user_ids_)
+        if keys.has_duplicates:
+            dup = keys[keys.duplicated()][0]
+            raise DataError(f"history names user {plain(dup)!r} twice (ids written alike, such "
+                            "as 5 and '5', are one user)")
+        lists = [np.atleast_1d(np.asarray([] if v is None else v, dtype=object))
+                 for v in history.values()]
+        flat = pd.Index(pd.Series(np.concatenate(lists) if lists else [], dtype=object)
+                        .infer_objects())
+        items = ids_like(flat, self.item_ids_)
+        if items.dtype == flat.dtype and items.equals(flat):
+            values: list = list(history.values())
+        else:
+            values = np.split(items.to_numpy(dtype=object), np.cumsum([len(v) for v in lists])[:-1])
+        return dict(zip(keys.tolist(), values, strict=True))
+
+    def _query_rows(self, ids: pd.Index, users: Any, history: Any, context: Any
+                    ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """:meth:`query_rows` of ids already matched to the model's kind (:meth:`_ids_like`)."""
         known = self.user_ids_.get_indexer(ids)
         described = known >= 0
         if history is not None:
@@ -656,15 +696,26 @@ class FMRecommender(Recommender):
 
         Returns
         -------
-        DataFrame with columns ``user_id, item_id, rank, score``.
+        DataFrame with columns ``user_id, item_id, rank, score``; ``user_id`` echoes
+        ``user_ids`` as given.
+
+        Notes
+        -----
+        Request ids meet the model's as on the command line
+        (:func:`recfm.datasets.ids.ids_like`), in ``user_ids``, the ``user_id`` column of
+        ``users``, and the users and items of ``history``: on a model with integer ids the
+        text ``'5'`` is user 5 while ``'007'`` stays a new (text) id; on a model with text
+        ids the integer 5 is ``'5'``.
         """
         n = check_positive_int(n, "n")
-        U, c, known = self._query_vectors(user_ids, users, context, history)
+        check_is_fitted(self, "seen_")
+        ids, users, history = self._ids_like(user_ids, users, history)
+        U, c, known = self._query_vectors(ids, users, context, history)
         self._warn_if_untimed(history)
         candidates = None if items is None else self._candidate_indices(items)
         exclude = self.excluded_rows(known) if exclude_seen else None
         if exclude is not None and history is not None:
-            exclude = self._with_history(exclude, user_ids, history)
+            exclude = self._with_history(exclude, ids, history)
         idx, scores = top_n(
             U, self.item_vectors_, n, exclude=exclude, candidates=candidates,
             block_size=self.block_size,
@@ -673,7 +724,7 @@ class FMRecommender(Recommender):
         ids = np.atleast_1d(np.asarray(user_ids))
         return self.to_frame(ids, idx, scores)
 
-    def _query_vectors(self, user_ids: Iterable, users: pd.DataFrame | None,
+    def _query_vectors(self, ids: pd.Index, users: pd.DataFrame | None,
                        context: pd.DataFrame | None, history: Any
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Folded query vectors U, constants c and training rows of ``user_ids``.
@@ -684,11 +735,9 @@ class FMRecommender(Recommender):
         for a few users folds just theirs): a model whose user rows are long (a History
         field holds each user's items) then ranks them as fast as an ids-only model. The
         kept vectors are dropped whenever the item vectors are refolded (``model_``
-        changed)."""
-        check_is_fitted(self, "seen_")
+        changed). ``ids`` are matched to the model's kind (:meth:`_ids_like`)."""
         self._refold_if_stale()
         if users is None and context is None and history is None:
-            ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
             known = self.user_ids_.get_indexer(ids)
             cache = getattr(self, "_training_fold", None)
             if cache is not None and cache[0] is not self.model_:
@@ -700,13 +749,13 @@ class FMRecommender(Recommender):
                     cache = (self.model_, U, c)
                     self._training_fold = cache
                 return cache[1][known], cache[2][known], known
-        Xq, known = self.query_rows(user_ids, users=users, context=context, history=history)
+        Xq, known = self._query_rows(ids, users, history, context)
         U, _, c = fold(self.model_, Xq, Xq[:0])
         return U, c, known
 
-    def _with_history(self, seen: sp.csr_matrix, user_ids: Iterable, history: Any) -> sp.csr_matrix:
-        """``seen`` plus, for the users named in ``history``, the history's items."""
-        ids = pd.Index(np.atleast_1d(np.asarray(user_ids)))
+    def _with_history(self, seen: sp.csr_matrix, ids: pd.Index, history: Any) -> sp.csr_matrix:
+        """``seen`` plus, for the users named in ``history``, the history's items (ids and
+        history matched to the model's kind)."""
         keys, log = self.builder_._frame_log(history)
         at = keys.get_indexer(ids) if len(keys) else np.full(len(ids), -1)
         H = sp.csr_matrix((np.ones(len(log["user"]), np.float32), (log["user"], log["item"])),
@@ -732,8 +781,10 @@ class FMRecommender(Recommender):
         users: pd.DataFrame | None = None,
         history: Any = None,
     ) -> np.ndarray:
-        """Full FM score of each (user, item) pair, computed by the model's ``predict``."""
-        Xq, _ = self.query_rows(user_ids, users=users, context=context, history=history)
+        """Full FM score of each (user, item) pair, computed by the model's ``predict``
+        (user ids matched as in :meth:`recommend`)."""
+        check_is_fitted(self, "seen_")
+        Xq, _ = self._query_rows(*self._ids_like(user_ids, users, history), context)
         idx = self._candidate_indices(item_ids, "item_ids")
         if len(idx) != Xq.shape[0]:
             raise ValueError(f"user_ids has {Xq.shape[0]} entries but item_ids has {len(idx)}")
@@ -815,10 +866,17 @@ class FMRecommender(Recommender):
         -------
         DataFrame with columns ``kind`` (``bias``, ``query``, ``item``, ``query×item``,
         ``query×query``, ``item×item``), ``feature``, ``other_feature`` and ``value``.
+
+        Ids are matched as in :meth:`recommend` (``user_id``, ``users``, ``history``, and
+        ``item_id`` with the ``items`` frame).
         """
-        Xq, _ = self.query_rows([user_id], users=users, context=context, history=history)
+        check_is_fitted(self, "seen_")
+        Xq, _ = self._query_rows(*self._ids_like([user_id], users, history), context)
         if items is not None:
-            Xt = self.builder_.item_rows([item_id], items=items)
+            if isinstance(items, pd.DataFrame):
+                items = frame_ids_like(items, "item_id", self.item_ids_)
+            Xt = self.builder_.item_rows(ids_like(pd.Index([item_id]), self.item_ids_),
+                                         items=items)
         else:
             Xt = self._item_rows(self._candidate_indices([item_id], "item_id"))
         x = (Xq + Xt).tocsr()

@@ -82,6 +82,28 @@ def test_empty_and_bad_histories(fitted):
         fitted.recommend(["y"], history={"x": [100]})
 
 
+def test_history_ids_meet_the_models_as_written(fitted, log):
+    u = int(fitted.user_ids_[3])
+    own = log[log.user_id == u].sort_values("timestamp")
+    items = own.item_id.tolist()
+    a = fitted.recommend([u], n=6, history={u: items})
+    b = fitted.recommend([str(u)], n=6, history={str(u): [str(i) for i in items]})
+    pd.testing.assert_frame_equal(a.drop(columns="user_id"), b.drop(columns="user_id"))
+    assert not set(b.item_id) & set(items)  # the history's items are excluded, as text too
+    frame = own.astype({"user_id": str, "item_id": str})
+    c = fitted.recommend([u], n=6, history=frame)
+    pd.testing.assert_frame_equal(a, c)
+    assert fitted.score([str(u)], [a.item_id.iloc[0]], history={str(u): items})[0] == \
+        pytest.approx(a.score.iloc[0], rel=1e-5)
+    with pytest.raises(DataError, match=f"history names user {u} twice"):
+        fitted.recommend([u], history={u: items, str(u): items})
+    # on a model with text ids, integer ids are their text
+    text = _rec().fit(log.astype({"user_id": str, "item_id": str}))
+    x = text.recommend([u], n=6, history={u: items})
+    y = text.recommend([str(u)], n=6, history={str(u): [str(i) for i in items]})
+    pd.testing.assert_frame_equal(x.drop(columns="user_id"), y.drop(columns="user_id"))
+
+
 def test_explain_shows_history_item_pairs_and_sums_to_the_score(fitted, log):
     u = fitted.user_ids_[0]
     item = fitted.item_ids_[0]

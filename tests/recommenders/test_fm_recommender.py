@@ -135,6 +135,39 @@ def test_add_items_refuses_ids_of_another_kind_and_keeps_the_catalogue_dtype(sam
     assert rec.explain(row.user_id, 5003).attrs["score"] == pytest.approx(row.score, abs=1e-4)
 
 
+def test_request_ids_meet_the_models_as_written(sample):
+    rec = FMRecommender(builder=_builder(), model=_fm(epochs=1)).fit(
+        sample.interactions, users=sample.users, items=sample.items)
+    a = rec.recommend([1, 2, 3], n=5)
+    b = rec.recommend(["1", "2", "3"], n=5)
+    assert b.user_id.tolist() == [str(u) for u in a.user_id]  # echoed as given
+    pd.testing.assert_frame_equal(a.drop(columns="user_id"), b.drop(columns="user_id"))
+    rec.recommend_all(n=1)  # the kept training users' vectors answer text ids too
+    pd.testing.assert_frame_equal(b, rec.recommend(["1", "2", "3"], n=5))
+    item = a.item_id.iloc[0]
+    assert rec.score(["1"], [item])[0] == rec.score([1], [item])[0]
+    assert rec.explain("1", item).attrs["score"] == rec.explain(1, item).attrs["score"]
+    assert rec.similar_users(["1"], n=3).similar_user_id.tolist() == \
+        rec.similar_users([1], n=3).similar_user_id.tolist()
+    with pytest.raises(KeyError, match="not seen in training, e.g. '007'"):
+        rec.recommend(["007"])  # no integer id is written 007: a new user
+    # a users frame's text ids meet the request's integer ones (cold start)
+    new = sample.users.head(2).assign(user_id=[9001, 9002])
+    c = rec.recommend([9001, 9002], n=5, users=new)
+    pd.testing.assert_frame_equal(c, rec.recommend([9001, 9002], n=5,
+                                                   users=new.assign(user_id=["9001", "9002"])))
+    assert rec.score(["9001"], [item], users=new)[0] == rec.score([9001], [item], users=new)[0]
+    # an items frame's text id meets explain's integer item id
+    extra = pd.DataFrame({"item_id": [7001], "genres": [["Comedy"]]})
+    assert rec.explain(1, 7001, items=extra.assign(item_id=["7001"])).attrs["score"] == \
+        rec.explain(1, 7001, items=extra).attrs["score"]
+    # on a model with text ids, the integer 5 is the id '5'
+    log = sample.interactions.astype({"user_id": str})
+    text = FMRecommender(model=_fm(epochs=1)).fit(log)
+    pd.testing.assert_frame_equal(text.recommend([5, 6], n=4).drop(columns="user_id"),
+                                  text.recommend(["5", "6"], n=4).drop(columns="user_id"))
+
+
 def test_context_changes_the_ranking(fitted):
     user = fitted.user_ids_[2]
     night = fitted.recommend([user], n=10, context=pd.DataFrame({"hour": [23], "platform": ["ios"]}))
