@@ -1,13 +1,15 @@
 """FMRecommender: feature builder + factorization machine + folded top-N.
 
 The trained FM is folded into item vectors ``I = [Vᵀt, b(t)]`` once after ``fit`` (and
-again before ranking when ``model_`` was trained since); a
+again after ``partial_fit``, or before ranking when ``model_`` was trained since); a
 query (a known user, a new user described by attributes, either one in a context) becomes
 ``U = [Vᵀq, 1]`` at call time, and top-N is the blocked product ``U @ I.T`` with a partial
 sort (:func:`recfm.ranking.top_n`). Scores returned are the full FM score ``y(q, t)``.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import numbers
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -18,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, check_is_fitted, check_positive_int, check_random_state, plain
-from ..datasets import NO_TIMES
+from ..datasets import NO_TIMES, interactions_frame
 from ..datasets.ids import frame_ids_like, ids_like
 from ..features import (
     Categorical,
@@ -127,7 +129,8 @@ class FMRecommender(Recommender):
         were folded (``model_.n_updates_`` counts its fit and partial_fit calls), so a
         ``rec.model_.partial_fit(...)`` called directly never leaves ``recommend`` ranking
         with stale vectors while ``score`` uses the new ones. Growing ``builder_``
-        directly is refused instead (it would leave users and items without seen items).
+        directly is refused instead (it would leave users and items without seen items):
+        grow with :meth:`partial_fit`.
     user_ids_, item_ids_ : pandas.Index
         External ids of the training users and of the catalogue (in row order).
     seen_ : csr_matrix of shape (n_users, n_items)
@@ -427,6 +430,190 @@ class FMRecommender(Recommender):
         self._added_items = None
         self._fold_catalogue()
 
+    # -- training on ---------------------------------------------------------------------
+    def partial_fit(
+        self,
+        interactions: pd.DataFrame,
+        users: pd.DataFrame | None = None,
+        items: pd.DataFrame | None = None,
+        n_epochs: int | None = None,
+        callback: Callable[[int, FactorizationMachine, dict[str, float]], Any] | None = None,
+    ) -> FMRecommender:
+        """Train on new interactions, growing the model with new users, items and values.
+
+        More epochs of the fitted FM (:meth:`FactorizationMachine.partial_fit`: the same
+        loss, Adagrad sums going on from where training stopped, a saved and loaded model
+        included) on ``interactions`` only: pass the old interactions too to train on
+        everything. Users, items and categorical values the model has not seen (in
+        ``interactions`` or the ``users`` / ``items`` frames) get new rows and columns
+        (:meth:`FeatureBuilder.partial_fit`; the FM's new parameters start as at ``fit``),
+        and what the model knew keeps its columns. Afterwards everything answers with the
+        new parameters: the item vectors are refolded (items added by :meth:`add_items`
+        included), the kept vectors of the training users are dropped, the new
+        interactions are in ``seen_`` (never recommended back) and in the log of History /
+        RecentItems fields, those rated below ``min_rating`` in ``rated_below_``; so
+        ``recommend``, ``score``, ``explain`` and ``similar_items`` agree as after ``fit``.
+
+        The command line has no counterpart (``recfm fit`` trains from scratch): load a
+        saved model, call this, save it again.
+
+        Parameters
+        ----------
+        interactions : DataFrame or scipy.sparse matrix
+            ``user_id, item_id`` [, ``rating``, the context columns], as given to ``fit``
+            (with ``min_rating``, only ratings >= it are trained on). A users x items matrix
+            is read as ``fit`` reads it (ids are the row and column numbers); for a model
+            fitted from matrices it must have the fitted shape, its rows and columns the
+            model's.
+        users, items : DataFrame, optional
+            Attributes of new users / items (``user_id`` / ``item_id`` plus the fitted
+            attribute columns); rows of known ids replace their stored attributes. Needed
+            for new ids when the builder has attributes on that side (as at ``fit``, a
+            missing row follows each field's ``missing`` policy). An item added by
+            :meth:`add_items` that has interactions here joins the builder with the
+            attributes given to ``add_items`` unless ``items`` gives it new ones.
+        n_epochs : int, optional
+            Epochs to run (default: the model's ``n_epochs``).
+        callback : callable, optional
+            ``callback(epoch, model, {'loss': ...})`` after every epoch; return ``False``
+            or raise ``StopIteration`` to stop (the epochs run are kept).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataError, ValueError
+            Before any work: a bad ``n_epochs``, ids of another kind than the model's
+            (text ids on a model with integer ids, as ``fit`` refuses between its frames),
+            missing columns, no interaction left by ``min_rating``; growth of a model fitted
+            from matrices (its feature matrices fix its users and items). An error during
+            training (a callback's, a divergence) leaves the recommender as it was.
+
+        Notes
+        -----
+        No early stopping or validation here; ``validation_`` and ``validation_summary``
+        still describe the last ``fit``. Negatives are drawn among the items that are not
+        the user's positives, old or new; ``user_balance`` and popularity negatives count
+        the samples of this call.
+        """
+        check_is_fitted(self, "seen_")
+        if n_epochs is not None:
+            n_epochs = check_positive_int(n_epochs, "n_epochs")
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be callable (epoch, model, metrics); got {callback!r}")
+        self.model_.check_params()
+        self._refold_if_stale()  # a builder grown behind our back is refused here
+        matrices = isinstance(self.builder_, MatrixRows)
+        if matrices and (users is not None or items is not None):
+            raise DataError(_MATRIX_GROWTH + "; users= and items= are refused")
+        if matrices and sp.issparse(interactions):
+            if interactions.shape != self.seen_.shape:
+                raise DataError(f"interactions has shape {interactions.shape} but the model was "
+                                f"fitted on a {self.seen_.shape[0]} x {self.seen_.shape[1]} matrix")
+            interactions = interactions_frame(interactions, self.user_ids_, self.item_ids_)
+        rated = interactions
+        train = self.positives(interactions, "interactions")
+        ids_of_kind(self.user_ids_, train["user_id"], "interactions", "user")
+        ids_of_kind(self.item_ids_, train["item_id"], "interactions", "item")
+        for frame, what, side, ref in ((users, "users", "user", self.user_ids_),
+                                       (items, "items", "item", self.item_ids_)):
+            if isinstance(frame, pd.DataFrame) and f"{side}_id" in frame.columns:
+                ids_of_kind(ref, frame[f"{side}_id"], what, side)
+        self._check_added_attributes()  # refused now if they could not be refolded after
+        saved = None if matrices else self.builder_.saved_state()
+        try:
+            if matrices:
+                design, user_ids, item_ids, added = self._matrix_design(train)
+            else:
+                design, user_ids, item_ids, added = self._grown_design(train, users, items)
+            # old rows and columns to new (append-only: the old ones are all there)
+            urow, icol = user_ids.get_indexer(self.user_ids_), item_ids.get_indexer(self.item_ids_)
+            shape = (len(user_ids), len(item_ids))
+            old, new = self.seen_.tocoo(), design.interactions.tocoo()
+            seen = _binary(np.concatenate([urow[old.row], new.row]),
+                           np.concatenate([icol[old.col], new.col]), shape)
+            below = None
+            if self.rated_below_ is not None:
+                low = self.rated_below_.tocoo()
+                below = _binary(urow[low.row], icol[low.col], shape)
+            design = dataclasses.replace(design, interactions=seen[:, :design.item_features.shape[0]])
+            self._train_more(design, n_epochs, callback)
+        except BaseException:
+            if saved is not None:
+                self.builder_.restore_state(saved)
+            raise
+        self.user_ids_, self.item_ids_, self.seen_ = user_ids, item_ids, seen
+        self.rated_below_ = _union(below, self.below_min_rating(rated))
+        self._added_items = added
+        self._fold_catalogue()
+        return self
+
+    def _grown_design(self, train: pd.DataFrame, users: Any, items: Any
+                      ) -> tuple[Design, pd.Index, pd.Index, pd.DataFrame | None]:
+        """Grow the builder with ``train`` and the frames; the design of ``train`` in the
+        grown space, the new user ids and catalogue, and the items still only added."""
+        b = self.builder_
+        b.partial_fit(train, users, self._with_added_attributes(train, items))
+        design = b.transform(train)
+        added = self._added_items
+        item_ids = pd.Index(b.item_index_)
+        if added is not None:
+            keep = ~added["item_id"].isin(item_ids).to_numpy()
+            added = added[keep].reset_index(drop=True) if keep.any() else None
+        if added is not None:
+            item_ids = item_ids.append(pd.Index(added["item_id"]))
+        return design, pd.Index(b.user_index_), item_ids, added
+
+    def _with_added_attributes(self, train: pd.DataFrame, items: Any) -> Any:
+        """``items`` plus the kept attributes of the added items ``train`` interacts with
+        (those ``items`` does not describe anew)."""
+        added = self._added_items
+        if added is None:
+            return items
+        wanted = added["item_id"].isin(train["item_id"].to_numpy()).to_numpy()
+        if isinstance(items, pd.DataFrame) and "item_id" in items.columns:
+            wanted &= ~added["item_id"].isin(items["item_id"].to_numpy()).to_numpy()
+        if not wanted.any():
+            return items
+        rows = added[wanted]
+        return rows if items is None else pd.concat([items, rows], ignore_index=True)
+
+    def _matrix_design(self, train: pd.DataFrame
+                       ) -> tuple[Design, pd.Index, pd.Index, pd.DataFrame | None]:
+        """The design of ``train`` on the rows of a model fitted from matrices (no growth)."""
+        rows = self.builder_
+        assert isinstance(rows, MatrixRows)
+        r = self.user_ids_.get_indexer(train["user_id"])
+        c = self.item_ids_.get_indexer(train["item_id"])
+        for pos, column in ((r, "user_id"), (c, "item_id")):
+            if (pos < 0).any():
+                bad = train[column].to_numpy()[np.flatnonzero(pos < 0)[0]]
+                raise DataError(f"{_MATRIX_GROWTH}: {column.replace('_', ' ')} {plain(bad)!r} "
+                                "of interactions is not one of its rows or columns")
+        pairs = _binary(r, c, self.seen_.shape)
+        values = (train["rating"].to_numpy(np.float32) if "rating" in train.columns
+                  else np.ones(len(train), np.float32))
+        design = Design(user_features=rows.user_features_, item_features=rows.item_features_,
+                        interactions=pairs, sample_users=r.astype(np.int32),
+                        sample_items=c.astype(np.int32), sample_values=values,
+                        user_ids=self.user_ids_.to_numpy(), item_ids=self.item_ids_.to_numpy(),
+                        extra={"layout": dict(rows.layout)})
+        return design, self.user_ids_, self.item_ids_, None
+
+    def _train_more(self, design: Design, n_epochs: int | None, callback: Any) -> None:
+        """``model_.partial_fit`` on ``design``; on any error the model is put back as it
+        was (the same object, so that references to it stay valid)."""
+        model = self.model_
+        before = copy.deepcopy(vars(model))
+        try:
+            model.partial_fit(design, n_epochs=n_epochs, callback=callback)
+        except BaseException:
+            vars(model).clear()
+            vars(model).update(before)
+            raise
+
     # -- folded item vectors -----------------------------------------------------------
     @property
     def item_vectors_(self) -> np.ndarray:
@@ -459,9 +646,10 @@ class FMRecommender(Recommender):
         if stamp is not None and stamp[2:] != now[2:]:
             raise DataError(
                 f"builder_ has {now[2]} users and {now[3]} items but the recommender was built "
-                f"with {stamp[2]} and {stamp[3]}: it grew after the fit (builder_.partial_fit "
-                "called directly), so its new users and items have no seen items or catalogue "
-                "rows here; refit with FMRecommender.fit instead"
+                f"with {stamp[2]} and {stamp[3]}: it grew outside FMRecommender.partial_fit "
+                "(builder_.partial_fit called directly), so its new users and items have no "
+                "seen items or catalogue rows here; grow the model with "
+                "FMRecommender.partial_fit(interactions, users=..., items=...) instead"
             )
         if stamp is None or stamp[0] is not now[0] or stamp[1] != now[1]:
             self._fold_catalogue()
@@ -505,7 +693,9 @@ class FMRecommender(Recommender):
 
         Their vectors are folded from their attributes alone (no id column: the model has
         none for them), and the attributes are kept (and saved), so that ``score``,
-        ``explain`` and a later refold (after ``model_`` changed) use them too.
+        ``explain`` and a later refold (after :meth:`partial_fit`, or after ``model_``
+        changed) use them too. When :meth:`partial_fit` later meets interactions with an
+        added item, the item joins the builder with these attributes and its own id column.
 
         Parameters
         ----------
@@ -1015,6 +1205,29 @@ class FMRecommender(Recommender):
         self._added_items = _saved_added_items(state.get("added_items"), self.item_ids_,
                                                len(builder.item_index_))
         self.item_vectors_ = arrays["item_vectors"]
+
+
+#: Why a model fitted from matrices cannot take new users or items.
+_MATRIX_GROWTH = ("a model fitted from matrices cannot grow (its feature matrices fix its users "
+                  "and items; refit it on the grown matrices)")
+
+
+def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Binary float32 CSR of ``shape`` with an entry at each (``rows``, ``cols``) pair."""
+    out = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+    out.sum_duplicates()
+    out.data[:] = 1.0
+    out.sort_indices()
+    return out
+
+
+def _union(a: sp.csr_matrix | None, b: sp.csr_matrix | None) -> sp.csr_matrix | None:
+    """The binary union of two CSRs of one shape (None: no entries)."""
+    if a is None or b is None:
+        return b if a is None else a
+    coo_a, coo_b = a.tocoo(), b.tocoo()
+    return _binary(np.concatenate([coo_a.row, coo_b.row]), np.concatenate([coo_a.col, coo_b.col]),
+                   a.shape)
 
 
 def _saved_added_items(saved: Any, item_ids: pd.Index, n_trained: int) -> pd.DataFrame | None:
