@@ -26,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._utils import DataError, Params, check_columns, check_is_fitted
+from ..datasets.dataset import check_interactions
 from . import _encode as enc
 from . import _log
 from .design import Design
@@ -275,12 +276,7 @@ class FeatureBuilder(Params):
         return None
 
     def _check_interactions(self, df: Any, context_names: list[str], what: str) -> None:
-        cols = [USER_ID, ITEM_ID]
-        if self.value_column is not None:
-            cols.append(self.value_column)
-        elif isinstance(df, pd.DataFrame) and "rating" in df.columns:
-            cols.append("rating")
-        check_columns(df, cols, what)
+        check_interactions(df, what, self.value_column)
         _require_columns(df, context_names, what, "context_features")
 
     def _side_frame(

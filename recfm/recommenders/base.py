@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -128,7 +129,17 @@ class Recommender(Params):
             train = interactions_frame(train)
         check_interactions(train, what)  # ids and ratings without NaN, as for every model
         if self.min_rating is not None:
-            train = rated_at_least(train, self.min_rating, what)
+            return rated_at_least(train, self.min_rating, what)
+        if "rating" in train.columns and pd.api.types.is_numeric_dtype(train["rating"].dtype):
+            negative = train["rating"].to_numpy() < 0
+            if negative.any():
+                # LightFM's interactions mark negatives with -1; here every row is a positive
+                warnings.warn(
+                    f"{what} has {int(negative.sum())} interaction(s) with a negative rating "
+                    f"(e.g. {plain(train['rating'].to_numpy()[negative][0])!r}), read as "
+                    "positives like every other row since min_rating is not set; pass "
+                    "min_rating=0 (or 1) to keep only the positive ones",
+                    UserWarning, stacklevel=3)
         return train
 
     def fit(

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from .._utils import DataError, check_is_fitted, check_positive_int, check_random_state, plain
 from ..datasets import NO_TIMES, interactions_frame
-from ..datasets.ids import frame_ids_like, ids_like
+from ..datasets.ids import as_ids, frame_ids_like, ids_like
 from ..features import (
     Categorical,
     Design,
@@ -394,7 +394,7 @@ class FMRecommender(Recommender):
         """(training rows, validation rows) from a held-out frame or a fraction of train."""
         if isinstance(validation, pd.DataFrame):
             val = self.positives(validation, "validation")
-            check_split(train, val, cold_start=True)  # refuses pairs in both
+            check_split(train, val, cold_start=True, test_name="validation")  # no pair in both
         elif isinstance(validation, numbers.Real) and not isinstance(validation, bool):
             if not 0.0 < float(validation) < 1.0:
                 raise ValueError(f"validation as a fraction must be in (0, 1); got {validation!r}")
@@ -775,7 +775,7 @@ class FMRecommender(Recommender):
         """A request's user ids, ``users`` frame and ``history`` with their ids as the
         model's kind (:func:`recfm.datasets.ids.ids_like`): against integer ids the text
         ``'5'`` is 5 (``'007'`` stays text, a new id), against text ids 5 is ``'5'``."""
-        ids = ids_like(pd.Index(np.atleast_1d(np.asarray(user_ids))), self.user_ids_)
+        ids = ids_like(as_ids(user_ids, "user_ids"), self.user_ids_)
         if isinstance(users, pd.DataFrame):
             users = frame_ids_like(users, "user_id", self.user_ids_)
         if isinstance(history, pd.DataFrame):
@@ -886,8 +886,9 @@ class FMRecommender(Recommender):
 
         Returns
         -------
-        DataFrame with columns ``user_id, item_id, rank, score``; ``user_id`` echoes
-        ``user_ids`` as given.
+        DataFrame with columns ``user_id, item_id, rank, score``; ``user_id`` holds each
+        request id as matched (below): a known user's as the model has it, a new one's as
+        given.
 
         Notes
         -----
@@ -911,8 +912,7 @@ class FMRecommender(Recommender):
             block_size=self.block_size,
         )
         scores = scores + c[:, None]
-        ids = np.atleast_1d(np.asarray(user_ids))
-        return self.to_frame(ids, idx, scores)
+        return self.to_frame(ids.to_numpy(), idx, scores)
 
     def _query_vectors(self, ids: pd.Index, users: pd.DataFrame | None,
                        context: pd.DataFrame | None, history: Any

@@ -66,3 +66,20 @@ def test_baselines_fit_from_matrix(matrix, make):
     users = list(b.user_ids_[:5])
     pd.testing.assert_frame_equal(a.recommend(users, n=5), b.recommend(users, n=5))
     assert (a.seen_ != b.seen_).nnz == 0
+
+
+@pytest.mark.parametrize("make", [Popularity, lambda **kw: FMRecommender(
+    model=FactorizationMachine(n_factors=4, n_epochs=1, n_threads=1, random_state=0), **kw)])
+def test_negative_entries_lightfm_style_are_warned_about_and_min_rating_drops_them(matrix, make):
+    X = matrix.copy()
+    X.data[::3] = -1.0  # LightFM's mark of a negative interaction
+    n_negative = int((X.data < 0).sum())
+    with pytest.warns(UserWarning, match=rf"train has {n_negative} interaction\(s\) with a "
+                                         r"negative rating \(e.g. -1.0\), read as positives"):
+        make().fit(X)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = make(min_rating=0).fit(X)
+    assert rec.seen_.nnz == X.nnz - n_negative

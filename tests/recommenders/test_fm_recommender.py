@@ -140,8 +140,12 @@ def test_request_ids_meet_the_models_as_written(sample):
         sample.interactions, users=sample.users, items=sample.items)
     a = rec.recommend([1, 2, 3], n=5)
     b = rec.recommend(["1", "2", "3"], n=5)
-    assert b.user_id.tolist() == [str(u) for u in a.user_id]  # echoed as given
-    pd.testing.assert_frame_equal(a.drop(columns="user_id"), b.drop(columns="user_id"))
+    # the model's ids come back, as from every other recommender, whatever the request held
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, rec.recommend(["1", 2, np.int32(3)], n=5))
+    pd.testing.assert_frame_equal(a.iloc[5:], rec.recommend((u for u in [2, 3]), n=5)
+                                  .reset_index(drop=True).set_axis(a.index[5:]))
+    assert sorted(set(rec.recommend({1, 2}, n=1).user_id)) == [1, 2]
     rec.recommend_all(n=1)  # the kept training users' vectors answer text ids too
     pd.testing.assert_frame_equal(b, rec.recommend(["1", "2", "3"], n=5))
     item = a.item_id.iloc[0]

@@ -125,7 +125,7 @@ def test_validation_bad_input(split):
         rec.fit(train, validation=1.5)
     with pytest.raises(ValueError, match="validation must be a DataFrame"):
         rec.fit(train, validation="0.1")
-    with pytest.raises(ValueError, match="appear in both train and test"):
+    with pytest.raises(ValueError, match="appear in both train and validation"):
         rec.fit(train, validation=train.iloc[:5])
     with pytest.raises(ValueError, match="validation_metric must be name@k"):
         FMRecommender(model=_fm(1), validation_metric="auc").fit(train, validation=test)
