@@ -485,7 +485,10 @@ def _is_integer_ids(values: pd.Series) -> bool:
 
 
 def _is_text_ids(values: pd.Series) -> bool:
-    return not pd.api.types.is_numeric_dtype(values.dtype)
+    """Strings only (an object column of Python ints meets integer ids as it is)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return False
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "categorical")
 
 
 def _check_id_kinds(recs_df: pd.DataFrame, test_df: pd.DataFrame) -> None:

@@ -316,3 +316,10 @@ def test_metrics_from_frames_warns_when_no_test_user_is_recommended():
     with pytest.warns(UserWarning, match="none of the 2 test users has recommendations"):
         summary, _ = metrics_from_frames(recs_df, test_df, ks=1)
     assert summary["hit_rate@1"] == 0.0
+
+
+def test_metrics_from_frames_takes_object_columns_of_python_ints_as_integers():
+    recs_df = pd.DataFrame({"user_id": [1, 2], "item_id": [5, 6], "rank": [1, 1]})
+    test_df = pd.DataFrame({"user_id": pd.Series([1, 2], dtype=object),
+                            "item_id": pd.Series([5, 7], dtype=object)})
+    assert metrics_from_frames(recs_df, test_df, ks=1)[0]["hit_rate@1"] == 0.5

@@ -41,7 +41,8 @@ def describe_source(source: AttributeSource) -> str | None:
         return None
     if isinstance(source, pd.DataFrame):
         try:
-            digest = f"; content hash {int(pd.util.hash_pandas_object(source).sum()) % 2**64:016x}"
+            value = int(pd.util.hash_pandas_object(source, index=False).sum()) % 2**64
+            digest = f"; content hash {value:016x}"  # the values, whatever the index
         except TypeError:  # unhashable cells (lists of genres): the shape alone
             digest = ""
         return (f"DataFrame ({len(source)} rows; columns "

@@ -30,8 +30,17 @@ _INT64_DIGITS = {False: str(np.iinfo(np.int64).max), True: str(np.iinfo(np.int64
 
 
 def _is_text(values: pd.Series | pd.Index) -> bool:
-    """Text ids (strings, or a mix of kinds in an object column)."""
-    return not pd.api.types.is_numeric_dtype(values.dtype)
+    """Text ids: strings, or a mix of kinds in an object column (integers among strings);
+    an object column of Python ints (a frame built with ``dtype=object``, JSON, SQL) is
+    integers, as its values say."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        values, dtype = values.categories, values.categories.dtype
+    if pd.api.types.is_numeric_dtype(dtype):
+        return False
+    if not pd.api.types.is_object_dtype(dtype):  # str / string[pyarrow] and the like
+        return True
+    return pd.api.types.infer_dtype(values, skipna=True) not in ("integer", "empty")
 
 
 def canonical_ints(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +199,10 @@ def ids_like(values: Any, reference: pd.Index) -> pd.Index:
     while any other (``'007'``, ``'new'``) stays text: an id the reference cannot hold, so a
     new one. Other pairs are returned unchanged.
 
+    An id ``reference`` holds as it is is never converted: only the others are (so the
+    usual request, of the model's own kind, costs one lookup, and an object column of
+    Python ints meets integer ids as it did).
+
     Parameters
     ----------
     values : array-like
@@ -204,14 +217,34 @@ def ids_like(values: Any, reference: pd.Index) -> pd.Index:
     ids = values if isinstance(values, pd.Index) else pd.Index(values)
     if len(ids) == 0 or len(reference) == 0:
         return ids
+    found = (reference.get_indexer(ids) >= 0 if reference.is_unique
+             else ids.isin(reference))
+    if found.all():
+        return ids
+    if found.any():
+        converted = _converted(ids[~found], reference)
+        if converted.equals(ids[~found]) and converted.dtype == ids.dtype:
+            return ids
+        out = ids.to_numpy(dtype=object, copy=True)
+        out[~found] = converted.to_numpy(dtype=object)
+        return pd.Index(pd.Series(out, dtype=object).infer_objects())
+    return _converted(ids, reference)
+
+
+def _converted(ids: pd.Index, reference: pd.Index) -> pd.Index:
+    """:func:`ids_like`'s rule for ids ``reference`` does not hold as they are."""
     if _is_text(reference) and pd.api.types.is_integer_dtype(ids.dtype):
         return ids.astype(str)
-    if _is_text(reference) and pd.api.types.infer_dtype(ids, skipna=False) == "mixed-integer":
+    if _is_text(reference) and pd.api.types.is_object_dtype(ids.dtype):
         mixed = ids.to_numpy(dtype=object, copy=True)  # integers among text (a Python list)
         ints = np.fromiter((_is_integer(v) for v in mixed), bool, len(mixed))
-        mixed[ints] = [str(v) for v in mixed[ints]]
-        return pd.Index(mixed, dtype=object)
-    if pd.api.types.is_integer_dtype(reference.dtype) and _is_text(ids):
+        if ints.any():
+            mixed[ints] = [str(v) for v in mixed[ints]]
+            return pd.Index(mixed, dtype=object)
+    # an object Index of Python ints is of the integer kind too
+    integer_kind = pd.api.types.is_integer_dtype(reference.dtype) or (
+        pd.api.types.is_object_dtype(reference.dtype) and not _is_text(reference))
+    if integer_kind and _is_text(ids):
         ok, ints = canonical_ints(pd.Series(ids, copy=False))
         if ok.all():
             return pd.Index(ints)

@@ -184,14 +184,20 @@ def split_notes(interactions: pd.DataFrame, train: pd.DataFrame, test: pd.DataFr
     most of them)."""
     notes = []
     merged = int(train.attrs.get("n_duplicates_merged", 0))
+    # the temporal split drops the test rows of users absent from train (and warns)
+    dropped_users = int(test.attrs.get("n_dropped_users", 0))
+    dropped_rows = int(test.attrs.get("n_dropped_interactions", 0))
     if merged:
         notes.append(f"{merged:,} repeated (user_id, item_id) rows merged before the split "
-                     f"({len(train) + len(test):,} distinct pairs): a repeat counts once, in "
-                     "training as in test")
+                     f"({len(train) + len(test) + dropped_rows:,} distinct pairs): a repeat "
+                     "counts once, in training as in test")
     n_users = int(interactions["user_id"].nunique())
     n_scored = int(test["user_id"].nunique())
     if n_scored < n_users and not cold_start:
         why = _UNSCORED_BECAUSE.get(split, "no test interaction")
+        if dropped_users:
+            why = (f"{n_users - n_scored - dropped_users:,} with {why}, {dropped_users:,} with "
+                   "every interaction after it, dropped as new users")
         notes.append(f"{n_users - n_scored:,} of {n_users:,} users "
                      f"({(n_users - n_scored) / n_users:.0%}) have no test interactions "
                      f"({why}) and are not scored; the metrics are means over the other "

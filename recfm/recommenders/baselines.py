@@ -79,7 +79,8 @@ class _ImplicitMF(Recommender):
         check_positive_int(self.iterations, "iterations")
         for name, positive in self._numbers.items():
             check_finite_number(getattr(self, name), name, positive=positive)
-        check_random_state(self.random_state)
+        if not isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
+            check_random_state(self.random_state)  # validated without a draw from the user's own
 
     def _make_model(self):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -489,7 +489,9 @@ class FMRecommender(Recommender):
             (text ids on a model with integer ids, as ``fit`` refuses between its frames),
             missing columns, no interaction left by ``min_rating``; growth of a model fitted
             from matrices (its feature matrices fix its users and items). An error during
-            training (a callback's, a divergence) leaves the recommender as it was.
+            training (a callback's, a divergence) leaves the recommender as it was: for
+            that, the FM's parameters and Adagrad sums are copied while it trains, so a
+            call needs their memory twice over.
 
         Notes
         -----

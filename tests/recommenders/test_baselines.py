@@ -76,3 +76,16 @@ def test_one_thread_bpr_is_reproducible(train):
     a = ImplicitBPR(factors=8, iterations=5, n_threads=1, random_state=3).fit(train)
     b = ImplicitBPR(factors=8, iterations=5, n_threads=1, random_state=3).fit(train)
     np.testing.assert_array_equal(a.model_.item_factors, b.model_.item_factors)
+
+
+def test_checking_a_random_state_draws_nothing_from_it():
+    import numpy as np
+
+    from recfm.recommenders import ImplicitALS
+
+    rs = np.random.RandomState(0)
+    before = rs.get_state()[1].copy()
+    model = ImplicitALS(random_state=rs)
+    model.check_params()
+    model.check_params()
+    assert (rs.get_state()[1] == before).all() and rs.get_state()[2] == 624

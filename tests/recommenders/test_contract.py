@@ -339,3 +339,21 @@ def test_min_rating_on_text_ratings_names_the_column_and_a_value(name):
     with pytest.raises(ValueError, match="min_rating must be None or a number; got '4'"):
         model.set_params(min_rating="4").fit(_rated([5.0, 4.0, 1.0, 4.0]))
     assert not hasattr(model, "seen_")
+
+
+@pytest.mark.parametrize("name", ["pop", "als", "ease", "itemknn", "fm"])
+def test_object_columns_of_python_ints_are_integer_ids(name, board):
+    # frames from JSON, SQL or dtype=object hold Python ints in object columns: a request
+    # of ints (or of their text) meets them, with its seen items excluded
+    train, _ = board
+    ints = make_recommender(name, seed=0, n_threads=1).fit(train)
+    objects = make_recommender(name, seed=0, n_threads=1).fit(
+        train.astype({"user_id": object, "item_id": object}))
+    assert objects.user_ids_.dtype == object
+    want = ints.recommend([1, 2], n=3, items=[3, 5, 7, 9, 11])
+    for request in ([1, 2], np.array([1, 2]), ["1", "2"]):
+        got = objects.recommend(request, n=3, items=[3, 5, 7, 9, 11])
+        assert got["user_id"].tolist() == want["user_id"].tolist()
+        assert got["item_id"].tolist() == want["item_id"].tolist()
+    seen = set(train.loc[train.user_id == 1, "item_id"])
+    assert not seen & set(objects.recommend([1], n=10)["item_id"])

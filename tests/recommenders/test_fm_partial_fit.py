@@ -287,3 +287,25 @@ def test_items_added_before_their_attributes_were_saved(sample, tmp_path):
     row = items[items.item_id == 395]
     assert old.explain(users[0], 395, items=row).attrs["score"] == pytest.approx(
         rec.explain(users[0], 395).attrs["score"], rel=1e-5)
+
+
+def test_item_vectors_are_refolded_once_per_change_never_per_query(sample):
+    first, rest = _halves(sample)
+    rec = _rec(epochs=1).fit(first, users=sample.users, items=sample.items)
+    vectors = rec._item_vectors
+    for _ in range(3):
+        rec.recommend([1, 2], n=5)
+        rec.recommend_all(n=2)
+        rec.similar_items([first.item_id.iloc[0]], n=2)
+    assert rec._item_vectors is vectors  # the same array: nothing refolded
+    rec.partial_fit(rest, n_epochs=1)
+    refolded = rec._item_vectors
+    assert refolded is not vectors
+    rec.recommend([1, 2], n=5)
+    assert rec._item_vectors is refolded
+    rec.model_.partial_fit(rec.builder_.transform(rest), n_epochs=1)  # a change behind its back
+    rec.recommend([1], n=5)
+    again = rec._item_vectors
+    assert again is not refolded
+    rec.recommend([1], n=5)
+    assert rec._item_vectors is again

@@ -382,3 +382,16 @@ def test_a_frame_is_tuned_as_its_file_and_resumed_only_with_the_same_frame(tmp_p
         tune(other, "ease", validation_folds=1, n_trials=2, out=out, resume=True, evaluate_test=False)
     tune(log.copy(), "ease", validation_folds=1, n_trials=2, out=out, resume=True, evaluate_test=False)
     assert len(pd.read_csv(out / FILES["trials"])) == 2
+
+
+def test_a_study_recorded_before_frames_had_a_content_hash_resumes(tmp_path):
+    log = load_sample().interactions[["user_id", "item_id", "rating", "timestamp"]]
+    out = tmp_path / "study"
+    tune(log, "ease", validation_folds=1, n_trials=1, out=out, evaluate_test=False)
+    settings = json.loads((out / FILES["settings"]).read_text())
+    shape_only = settings["dataset"].split("; content hash ")[0] + ")"
+    (out / FILES["settings"]).write_text(json.dumps({**settings, "dataset": shape_only}))
+    # the same values under another index are the same frame
+    tune(log.set_axis(np.arange(len(log)) + 7), "ease", validation_folds=1, n_trials=2, out=out,
+         resume=True, evaluate_test=False)
+    assert len(pd.read_csv(out / FILES["trials"])) == 2
