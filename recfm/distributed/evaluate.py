@@ -37,7 +37,9 @@ def _as_ddf(frame: Any, columns: list[str], what: str) -> Any:
     from .io import read_frame
 
     if isinstance(frame, (str, os.PathLike)):
-        return read_frame(frame, columns=columns)
+        # a CSV's ids as written (007 is not 7), as load_run reads a saved run's; every
+        # partition then agrees on their type (a Parquet file keeps its own)
+        return read_frame(frame, columns=columns, text_columns=["user_id", "item_id"])
     if isinstance(frame, pd.DataFrame):
         frame = dd.from_pandas(frame, npartitions=max(1, min(32, len(frame) // 100_000 + 1)))
     if not hasattr(frame, "map_partitions"):
@@ -115,13 +117,15 @@ def evaluate_recommendations(recs: Any, test: Any, k: int | Iterable[int] = (10,
     ks = check_ks(k)
     recs_d = _as_ddf(recs, ["user_id", "item_id", "rank"], "recommendations")
     test_d = _as_ddf(test, ["user_id", "item_id"], "test")
-    if recs_d["user_id"].dtype != test_d["user_id"].dtype:
-        # the partition of a user is a hash of its id: both frames must hash it alike
-        both = (pd.api.types.is_integer_dtype(recs_d["user_id"].dtype)
-                and pd.api.types.is_integer_dtype(test_d["user_id"].dtype))
-        target = np.int64 if both else str
-        recs_d = recs_d.astype({"user_id": target})
-        test_d = test_d.astype({"user_id": target})
+    for column in ("user_id", "item_id"):
+        if recs_d[column].dtype != test_d[column].dtype:
+            # a user's partition is a hash of its id, and ids meet by value: both frames
+            # must hold them alike (integers of two widths as int64, else as their text)
+            both = (pd.api.types.is_integer_dtype(recs_d[column].dtype)
+                    and pd.api.types.is_integer_dtype(test_d[column].dtype))
+            target = np.int64 if both else str
+            recs_d = recs_d.astype({column: target})
+            test_d = test_d.astype({column: target})
     p = npartitions or max(recs_d.npartitions, test_d.npartitions)
     p = check_positive_int(p, "npartitions")
     recs_p = recs_d.map_partitions(_with_part, p).shuffle(on=_PART, npartitions=p)

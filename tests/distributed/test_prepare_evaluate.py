@@ -192,3 +192,20 @@ def test_a_csv_logs_ids_are_read_as_written_as_on_one_machine(tmp_path):
     assert got.item_ids.dtype == np.int64 and got.item_ids.tolist() == [9, 10, 100]
     assert got.item_ids.equals(ref.item_ids_)
     _same_csr(got.matrix, ref.seen_)
+
+
+def test_csv_ids_are_read_as_written_and_meet_parquet_ids_by_their_text(client, tmp_path):
+    recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 11, 10, 12], "rank": [1, 2, 1, 2]})
+    test = pd.DataFrame({"user_id": [1, 2, 2], "item_id": [11, 12, 13]})
+    ref, _ = metrics_from_frames(recs, test, ks=2)
+    recs.to_csv(tmp_path / "recs.csv", index=False)
+    test.to_parquet(tmp_path / "test.parquet")  # int64 ids: item ids meet the CSV's by text
+    got = evaluate_recommendations(str(tmp_path / "recs.csv"), str(tmp_path / "test.parquet"),
+                                   k=2, client=client)
+    for key in ref:
+        assert abs(got[key] - ref[key]) <= 1e-12, key
+    # an id written 010 in a CSV is not item 10, as on one machine (load_run)
+    (tmp_path / "recs007.csv").write_text("user_id,item_id,rank\n1,011,1\n2,12,1\n")
+    got = evaluate_recommendations(str(tmp_path / "recs007.csv"), str(tmp_path / "test.parquet"),
+                                   k=1, client=client)
+    assert got["hit_rate@1"] == 0.5
