@@ -652,7 +652,34 @@ def read_attributes_csv(
         text = df[col].astype("string")
         if text.str.contains(list_sep, regex=False).any():
             df[col] = split_lists(df[col], list_sep)
+        else:
+            _warn_if_lists_written_otherwise(text, col, what, list_sep)
     return df
+
+
+def _warn_if_lists_written_otherwise(text: pd.Series, column: str, what: str,
+                                     list_sep: str) -> None:
+    """Warn when most cells of a text column that holds no ``list_sep`` look like lists
+    written another way (``['a', 'b']``, or ``a;b`` whose parts recur from row to row, as
+    tags do and the words of free text do not): each would be read as one categorical
+    value, silently."""
+    cells = text.dropna()
+    if len(cells) == 0:
+        return
+    literal = cells.str.match(r"^\s*\[.*\]\s*$")
+    semicolon = cells.str.contains(";", regex=False)
+    if semicolon.mean() >= 0.5:
+        parts = cells[semicolon.to_numpy()].str.split(";").explode().str.strip()
+        semicolon &= parts.nunique() <= 0.5 * len(parts)
+    for kind, looks in (("Python/JSON lists", literal), ("';'-separated lists", semicolon)):
+        if looks.mean() >= 0.5:
+            example = cells[looks.to_numpy()].iloc[0]
+            warnings.warn(
+                f"{what}: column {column!r} looks like {kind} (e.g. {example!r}); recfm reads "
+                f"a list cell written {'a' + list_sep + 'b'} and reads each of these cells as one "
+                f"value: rewrite them with {list_sep!r} to use the column as a multi-valued "
+                "attribute", UserWarning, stacklevel=3)
+            return
 
 
 def attribute_frame(frame: pd.DataFrame, id_column: str, what: str,

@@ -46,3 +46,29 @@ def test_id_kinds_that_differ_across_files_name_both_files(tmp_path):
     with pytest.raises(DataError, match=r"users.csv column 'user_id' has text ids .* but the "
                                         r".*log.csv ids are integer"):
         FeatureBuilder(user_features=["age"]).fit(log, users=users)
+
+
+@pytest.mark.parametrize("cells,kind", [
+    (["['a', 'b']", "['c']", "[]", "['a']"], "Python/JSON lists"),
+    ([";".join(t) for t in (("red", "big"), ("red",), ("blue", "big"), ("blue", "red"))] * 5,
+     "';'-separated lists"),
+])
+def test_lists_written_otherwise_are_warned_about(tmp_path, cells, kind):
+    path = tmp_path / "items.csv"
+    pd.DataFrame({"item_id": range(len(cells)), "tags": cells}).to_csv(path, index=False)
+    with pytest.warns(UserWarning, match=rf"column 'tags' looks like {kind} .*rewrite them "
+                                         r"with '\|'"):
+        read_attributes_csv(path, "item_id")
+
+
+def test_free_text_with_semicolons_and_pipe_lists_are_not_warned_about(tmp_path):
+    path = tmp_path / "items.csv"
+    pd.DataFrame({"item_id": [1, 2, 3, 4],
+                  "note": ["Great; fast", "Slow; broken", "Nice one; cheap", "Fine; ok"],
+                  "tags": ["a|b", "c", "a", "b|c"]}).to_csv(path, index=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_attributes_csv(path, "item_id")
+    assert frame["tags"].tolist() == [["a", "b"], ["c"], ["a"], ["b", "c"]]
