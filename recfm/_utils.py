@@ -216,6 +216,22 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def is_text_ids(values: pd.Series | pd.Index) -> bool:
+    """Whether ``values`` are text ids: strings, or a mix of kinds in an object column
+    (integers among strings); an object column of Python ints (a frame built with
+    ``dtype=object``, JSON, SQL) is integers, as its values say. The one rule
+    :mod:`recfm.datasets.ids` matches ids by, and :func:`recfm.metrics.metrics_from_frames`
+    checks their kinds by."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):  # the kind of its categories
+        values, dtype = dtype.categories, dtype.categories.dtype
+    if pd.api.types.is_numeric_dtype(dtype):
+        return False
+    if not pd.api.types.is_object_dtype(dtype):  # str / string[pyarrow] and the like
+        return True
+    return pd.api.types.infer_dtype(values, skipna=True) not in ("integer", "empty")
+
+
 def check_finite_number(value: object, name: str, positive: bool = False) -> float:
     """Return ``value`` as a float, or raise naming ``name`` when it is not a finite real
     number ``>= 0`` (``> 0`` with ``positive``); a bool, a string or NaN is refused."""

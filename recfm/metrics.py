@@ -42,7 +42,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from recfm._utils import DataError, check_columns, check_positive_int
+from recfm._utils import DataError, check_columns, check_positive_int, is_text_ids
 
 __all__ = [
     "METRICS",
@@ -480,17 +480,6 @@ def metrics_from_frames(
     return summary, per_user
 
 
-def _is_integer_ids(values: pd.Series) -> bool:
-    return pd.api.types.is_integer_dtype(values.dtype)
-
-
-def _is_text_ids(values: pd.Series) -> bool:
-    """Strings only (an object column of Python ints meets integer ids as it is)."""
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return False
-    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "categorical")
-
-
 def _check_id_kinds(recs_df: pd.DataFrame, test_df: pd.DataFrame) -> None:
     """Refuse integer ids on one side and text ids on the other: ``1`` and ``'1'`` never
     match, so every list would silently count as all misses."""
@@ -498,7 +487,7 @@ def _check_id_kinds(recs_df: pd.DataFrame, test_df: pd.DataFrame) -> None:
         r, t = recs_df[column], test_df[column]
         for a, a_name, b, b_name in ((r, "recommendations", t, "test"),
                                      (t, "test", r, "recommendations")):
-            if _is_integer_ids(a) and _is_text_ids(b) and len(b):
+            if pd.api.types.is_integer_dtype(a.dtype) and is_text_ids(b) and len(b):
                 raise DataError(
                     f"{a_name} column {column!r} holds integers but {b_name} column "
                     f"{column!r} holds text (e.g. {_py(b.iloc[0])!r}); 1 and '1' never match: "

@@ -323,3 +323,12 @@ def test_metrics_from_frames_takes_object_columns_of_python_ints_as_integers():
     test_df = pd.DataFrame({"user_id": pd.Series([1, 2], dtype=object),
                             "item_id": pd.Series([5, 7], dtype=object)})
     assert metrics_from_frames(recs_df, test_df, ks=1)[0]["hit_rate@1"] == 0.5
+
+
+def test_metrics_from_frames_takes_categorical_integer_ids_as_integers():
+    recs_df = pd.DataFrame({"user_id": [1, 2], "item_id": [5, 6], "rank": [1, 1]})
+    test_df = pd.DataFrame({"user_id": pd.Categorical([1, 2]), "item_id": [5, 7]})
+    assert metrics_from_frames(recs_df, test_df, ks=1)[0]["hit_rate@1"] == 0.5
+    with pytest.raises(DataError, match="holds text"):
+        metrics_from_frames(recs_df, test_df.astype({"user_id": str}).astype(
+            {"user_id": "category"}), ks=1)

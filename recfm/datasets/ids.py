@@ -22,25 +22,12 @@ import pandas as pd
 from numba import njit
 
 from .._jit import announce_compilation
+from .._utils import is_text_ids
 
 #: A canonical integer of at most 19 digits (int64's width); 19-digit ones are checked
 #: against int64's bounds as text.
 _CANONICAL = r"0|-?[1-9][0-9]{0,18}"
 _INT64_DIGITS = {False: str(np.iinfo(np.int64).max), True: str(np.iinfo(np.int64).min)[1:]}
-
-
-def _is_text(values: pd.Series | pd.Index) -> bool:
-    """Text ids: strings, or a mix of kinds in an object column (integers among strings);
-    an object column of Python ints (a frame built with ``dtype=object``, JSON, SQL) is
-    integers, as its values say."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        values, dtype = values.categories, values.categories.dtype
-    if pd.api.types.is_numeric_dtype(dtype):
-        return False
-    if not pd.api.types.is_object_dtype(dtype):  # str / string[pyarrow] and the like
-        return True
-    return pd.api.types.infer_dtype(values, skipna=True) not in ("integer", "empty")
 
 
 def canonical_ints(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -233,9 +220,9 @@ def ids_like(values: Any, reference: pd.Index) -> pd.Index:
 
 def _converted(ids: pd.Index, reference: pd.Index) -> pd.Index:
     """:func:`ids_like`'s rule for ids ``reference`` does not hold as they are."""
-    if _is_text(reference) and pd.api.types.is_integer_dtype(ids.dtype):
+    if is_text_ids(reference) and pd.api.types.is_integer_dtype(ids.dtype):
         return ids.astype(str)
-    if _is_text(reference) and pd.api.types.is_object_dtype(ids.dtype):
+    if is_text_ids(reference) and pd.api.types.is_object_dtype(ids.dtype):
         mixed = ids.to_numpy(dtype=object, copy=True)  # integers among text (a Python list)
         ints = np.fromiter((_is_integer(v) for v in mixed), bool, len(mixed))
         if ints.any():
@@ -243,8 +230,8 @@ def _converted(ids: pd.Index, reference: pd.Index) -> pd.Index:
             return pd.Index(mixed, dtype=object)
     # an object Index of Python ints is of the integer kind too
     integer_kind = pd.api.types.is_integer_dtype(reference.dtype) or (
-        pd.api.types.is_object_dtype(reference.dtype) and not _is_text(reference))
-    if integer_kind and _is_text(ids):
+        pd.api.types.is_object_dtype(reference.dtype) and not is_text_ids(reference))
+    if integer_kind and is_text_ids(ids):
         ok, ints = canonical_ints(pd.Series(ids, copy=False))
         if ok.all():
             return pd.Index(ints)
@@ -352,6 +339,6 @@ def same_id_kind(*columns: pd.Series) -> tuple[pd.Series, ...]:
     recommendations), of one kind: when some are integer and some (non-empty) text, the
     integer ones as their text; else unchanged.
     """
-    if not any(_is_text(c) and len(c) for c in columns):
+    if not any(is_text_ids(c) and len(c) for c in columns):
         return columns
     return tuple(c.astype(str) if pd.api.types.is_integer_dtype(c.dtype) else c for c in columns)
