@@ -415,11 +415,20 @@ def _as_interactions(df: pd.DataFrame, what: str, options: Mapping[str, str | No
     return Dataset(name=name, interactions=df, timed=timed)
 
 
-def frame_dataset(frame: pd.DataFrame, name: str = "frame", **columns: str | None) -> Dataset:
+def frame_dataset(
+    frame: pd.DataFrame,
+    name: str = "frame",
+    *,
+    user_column: str | None = None,
+    item_column: str | None = None,
+    rating_column: str | None = None,
+    time_column: str | None = None,
+    time_unit: str = "s",
+) -> Dataset:
     """A :class:`Dataset` of an interactions frame already in memory, read as
-    :func:`read_interactions_csv` reads a file: the same columns, column options
-    (``user_column=``, ..., ``time_unit=``), defaults, checks and messages (which name the
-    frame as ``name`` and its rows by position from 0).
+    :func:`read_interactions_csv` reads a file: the same columns, column options,
+    defaults, checks and messages (which name the frame as ``name`` and its rows by
+    position from 0).
 
     The frame is not modified (its columns are copied as they are typed); float ids that
     are whole numbers become int64, other ids keep their type.
@@ -428,18 +437,11 @@ def frame_dataset(frame: pd.DataFrame, name: str = "frame", **columns: str | Non
         raise TypeError(f"frame must be a pandas DataFrame; got {type(frame).__name__}")
     from recfm._timestamps import check_unit
 
-    time_unit = columns.pop("time_unit", None) or "s"
     check_unit(time_unit)
-    unknown = sorted(set(columns) - set(COLUMN_OPTIONS.values()))
-    if unknown:
-        raise ValueError(f"unknown column option(s) {unknown}; choose from "
-                         f"{', '.join(READ_OPTIONS)}")
-    options = {c: columns.get(option) for c, option in COLUMN_OPTIONS.items()}
-    what = f"interactions frame {name!r}"
-    if frame.empty:
-        raise DataError(f"{what} is empty (no rows)")
-    return _as_interactions(frame.reset_index(drop=True).copy(), what, options, time_unit, name,
-                            first_line=None)
+    options = dict(zip(COLUMN_OPTIONS, (user_column, item_column, rating_column, time_column),
+                       strict=True))
+    return _as_interactions(frame.reset_index(drop=True).copy(), f"interactions frame {name!r}",
+                            options, time_unit, name, first_line=None)
 
 
 def _sample_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:

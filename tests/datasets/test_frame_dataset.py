@@ -57,8 +57,10 @@ def test_bad_frames_are_refused_naming_the_column_and_row(frame, message):
 
 
 def test_unknown_options_and_non_frames_are_refused():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'user_col'"):
+        frame_dataset(_log(), user_col="user")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match=r"unknown column option\(s\) \['user_col'\]"):
-        frame_dataset(_log(), user_col="user")
+        load_dataset(_log(), columns={"user_col": "user"})
     with pytest.raises(TypeError, match="must be a pandas DataFrame; got list"):
         frame_dataset([[1, 2]])  # type: ignore[arg-type]
 
