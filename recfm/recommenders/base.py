@@ -155,16 +155,8 @@ class Recommender(Params):
         train = self.positives(train)
         user_codes, user_ids = pd.factorize(train["user_id"], sort=True)
         item_codes, item_ids = pd.factorize(train["item_id"], sort=True)
-        seen = sp.csr_matrix(
-            (
-                np.ones(len(train), dtype=np.float32),
-                (user_codes.astype(np.int32), item_codes.astype(np.int32)),
-            ),
-            shape=(len(user_ids), len(item_ids)),
-        )
-        seen.sum_duplicates()
-        seen.data[:] = 1.0  # binarised implicit feedback: repeats do not count twice
-        seen.sort_indices()
+        seen = binary_csr(user_codes.astype(np.int32), item_codes.astype(np.int32),
+                          (len(user_ids), len(item_ids)))
         self.user_ids_ = pd.Index(user_ids)
         self.item_ids_ = pd.Index(item_ids)
         self.seen_ = seen
@@ -188,12 +180,7 @@ class Recommender(Params):
         keep = (r >= 0) & (c >= 0)
         if not keep.any():
             return None
-        X = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (r[keep], c[keep])),
-                          shape=self.seen_.shape)
-        X.sum_duplicates()
-        X.data[:] = 1.0
-        X.sort_indices()
-        return X
+        return binary_csr(r[keep], c[keep], self.seen_.shape)
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         """Fit on the binary users × items CSR whose rows/columns follow ``user_ids_``/``item_ids_``.
@@ -395,6 +382,16 @@ def _rows_of(X: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
     if (rows < 0).any():
         out = (sp.diags((rows >= 0).astype(np.float32)) @ out).tocsr()
         out.eliminate_zeros()
+    return out
+
+
+def binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Binary float32 CSR of ``shape`` with an entry at each (``rows``, ``cols``) pair:
+    implicit feedback, where a repeated pair counts once; indices sorted."""
+    out = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+    out.sum_duplicates()
+    out.data[:] = 1.0
+    out.sort_indices()
     return out
 
 

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from .._utils import DataError, check_n_threads, check_positive_int
 from ..metrics import ndcg_at_k
+from .base import binary_csr
 from .item_item import ItemItemRecommender, blocked_top_n
 from .persistence import Dense
 
@@ -312,10 +313,7 @@ class EASE(ItemItemRecommender):
         """Binary CSR of ``frame`` in the fitted row/column order (ids from training)."""
         rows = self.user_ids_.get_indexer(frame["user_id"])
         cols = self.item_ids_.get_indexer(frame["item_id"])
-        X = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=self.seen_.shape)
-        X.sum_duplicates()
-        X.data[:] = 1.0
-        return X
+        return binary_csr(rows, cols, self.seen_.shape)
 
     def _scores(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.B_)

@@ -36,7 +36,7 @@ from ..metrics import METRICS, ranking_metrics
 from ..model import FactorizationMachine
 from ..ranking import fold, similar_items, similar_users, top_n
 from ..split import check_split, random_split
-from .base import Recommender, min_rating_hint
+from .base import Recommender, binary_csr, min_rating_hint
 from .matrix_rows import MatrixRows
 from .persistence import CSR, Dense
 
@@ -534,12 +534,12 @@ class FMRecommender(Recommender):
             urow, icol = user_ids.get_indexer(self.user_ids_), item_ids.get_indexer(self.item_ids_)
             shape = (len(user_ids), len(item_ids))
             old, new = self.seen_.tocoo(), design.interactions.tocoo()
-            seen = _binary(np.concatenate([urow[old.row], new.row]),
+            seen = binary_csr(np.concatenate([urow[old.row], new.row]),
                            np.concatenate([icol[old.col], new.col]), shape)
             below = None
             if self.rated_below_ is not None:
                 low = self.rated_below_.tocoo()
-                below = _binary(urow[low.row], icol[low.col], shape)
+                below = binary_csr(urow[low.row], icol[low.col], shape)
             design = dataclasses.replace(design, interactions=seen[:, :design.item_features.shape[0]])
             self._train_more(design, n_epochs, callback)
         except BaseException:
@@ -594,7 +594,7 @@ class FMRecommender(Recommender):
                 bad = train[column].to_numpy()[np.flatnonzero(pos < 0)[0]]
                 raise DataError(f"{_MATRIX_GROWTH}: {column.replace('_', ' ')} {plain(bad)!r} "
                                 "of interactions is not one of its rows or columns")
-        pairs = _binary(r, c, self.seen_.shape)
+        pairs = binary_csr(r, c, self.seen_.shape)
         values = (train["rating"].to_numpy(np.float32) if "rating" in train.columns
                   else np.ones(len(train), np.float32))
         design = Design(user_features=rows.user_features_, item_features=rows.item_features_,
@@ -1214,21 +1214,12 @@ _MATRIX_GROWTH = ("a model fitted from matrices cannot grow (its feature matrice
                   "and items; refit it on the grown matrices)")
 
 
-def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """Binary float32 CSR of ``shape`` with an entry at each (``rows``, ``cols``) pair."""
-    out = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
-    out.sum_duplicates()
-    out.data[:] = 1.0
-    out.sort_indices()
-    return out
-
-
 def _union(a: sp.csr_matrix | None, b: sp.csr_matrix | None) -> sp.csr_matrix | None:
     """The binary union of two CSRs of one shape (None: no entries)."""
     if a is None or b is None:
         return b if a is None else a
     coo_a, coo_b = a.tocoo(), b.tocoo()
-    return _binary(np.concatenate([coo_a.row, coo_b.row]), np.concatenate([coo_a.col, coo_b.col]),
+    return binary_csr(np.concatenate([coo_a.row, coo_b.row]), np.concatenate([coo_a.col, coo_b.col]),
                    a.shape)
 
 

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from .._utils import DataError, check_columns, plain
 from ..datasets.ids import as_ids, ids_like, kind_note
 from ..ranking import top_n_scores
-from .base import Recommender, id_positions
+from .base import Recommender, binary_csr, id_positions
 
 #: Bytes of float32 scores per user block: a few blocks fit in any cache-friendly budget and
 #: the sparse-times-dense product per block stays large enough to be efficient.
@@ -131,11 +131,7 @@ class ItemItemRecommender(Recommender):
             unknown = pd.Index(pd.unique(values[cols < 0]))
             raise DataError(f"history has {len(unknown)} item id(s) not in the catalogue, e.g. "
                             f"{plain(unknown[0])!r}" + kind_note(unknown, self.item_ids_, "item"))
-        H = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
-                          shape=(len(keys), self.seen_.shape[1]))
-        H.sum_duplicates()
-        H.data[:] = 1.0
-        return keys, H
+        return keys, binary_csr(rows, cols, (len(keys), self.seen_.shape[1]))
 
     def recommend(
         self,
