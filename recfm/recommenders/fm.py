@@ -658,35 +658,20 @@ class FMRecommender(Recommender):
 
     def _fold_catalogue(self) -> None:
         """Fold the item vectors of the whole catalogue from the current model."""
-        rows = self._catalogue_rows()
+        rows = self._item_rows(np.arange(len(self.item_ids_)))
         _, self.item_vectors_, _ = fold(self.model_, rows[:0], rows)
 
-    def _catalogue_rows(self) -> sp.csr_matrix:
-        """Item rows of the catalogue: the builder's items, then those add_items added (from
-        the attributes kept for them)."""
-        b = self.builder_
-        rows = b.item_rows(b.item_index_)
-        n_added = len(self.item_ids_) - len(b.item_index_)
-        if n_added == 0:
-            return rows
-        return sp.vstack([rows, self._added_rows(self.item_ids_[len(b.item_index_):])],
-                         format="csr")
-
-    def _added_rows(self, ids: pd.Index) -> sp.csr_matrix:
-        """Item rows of items added by add_items, from their kept attributes."""
-        self._check_added_attributes()
-        return self.builder_.item_rows(ids, items=self._added_items)
-
     def _check_added_attributes(self) -> None:
-        """Refuse to fold again items added by add_items whose attributes were not kept (a
-        model saved by a recfm that did not save them)."""
+        """Refuse to build the rows of items added by add_items whose attributes were not
+        kept (a model saved by a recfm that did not save them)."""
         if len(self.item_ids_) > len(self.builder_.item_index_) and getattr(
                 self, "_added_items", None) is None:
             raise DataError(
                 f"{len(self.item_ids_) - len(self.builder_.item_index_)} item(s) of this model "
                 "were added by add_items in a recfm that did not save their attributes, so "
-                "their vectors cannot be folded again; refit the model (or fit it without "
-                "them and add them again with add_items)"
+                "their vectors cannot be folded again nor scored by score/explain; refit the "
+                "model (or fit it without them and add them again with add_items), or pass "
+                "them through items= of explain"
             )
 
     # -- catalogue ---------------------------------------------------------------------
@@ -995,14 +980,10 @@ class FMRecommender(Recommender):
                 "--time-column, to order them by time)", UserWarning, stacklevel=3)
 
     def _item_rows(self, idx: np.ndarray) -> sp.csr_matrix:
-        """Item rows of catalogue positions ``idx`` (added items from their kept attributes)."""
+        """Item rows of catalogue positions ``idx`` (items add_items added: from their kept
+        attributes)."""
         if (idx >= len(self.builder_.item_index_)).any():
-            if getattr(self, "_added_items", None) is None:  # saved before recfm kept them
-                raise KeyError(
-                    "explain/score for items added with add_items need their attributes, "
-                    "which this model (saved by an older recfm) did not keep: pass them "
-                    "through items= of explain"
-                )
+            self._check_added_attributes()
             return self.builder_.item_rows(self.item_ids_[idx], items=self._added_items)
         return self.builder_.item_rows(self.item_ids_[idx])
 

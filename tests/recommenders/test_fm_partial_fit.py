@@ -282,7 +282,7 @@ def test_items_added_before_their_attributes_were_saved(sample, tmp_path):
                                         "recfm that did not save their attributes"):
         old.partial_fit(first.head(50))
     np.testing.assert_array_equal(old.model_.V_, V)
-    with pytest.raises(KeyError, match="pass them through items= of explain"):
+    with pytest.raises(DataError, match="pass them through items= of explain"):
         old.score([users[0]], [395])
     row = items[items.item_id == 395]
     assert old.explain(users[0], 395, items=row).attrs["score"] == pytest.approx(
