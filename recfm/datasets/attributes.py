@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Union
@@ -42,12 +43,24 @@ def describe_source(source: AttributeSource) -> str | None:
     if isinstance(source, pd.DataFrame):
         try:
             value = int(pd.util.hash_pandas_object(source, index=False).sum()) % 2**64
-            digest = f"; content hash {value:016x}"  # the values, whatever the index
+            digest = f"{_HASH}{value:016x}"  # the values, whatever the index
         except TypeError:  # unhashable cells (lists of genres): the shape alone
             digest = ""
         return (f"DataFrame ({len(source)} rows; columns "
                 f"{', '.join(map(str, source.columns))}{digest})")
     return str(Path(source).expanduser().resolve())
+
+
+_HASH = "; content hash "
+
+
+def same_source(recorded: object, now: object) -> bool:
+    """Whether a source recorded by :func:`describe_source` (or any setting) is ``now``'s;
+    a frame recorded before descriptions carried a content hash matches by its shape."""
+    if recorded == now:
+        return True
+    return (isinstance(recorded, str) and isinstance(now, str) and _HASH not in recorded
+            and re.sub(re.escape(_HASH) + "[0-9a-f]{16}", "", now) == recorded)
 
 
 def read_attributes(source: AttributeSource, side: str, id_column_name: str | None = None

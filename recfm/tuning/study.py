@@ -54,7 +54,6 @@ import logging
 import math
 import numbers
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,7 +65,7 @@ import pandas as pd
 
 from .._utils import DataError, write_text_atomic
 from ..datasets import Dataset, load_with_attributes
-from ..datasets.attributes import AttributeSource, describe_source
+from ..datasets.attributes import AttributeSource, describe_source, same_source
 from ..evaluation import EvaluationResult, evaluate
 from ..evaluation.experiment import check_split_options, check_times, split_data
 from ..metrics import metrics_from_frames
@@ -677,7 +676,7 @@ def tune(
             old.pop("test_size", None)
         # both ways: an option given then (columns, attribute files) and dropped now differs
         differ = {k: (old.get(k), settings.get(k)) for k in {**old, **settings}
-                  if not _same_setting(old.get(k), settings.get(k))}
+                  if not same_source(old.get(k), settings.get(k))}
         if differ:
             raise ValueError(
                 f"--resume (resume=True): the study in {out} was made with other settings "
@@ -739,18 +738,6 @@ def tune(
                         comparison=comparison, files=files, seconds=seconds, settings=settings,
                         best_trial=int(chosen.number),
                         confirmation=study.user_attrs.get("confirmation"))
-
-
-def _same_setting(recorded: Any, now: Any) -> bool:
-    """Whether a setting recorded in a study's ``settings.json`` is ``now``'s; a frame
-    recorded before frames carried a content hash is compared by its shape alone."""
-    if recorded == now:
-        return True
-    return (isinstance(recorded, str) and isinstance(now, str) and _HASH not in recorded
-            and re.sub(_HASH + r"[0-9a-f]{16}", "", now) == recorded)
-
-
-_HASH = "; content hash "
 
 
 def _describe_dataset(dataset: str | os.PathLike | pd.DataFrame | Dataset) -> str:
