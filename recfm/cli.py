@@ -370,6 +370,7 @@ def _threads(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .evaluation.experiment import DEFAULT_MODELS
     from .recommenders import describe_models
+    from .recommenders.ease import DEFAULT_LIST_MAX_ITEMS
 
     parser = argparse.ArgumentParser(
         prog="recfm",
@@ -396,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--models", default=None,
                     help=f"comma-separated model names, or 'all' (default {DEFAULT_MODELS}, "
                     "minus EASE when the catalogue is too big for its memory or has more "
-                    "than 8,000 items, where its ~n³ fit takes minutes)")
+                    f"than {DEFAULT_LIST_MAX_ITEMS:,} items, where its ~n³ fit takes minutes)")
     ev.add_argument("--split", default="random", choices=["random", "temporal", "leave-last-out"],
                     help="random: 20%% of each user's distinct items held out, users with "
                     "fewer than 5 kept in train and not scored; temporal: the latest 20%% of "

@@ -31,9 +31,12 @@ DEFAULT_L2_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
                    5000.0, 10000.0, 20000.0)
 
 #: Catalogue size above which a default comparison leaves EASE out (its λ search and fit
-#: cost ~n³: 20 s at ML-1M's 3,706 items on a 2-core machine, 7.5x that at 8,000 items in
+#: cost ~n³: 19.7 s at ML-1M's 3,706 items on a 2-core machine, README's `recfm evaluate
+#: --dataset synthetic-ml-1m` row, and 7.5x the 3,706-item fit at 8,000 items in
 #: benchmarks/ease_scaling.py).
 DEFAULT_LIST_MAX_ITEMS = 8_000
+#: ML-1M's catalogue, the size the cost of a larger one is stated against.
+_ML_1M_ITEMS = 3706
 
 #: Validation users per block of the λ search (their scores are dense float32 rows).
 _SEARCH_ROWS = 1024
@@ -214,8 +217,9 @@ class EASE(ItemItemRecommender):
         if not search or n_items <= DEFAULT_LIST_MAX_ITEMS:
             return None
         return (f"EASE's l2 search and fit on {n_items:,} items cost ~n³ (dense {n_items:,} x "
-                f"{n_items:,} eigendecomposition and inverse): about {(n_items / 3706) ** 3:.0f}x "
-                "the work at ML-1M's 3,706 items, which take ~20 s on a 2-core machine, and "
+                f"{n_items:,} eigendecomposition and inverse): about "
+                f"{(n_items / _ML_1M_ITEMS) ** 3:.0f}x the work at ML-1M's {_ML_1M_ITEMS:,} items, "
+                "which take ~20 s on a 2-core machine, and "
                 f"{ease_memory(n_items, search) / 2**30:.1f} GiB; a given l2 (e.g. 500) skips "
                 "the search")
 
