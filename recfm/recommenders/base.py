@@ -398,9 +398,15 @@ def binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp
 def id_positions(index: pd.Index, values: Any, what: str) -> tuple[pd.Index, np.ndarray]:
     """``values`` (one id or a collection, see :func:`recfm.datasets.ids.as_ids`) as ids of
     ``index``'s kind (:func:`recfm.datasets.ids.ids_like`: matched by their text), and the
-    position of each in ``index`` (-1: absent). ``what`` names the argument in errors."""
-    ids = ids_like(as_ids(values, what), index)
-    return ids, index.get_indexer(ids)
+    position of each in ``index`` (-1: absent). ``what`` names the argument in errors.
+
+    ``index`` is unique (a model's ids); ids it holds as they are cost this one lookup."""
+    ids = as_ids(values, what)
+    positions = index.get_indexer(ids)
+    if (positions < 0).any():
+        ids = ids_like(ids, index)
+        positions = index.get_indexer(ids)
+    return ids, positions
 
 
 def candidate_positions(item_ids: pd.Index, items: Iterable, what: str = "items=") -> np.ndarray:
